@@ -1,0 +1,219 @@
+"""The song catalog: one row per song (file × subtune) of an HVSC tree.
+
+Everything after the catalog — rendering, features, ratings, the radio — is keyed by
+``(sid_path, song_index)``, so this is where header fields, song lengths (by md5, as
+HVSC keys them) and STIL text are joined once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sidflow_pipeline.sid.header import SidFormatError, read_sid
+from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
+from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
+
+__all__ = [
+    "CATALOG_SCHEMA",
+    "CatalogResult",
+    "build_catalog",
+    "iter_sid_files",
+    "section_of",
+    "write_catalog",
+]
+
+CATALOG_SCHEMA: dict[str, pl.DataType] = {
+    "sid_path": pl.String(),
+    "song_index": pl.Int32(),
+    "songs": pl.Int32(),
+    "start_song": pl.Int32(),
+    "section": pl.String(),
+    "md5": pl.String(),
+    "file_size": pl.Int64(),
+    "magic": pl.String(),
+    "version": pl.Int32(),
+    "name": pl.String(),
+    "author": pl.String(),
+    "released": pl.String(),
+    "load_address": pl.Int32(),
+    "init_address": pl.Int32(),
+    "play_address": pl.Int32(),
+    "speed": pl.String(),
+    "clock": pl.String(),
+    "sid_model": pl.String(),
+    "second_sid_model": pl.String(),
+    "third_sid_model": pl.String(),
+    "second_sid_base": pl.Int32(),
+    "third_sid_base": pl.Int32(),
+    "sid_count": pl.Int32(),
+    "mus_player": pl.Boolean(),
+    "psid_specific": pl.Boolean(),
+    "c64_basic": pl.Boolean(),
+    "length_ms": pl.Int64(),
+    "stil_title": pl.String(),
+    "stil_artist": pl.String(),
+    "stil_name": pl.String(),
+    "stil_author": pl.String(),
+    "stil_comment": pl.String(),
+}
+
+
+@dataclass
+class CatalogResult:
+    """The catalog frame plus what a user needs to trust it (skipped files, stats)."""
+
+    frame: pl.DataFrame
+    files: int
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by section, format, chip and clock — the asset's metadata."""
+        frame = self.frame
+        files = frame.unique("sid_path", keep="first", maintain_order=True)
+
+        def counts(df: pl.DataFrame, column: str) -> dict[str, int]:
+            return {str(k): int(v) for k, v in sorted(Counter(df[column].to_list()).items(), key=lambda kv: str(kv[0]))}
+
+        return {
+            "files": self.files,
+            "songs": frame.height,
+            "songs_by_section": counts(frame, "section"),
+            "files_by_format": counts(files, "magic"),
+            "files_by_sid_model": counts(files, "sid_model"),
+            "files_by_clock": counts(files, "clock"),
+            "multi_sid_files": int((files["sid_count"] > 1).sum()) if files.height else 0,
+            "songs_without_length": int(frame["length_ms"].null_count()),
+            "unreadable_files": len(self.errors),
+        }
+
+
+def section_of(sid_path: str) -> str:
+    """Top-level HVSC section (MUSICIANS, GAMES, DEMOS) or ``OTHER``."""
+    top = sid_path.split("/", 1)[0].upper()
+    return top if top in {"MUSICIANS", "GAMES", "DEMOS"} else "OTHER"
+
+
+def iter_sid_files(root: Path) -> Iterator[Path]:
+    """Every ``*.sid`` under ``root`` in a stable, case-sensitive path order."""
+    paths = [p for p in root.rglob("*") if p.suffix.lower() == ".sid" and p.is_file()]
+    yield from sorted(paths, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _song_rows(
+    rel: str,
+    data_md5: str,
+    size: int,
+    header: dict[str, Any],
+    songs: int,
+    lengths: SonglengthEntry | None,
+    stil: StilEntry | None,
+    speed_of: Any,
+) -> Iterator[dict[str, Any]]:
+    for index in range(1, songs + 1):
+        length = None
+        if lengths is not None and index <= len(lengths.lengths_ms):
+            length = lengths.lengths_ms[index - 1]
+        text = stil_for_song(stil, index) if stil is not None else {}
+        yield {
+            "sid_path": rel,
+            "song_index": index,
+            "songs": songs,
+            "start_song": header["start_song"],
+            "section": section_of(rel),
+            "md5": data_md5,
+            "file_size": size,
+            "magic": header["magic"],
+            "version": header["version"],
+            "name": header["name"],
+            "author": header["author"],
+            "released": header["released"],
+            "load_address": header["load_address"],
+            "init_address": header["init_address"],
+            "play_address": header["play_address"],
+            "speed": speed_of(index),
+            "clock": header["clock"],
+            "sid_model": header["sid_model"],
+            "second_sid_model": header["second_sid_model"],
+            "third_sid_model": header["third_sid_model"],
+            "second_sid_base": header["second_sid_base"],
+            "third_sid_base": header["third_sid_base"],
+            "sid_count": header["sid_count"],
+            "mus_player": header["mus_player"],
+            "psid_specific": header["psid_specific"],
+            "c64_basic": header["c64_basic"],
+            "length_ms": length,
+            "stil_title": text.get("title") or None,
+            "stil_artist": text.get("artist") or None,
+            "stil_name": text.get("name") or None,
+            "stil_author": text.get("author") or None,
+            "stil_comment": text.get("comment") or None,
+        }
+
+
+def build_catalog(
+    root: Path,
+    *,
+    songlengths: dict[str, SonglengthEntry] | None = None,
+    stil: dict[str, StilEntry] | None = None,
+    files: Iterable[Path] | None = None,
+    progress: Any = None,
+) -> CatalogResult:
+    """Scan an HVSC ``C64Music`` tree into the catalog.
+
+    Song lengths and STIL default to the tree's own ``DOCUMENTS``; a file that does not
+    parse is listed in ``errors`` with the reason and left out, so one corrupt tune never
+    hides the other 60,000.
+    """
+    docs = root / "DOCUMENTS"
+    if songlengths is None:
+        sl_file = docs / "Songlengths.md5"
+        songlengths = load_songlengths(sl_file) if sl_file.is_file() else {}
+    if stil is None:
+        stil_file = docs / "STIL.txt"
+        stil = load_stil(stil_file) if stil_file.is_file() else {}
+    rows: list[dict[str, Any]] = []
+    errors: list[tuple[str, str]] = []
+    count = 0
+    for path in files if files is not None else iter_sid_files(root):
+        rel = path.relative_to(root).as_posix()
+        count += 1
+        try:
+            sid = read_sid(path)
+        except SidFormatError as exc:
+            errors.append((rel, str(exc).removeprefix(f"{path}: ")))
+            continue
+        finally:
+            if progress is not None:
+                progress()
+        header = sid.header.to_dict()
+        rows.extend(
+            _song_rows(
+                rel,
+                sid.md5,
+                sid.size,
+                header,
+                sid.header.songs,
+                songlengths.get(sid.md5),
+                stil.get("/" + rel),
+                sid.header.song_speed,
+            )
+        )
+    frame = pl.DataFrame(rows, schema=CATALOG_SCHEMA, orient="row") if rows else pl.DataFrame(schema=CATALOG_SCHEMA)
+    return CatalogResult(frame=frame, files=count, errors=errors)
+
+
+def write_catalog(frame: pl.DataFrame, path: Path) -> str:
+    """Write Parquet atomically and return its sha256 (recorded as asset metadata)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.write_parquet(tmp, statistics=False, compression="zstd")
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    tmp.replace(path)
+    return digest

@@ -1,0 +1,229 @@
+"""`sidflow`: the companion CLI for what is interactive or one-off.
+
+The pipeline itself runs in Dagster; these commands call the same domain code so a
+user can inspect a tune, check a config or build the demo collection from the shell.
+Every expected failure ends as one red line and exit status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from sidflow_pipeline.config import ConfigError, SidflowConfig, load_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line to stderr and exit 2 (usage/data error, like click's own)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+def user_errors(func: F) -> F:
+    """Turn the domain's own error types into :func:`fail` lines."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sidflow_pipeline.sid.header import SidFormatError
+
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, SidFormatError, FileNotFoundError) as exc:
+            fail(str(exc))
+        except RuntimeError as exc:  # e.g. SidplayfpNotFound
+            if type(exc).__module__.startswith("sidflow_pipeline"):
+                fail(str(exc))
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Context:
+    """Lazily loaded config, so `--help` works even with a broken `.sidflow.json`."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: SidflowConfig | None = None
+
+    @property
+    def config(self) -> SidflowConfig:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SIDFLOW_CONFIG",
+    help="Path to .sidflow.json (default: $SIDFLOW_CONFIG, else ./.sidflow.json).",
+)
+@click.version_option(package_name="sidflow-pipeline")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """SIDFlow: your personal C64 music station, built on the High Voltage SID Collection.
+
+    The pipeline (sync, render, analyse, classify, train, build the database) runs as
+    Dagster assets: `dagster dev -m sidflow_pipeline.definitions`. These commands are
+    for inspecting tunes, checking configuration and the interactive tools.
+    """
+    ctx.obj = Context(config_path)
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration (.sidflow.json)."""
+
+
+@config.command("validate")
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved config as JSON.")
+@pass_ctx
+@user_errors
+def config_validate(ctx: Context, as_json: bool) -> None:
+    """Load and validate the config, then print it with every path resolved."""
+    cfg = ctx.config
+    data = cfg.to_json_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    source = str(cfg.source_file) if cfg.source_file else "(no config file: defaults)"
+    table = Table(title=f"sidflow config — {source}", show_lines=False)
+    table.add_column("key", style="cyan", no_wrap=True)
+    table.add_column("value")
+    for key, value in _flatten(data):
+        table.add_row(key, "null" if value is None else str(value))
+    console.print(table)
+    console.print("[green]config OK[/]")
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key in sorted(data):
+        value = data[key]
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.extend(_flatten(value, name + "."))
+        else:
+            out.append((name, value))
+    return out
+
+
+def _find_hvsc_root(path: Path) -> Path | None:
+    """The enclosing ``C64Music``-like folder (one with ``DOCUMENTS/``), if any."""
+    for parent in path.resolve().parents:
+        if (parent / "DOCUMENTS").is_dir():
+            return parent
+    return None
+
+
+@cli.command("info")
+@click.argument("sid_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--songlengths",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Songlengths.md5 (default: DOCUMENTS/ of the enclosing HVSC tree).",
+)
+@click.option(
+    "--stil",
+    "stil_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="STIL.txt (default: DOCUMENTS/ of the enclosing HVSC tree).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@user_errors
+def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, as_json: bool) -> None:
+    """Show every header field of a SID file, its song lengths and STIL text."""
+    from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline.sid.songlengths import format_length, load_songlengths
+    from sidflow_pipeline.sid.stil import load_stil, stil_for_song
+
+    sid = read_sid(sid_file)
+    root = _find_hvsc_root(sid_file)
+    if root is not None:
+        songlengths = songlengths or _existing(root / "DOCUMENTS" / "Songlengths.md5")
+        stil_path = stil_path or _existing(root / "DOCUMENTS" / "STIL.txt")
+    hvsc_path = "/" + sid_file.resolve().relative_to(root).as_posix() if root else None
+    lengths: list[int | None] = [None] * sid.header.songs
+    if songlengths:
+        entry = load_songlengths(songlengths).get(sid.md5)
+        if entry is not None:
+            lengths = [entry.lengths_ms[i] if i < len(entry.lengths_ms) else None for i in range(sid.header.songs)]
+    stil_entry = None
+    if stil_path and hvsc_path:
+        stil_entry = load_stil(stil_path).get(hvsc_path)
+    songs = []
+    for index in range(1, sid.header.songs + 1):
+        songs.append(
+            {
+                "song_index": index,
+                "length_ms": lengths[index - 1],
+                "speed": sid.header.song_speed(index),
+                "stil": stil_for_song(stil_entry, index) if stil_entry else {},
+            }
+        )
+    header = sid.header.to_dict()
+    report = {
+        "file": str(sid_file),
+        "hvsc_path": hvsc_path,
+        "md5": sid.md5,
+        "size": sid.size,
+        "effective_load_address": sid.load_address,
+        "load_end": sid.load_end,
+        "effective_init_address": sid.init_address,
+        "header": header,
+        "songs": songs,
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    table = Table(title=f"{sid_file.name}  ({header['magic']} v{header['version']}, md5 {sid.md5})")
+    table.add_column("field", style="cyan", no_wrap=True)
+    table.add_column("value")
+    hexed = {"load_address", "init_address", "play_address", "speed", "flags", "second_sid_base", "third_sid_base"}
+    for key, value in header.items():
+        if key in hexed and isinstance(value, int):
+            value = f"${value:04X}" if key != "speed" else f"0x{value:08X}"
+        table.add_row(key, "—" if value is None else str(value))
+    table.add_row("load range", f"${sid.load_address:04X}–${sid.load_end:04X}")
+    if hvsc_path:
+        table.add_row("hvsc path", hvsc_path)
+    console.print(table)
+    songs_table = Table(title="songs")
+    for column in ("#", "length", "speed", "STIL"):
+        songs_table.add_column(column)
+    for song in songs:
+        stil_text = "; ".join(f"{k}: {v}" for k, v in song["stil"].items() if v)
+        length = format_length(song["length_ms"]) if song["length_ms"] is not None else "unknown"
+        marker = " (start)" if song["song_index"] == sid.header.start_song else ""
+        songs_table.add_row(f"{song['song_index']}{marker}", length, song["speed"], stil_text)
+    console.print(songs_table)
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+def main() -> None:  # pragma: no cover - console-script shim
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,181 @@
+"""`.sidflow.json`: one file that says where everything lives and how to render.
+
+The design documents' fields are kept verbatim (camelCase keys) so a config from the
+earlier TypeScript tools still loads. Validation happens once, on load, and a bad file
+gives exactly one line naming the field and the file: a user editing JSON by hand should
+not have to read a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG_NAME",
+    "ConfigError",
+    "RenderConfig",
+    "RetrainConfig",
+    "SidflowConfig",
+    "load_config",
+    "resolve_config_path",
+]
+
+CONFIG_ENV = "SIDFLOW_CONFIG"
+DEFAULT_CONFIG_NAME = ".sidflow.json"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, already phrased as one line for the user."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+class RetrainConfig(_Strict):
+    """When the feedback sensor may retrain (the design documents' ``retrain`` block)."""
+
+    enabled: bool = True
+    interval_hours: float = Field(default=24.0, alias="intervalHours", ge=0)
+    min_new_feedback: int = Field(default=50, alias="minNewFeedback", ge=0)
+
+
+class RenderConfig(_Strict):
+    """How songs are rendered for analysis; every field is part of the WAV cache key."""
+
+    engine: Literal["fast", "accurate"] = "fast"
+    sample_rate: int = Field(default=22050, alias="sampleRate", ge=8000, le=96000)
+    excerpt_seconds: float = Field(default=30.0, alias="excerptSeconds", gt=0)
+    intro_skip_seconds: float = Field(default=15.0, alias="introSkipSeconds", ge=0)
+    default_song_seconds: float = Field(default=180.0, alias="defaultSongSeconds", gt=0)
+    timeout_seconds: float = Field(default=60.0, alias="timeoutSeconds", gt=0)
+
+
+class SidflowConfig(_Strict):
+    """The resolved configuration; relative paths are relative to the config file."""
+
+    hvsc_path: Path = Field(default=Path("data/hvsc"), alias="hvscPath")
+    hvsc_source: str = Field(default="data/mirror", alias="hvscSource")
+    hvsc_checksums: dict[str, str] = Field(default_factory=dict, alias="hvscChecksums")
+    data_path: Path = Field(default=Path("data"), alias="dataPath")
+    wav_cache_path: Path = Field(default=Path("data/wav-cache"), alias="wavCachePath")
+    tags_path: Path = Field(default=Path("data/tags"), alias="tagsPath")
+    classified_path: Path = Field(default=Path("data/classified"), alias="classifiedPath")
+    sidplay_path: str | None = Field(default=None, alias="sidplayPath")
+    threads: int = Field(default=0, ge=0)
+    classification_depth: int = Field(default=3, alias="classificationDepth", ge=1)
+    render: RenderConfig = Field(default_factory=RenderConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    source_file: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def worker_count(self) -> int:
+        """``threads: 0`` means every core the process may use."""
+        if self.threads:
+            return self.threads
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS has no sched_getaffinity
+            return os.cpu_count() or 1
+
+    @property
+    def hvsc_root(self) -> Path:
+        """The ``C64Music`` folder: ``hvscPath`` may name it or the folder holding it."""
+        nested = self.hvsc_path / "C64Music"
+        return nested if nested.is_dir() or not (self.hvsc_path / "DOCUMENTS").is_dir() else self.hvsc_path
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_path / "catalog" / "sid_catalog.parquet"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The resolved config in the file's own key names (for ``config validate``)."""
+        return json.loads(self.model_dump_json(by_alias=True, exclude={"source_file"}))
+
+
+_PATH_FIELDS = ("hvsc_path", "data_path", "wav_cache_path", "tags_path", "classified_path")
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--config`` wins, then ``$SIDFLOW_CONFIG``, then ``./.sidflow.json``."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{where}'"
+    if kind == "missing":
+        return f"missing required key '{where}'"
+    if kind == "is_instance_of":
+        return f"field '{where}': expected a path string (got {json.dumps(error.get('input'))})"
+    value = error.get("input")
+    return f"field '{where}': {error['msg'].rstrip('.')} (got {json.dumps(value)})"
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool = False) -> SidflowConfig:
+    """Load, validate and resolve a config file.
+
+    A missing default file yields the defaults (a fresh checkout needs no config), but
+    a file the user named explicitly must exist.
+    """
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    config_path = resolve_config_path(path).expanduser()
+    if config_path.exists():
+        try:
+            raw = json.loads(config_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot read: {exc.strerror or exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{config_path}: the top level must be a JSON object")
+        base = config_path.resolve().parent
+    elif explicit or must_exist:
+        raise ConfigError(f"{config_path}: config file not found")
+    else:
+        raw, base = {}, Path.cwd()
+    try:
+        config = SidflowConfig.model_validate(_coerce_paths(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{config_path}: {_describe(first)}") from None
+    resolved = {name: _resolve(base, getattr(config, name)) for name in _PATH_FIELDS}
+    source = config.hvsc_source
+    if "://" not in source:
+        source = str(_resolve(base, Path(source)))
+    sidplay = config.sidplay_path
+    if sidplay and ("/" in sidplay or os.sep in sidplay):
+        sidplay = str(_resolve(base, Path(sidplay)))
+        if not Path(sidplay).exists():
+            raise ConfigError(f"{config_path}: field 'sidplayPath': {sidplay} does not exist")
+    return config.model_copy(
+        update={**resolved, "hvsc_source": source, "sidplay_path": sidplay, "source_file": config_path if config_path.exists() else None}
+    )
+
+
+def _coerce_paths(raw: dict[str, Any]) -> dict[str, Any]:
+    # JSON has no path type: accept strings for path fields while staying strict elsewhere.
+    aliases = {"hvscPath", "dataPath", "wavCachePath", "tagsPath", "classifiedPath"}
+    out = dict(raw)
+    for key in aliases & out.keys():
+        if isinstance(out[key], str):
+            out[key] = Path(out[key])
+    return out
+
+
+def _resolve(base: Path, value: Path) -> Path:
+    value = value.expanduser()
+    return value if value.is_absolute() else (base / value)
