@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sidflow_pipeline.defs import catalog, resources
+from sidflow_pipeline.defs import catalog, hvsc, resources
 
 sidflow_full = dg.define_asset_job(
     "sidflow_full",
@@ -18,6 +18,7 @@ sidflow_full = dg.define_asset_job(
 
 defs = dg.Definitions.merge(
     resources.defs,
+    hvsc.defs,
     catalog.defs,
     dg.Definitions(jobs=[sidflow_full]),
 )

@@ -217,6 +217,64 @@ def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, as_js
     console.print(songs_table)
 
 
+@cli.command("demo-collection")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--mirror", "mirror", type=click.Path(file_okay=False, path_type=Path), help="Also write an HVSC-style mirror (base + update archives) here.")
+@click.option("--version", "version", type=int, default=None, help="Release to write into DEST (default: the newest).")
+@click.option("--base-version", type=int, default=1, show_default=True, help="Release number of the base archive.")
+@click.option("--updates", type=int, default=1, show_default=True, help="Number of update archives after the base.")
+@user_errors
+def demo_collection(dest: Path, mirror: Path | None, version: int | None, base_version: int, updates: int) -> None:
+    """Write the generated demo collection (real, playable PSID tunes) laid out like HVSC.
+
+    DEST receives C64Music/ at the newest release; with --mirror, MIRROR_DIR receives
+    HVSC_<N>-all-of-them.7z and HVSC_Update_<N+k>.7z (+ .sha256), the offline source the
+    default configuration syncs from.
+    """
+    from sidflow_pipeline.demo.collection import write_demo_collection, write_demo_mirror
+
+    final = version if version is not None else base_version + updates
+    report = write_demo_collection(dest, version=final, base_version=base_version, updates=updates)
+    console.print(
+        f"[green]demo collection[/] release {report.version}: {report.files} SID files, "
+        f"{report.songs} songs → {dest / 'C64Music'}"
+    )
+    if mirror is not None:
+        archives = write_demo_mirror(mirror, base_version=base_version, updates=updates)
+        for archive in archives:
+            console.print(f"  {archive}  ({archive.stat().st_size:,} bytes)")
+
+
+@cli.command("fetch")
+@click.option("--source", help="Override hvscSource: mirror URL, file:// URL or folder.")
+@pass_ctx
+@user_errors
+def fetch(ctx: Context, source: str | None) -> None:
+    """Sync the local HVSC tree (hvscPath) to the newest release from hvscSource.
+
+    The same code as the hvsc_mirror asset: base archive + update scripts, verified
+    downloads, staging tree swapped in only when everything succeeded.
+    """
+    from sidflow_pipeline.hvsc.sync import SyncError, sync_hvsc
+
+    cfg = ctx.config
+    try:
+        result = sync_hvsc(source or cfg.hvsc_source, cfg.hvsc_path, checksums=cfg.hvsc_checksums, log=lambda m: console.print(f"[dim]{m}[/]"))
+    except SyncError as exc:
+        fail(str(exc))
+    if result.status == "current":
+        console.print(f"HVSC release {result.version} is current; nothing downloaded.")
+        return
+    console.print(
+        f"[green]{result.status}[/] HVSC release {result.version} "
+        f"({result.files:,} files, {result.bytes_downloaded:,} bytes downloaded, {result.seconds:.1f} s)"
+    )
+    for archive in result.archives:
+        console.print(f"  {archive.filename}  {archive.checksum}")
+    if result.moves:
+        console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.hvsc_path / 'path-moves.jsonl'}")
+
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 

@@ -1,6 +1,5 @@
 """`sid_catalog`: one row per song of the configured HVSC tree, as Parquet."""
 
-from __future__ import annotations
 
 import time
 
@@ -11,6 +10,7 @@ from sidflow_pipeline.defs.resources import SidflowConfigResource
 
 
 @dg.asset(
+    deps=["hvsc_mirror"],
     group_name="hvsc",
     kinds={"python", "parquet"},
     description="One row per song (file × subtune): header fields, md5, song length, STIL text.",

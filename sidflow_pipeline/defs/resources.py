@@ -1,6 +1,5 @@
 """The configuration resource shared by every asset, sensor and schedule."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sidflow_pipeline.cli.main import cli
+from sidflow_pipeline.sid.header import build_psid
+from sidflow_pipeline.sid.songlengths import format_songlengths
+from sidflow_pipeline.sid.stil import StilBlock, StilEntry, format_stil
+
+
+@pytest.fixture()
+def mini_hvsc(tmp_path: Path) -> Path:
+    root = tmp_path / "C64Music"
+    tune_dir = root / "MUSICIANS" / "T" / "Tester"
+    tune_dir.mkdir(parents=True)
+    data = build_psid(
+        bytes([0x60, 0x60]), load_address=0x1000, init_address=0x1000, play_address=0x1001,
+        songs=2, start_song=2, name="Mini Tune", author="Tester", released="2026 Demo", clock="NTSC", sid_model="8580",
+    )
+    (tune_dir / "Mini.sid").write_bytes(data)
+    docs = root / "DOCUMENTS"
+    docs.mkdir()
+    md5 = hashlib.md5(data).hexdigest()
+    (docs / "Songlengths.md5").write_text(format_songlengths([("/MUSICIANS/T/Tester/Mini.sid", md5, [61500, 90000])]))
+    entry = StilEntry(path="/MUSICIANS/T/Tester/Mini.sid")
+    entry.file_block.add("COMMENT", "A tiny tune.")
+    sub = StilBlock()
+    sub.add("TITLE", "Second Theme")
+    entry.subtunes[2] = sub
+    (docs / "STIL.txt").write_text(format_stil([entry]), encoding="latin-1")
+    return root
+
+
+def test_help_lists_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for word in ("info", "config", "demo-collection", "fetch"):
+        assert word in result.output
+
+
+def test_info_json_finds_songlengths_and_stil(mini_hvsc: Path) -> None:
+    result = CliRunner().invoke(cli, ["info", str(mini_hvsc / "MUSICIANS/T/Tester/Mini.sid"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["hvsc_path"] == "/MUSICIANS/T/Tester/Mini.sid"
+    assert report["header"]["name"] == "Mini Tune" and report["header"]["clock"] == "NTSC"
+    assert [s["length_ms"] for s in report["songs"]] == [61500, 90000]
+    assert report["songs"][0]["stil"] == {"comment": "A tiny tune."}
+    assert report["songs"][1]["stil"] == {"title": "Second Theme", "comment": "A tiny tune."}
+
+
+def test_info_table(mini_hvsc: Path) -> None:
+    result = CliRunner().invoke(cli, ["info", str(mini_hvsc / "MUSICIANS/T/Tester/Mini.sid")])
+    assert result.exit_code == 0
+    assert "Mini Tune" in result.output and "1:01.500" in result.output and "Second Theme" in result.output
+
+
+def test_info_corrupt_file_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.sid"
+    bad.write_bytes(b"PSID\x00\x02")
+    result = CliRunner().invoke(cli, ["info", str(bad)])
+    assert result.exit_code == 2
+    assert "truncated header" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_validate_prints_and_fails_cleanly(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"threads": 2}')
+    ok = CliRunner().invoke(cli, ["--config", str(good), "config", "validate", "--json"])
+    assert ok.exit_code == 0
+    assert json.loads(ok.output)["threads"] == 2
+    table = CliRunner().invoke(cli, ["--config", str(good), "config", "validate"])
+    assert table.exit_code == 0 and "config OK" in table.output
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"threads": "many"}')
+    result = CliRunner().invoke(cli, ["--config", str(bad), "config", "validate"])
+    assert result.exit_code == 2
+    assert "threads" in result.output and "bad.json" in result.output
