@@ -51,8 +51,8 @@ class RenderConfig(_Strict):
 
     engine: Literal["fast", "accurate"] = "fast"
     sample_rate: int = Field(default=22050, alias="sampleRate", ge=8000, le=96000)
-    excerpt_seconds: float = Field(default=30.0, alias="excerptSeconds", gt=0)
-    intro_skip_seconds: float = Field(default=15.0, alias="introSkipSeconds", ge=0)
+    excerpt_seconds: float = Field(default=20.0, alias="excerptSeconds", gt=0)
+    intro_skip_seconds: float = Field(default=10.0, alias="introSkipSeconds", ge=0)
     default_song_seconds: float = Field(default=180.0, alias="defaultSongSeconds", gt=0)
     timeout_seconds: float = Field(default=60.0, alias="timeoutSeconds", gt=0)
 

@@ -1,0 +1,163 @@
+"""Manual ratings: the user's ``*.sid.tags.json`` files.
+
+These are canonical data — the user's own judgement — so they are written atomically
+(temp file + ``os.replace``), deterministically (sorted keys, fixed layout) and read
+leniently: a file from the earlier tools with ``s`` (speed) is read as ``e`` (energy).
+
+Layout of one file (one per SID file):
+
+* a single-song tune: ``{"c": 5, "e": 4, "m": 2, "p": 4, "source": "manual", "timestamp": "..."}``
+* a tune with subtunes: ``{"songs": {"1": {...}, "3": {...}}}`` — only rated songs appear.
+
+A flat file for a multi-song tune (as the earlier tools wrote) applies to every song
+that has no entry of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DIMENSIONS",
+    "TAGS_SUFFIX",
+    "Rating",
+    "TagsError",
+    "iter_tags_files",
+    "read_tags",
+    "rating_for_song",
+    "tags_path_for",
+    "write_rating",
+]
+
+DIMENSIONS: tuple[str, ...] = ("e", "m", "c", "p")
+TAGS_SUFFIX = ".tags.json"
+DEFAULT_VALUE = 3
+
+
+class TagsError(ValueError):
+    """A tags file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One song's manual rating; a dimension the user did not set is ``None``."""
+
+    e: int | None = None
+    m: int | None = None
+    c: int | None = None
+    p: int | None = None
+    source: str = "manual"
+    timestamp: str | None = None
+
+    def values(self) -> dict[str, int]:
+        return {d: v for d in DIMENSIONS if (v := getattr(self, d)) is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.values())
+        out["source"] = self.source
+        if self.timestamp:
+            out["timestamp"] = self.timestamp
+        return out
+
+
+def _rating_from(data: Mapping[str, Any], where: str) -> Rating:
+    values: dict[str, int] = {}
+    for key, value in data.items():
+        dim = "e" if key == "s" else key  # Phase 4.5: speed → energy
+        if dim not in DIMENSIONS:
+            continue
+        if dim in values and key == "s":
+            continue  # an explicit "e" wins over a legacy "s"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 5:
+            raise TagsError(f"{where}: rating '{key}' must be 1–5, got {json.dumps(value)}")
+        values[dim] = int(round(value))
+    timestamp = data.get("timestamp")
+    source = data.get("source", "manual")
+    return Rating(**values, source=str(source), timestamp=str(timestamp) if timestamp else None)
+
+
+def read_tags(path: Path) -> dict[int | None, Rating]:
+    """Ratings in a tags file: key ``None`` = file-wide, ``n`` = song n (1-based)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TagsError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise TagsError(f"{path}: expected a JSON object")
+    out: dict[int | None, Rating] = {}
+    songs = data.get("songs")
+    if songs is not None:
+        if not isinstance(songs, dict):
+            raise TagsError(f"{path}: 'songs' must be an object of song number → rating")
+        for key, value in songs.items():
+            if not str(key).isdigit() or not isinstance(value, dict):
+                raise TagsError(f"{path}: bad song entry {key!r}")
+            out[int(key)] = _rating_from(value, f"{path} song {key}")
+    flat = {k: v for k, v in data.items() if k != "songs"}
+    if any(k in flat for k in (*DIMENSIONS, "s")):
+        out[None] = _rating_from(flat, str(path))
+    return out
+
+
+def rating_for_song(ratings: Mapping[int | None, Rating], song_index: int) -> Rating | None:
+    return ratings.get(song_index) or ratings.get(None)
+
+
+def tags_path_for(sid_path: str, hvsc_root: Path, tags_root: Path | None) -> Path:
+    """Where a tune's tags file lives: mirrored under ``tags_root``, or beside the SID."""
+    rel = sid_path.lstrip("/")
+    base = tags_root if tags_root is not None else hvsc_root
+    return base / f"{rel}{TAGS_SUFFIX}"
+
+
+def iter_tags_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """``(sid_path, tags file)`` for every tags file below ``root``, in path order."""
+    if not root.is_dir():
+        return
+    found = [p for p in root.rglob(f"*{TAGS_SUFFIX}") if p.is_file()]
+    for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
+        rel = path.relative_to(root).as_posix()
+        yield rel[: -len(TAGS_SUFFIX)], path
+
+
+def _dump(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
+    """Store one song's rating, keeping the file's other songs; atomic and deterministic.
+
+    A legacy flat file is rewritten in the current form (``s`` → ``e``); for a
+    multi-song tune its file-wide rating stays as the default for unrated songs.
+    """
+    existing = read_tags(path) if path.exists() else {}
+    if songs <= 1:
+        data: dict[str, Any] = rating.to_json()
+    else:
+        per_song = {str(k): v.to_json() for k, v in existing.items() if k is not None}
+        per_song[str(song_index)] = rating.to_json()
+        data = {"songs": dict(sorted(per_song.items(), key=lambda kv: int(kv[0])))}
+        if None in existing:
+            data.update(existing[None].to_json())
+    atomic_write_text(path, _dump(data))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder + fsync + ``os.replace``: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
