@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-echo "==> sidflow demo-collection data/hvsc --mirror data/mirror"
-sidflow demo-collection data/hvsc --mirror data/mirror
+echo "==> sidflow demo-collection --mirror data/mirror"
+sidflow demo-collection --mirror data/mirror
 echo "==> dagster job execute -m sidflow_pipeline.definitions -j sidflow_full"
 dagster job execute -m sidflow_pipeline.definitions -j sidflow_full
