@@ -16,7 +16,16 @@ from typing import Any
 import dagster as dg
 
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
-from sidflow_pipeline.hvsc.sync import MANIFEST_NAME, SyncError, installed_version, read_manifest, sync_hvsc, tree_stats
+from sidflow_pipeline.hvsc.sync import (
+    MANIFEST_NAME,
+    SyncError,
+    compose_moves,
+    installed_version,
+    migrate_mirrored_user_files,
+    read_manifest,
+    sync_hvsc,
+    tree_stats,
+)
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
 _RELEASE_RE = re.compile(r"Release\s*#\s*(\d+)", re.IGNORECASE)
@@ -46,6 +55,7 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
         )
     except SyncError as exc:
         raise dg.Failure(description=str(exc)) from exc
+    tags_moved = migrate_mirrored_user_files(config.tags_path, compose_moves(result.moves)) if result.moves else 0
     stats = tree_stats(config.hvsc_path / "C64Music")
     manifest = dict(result.manifest)
     if result.status != "current":
@@ -69,6 +79,7 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
             ),
             "bytes_downloaded": result.bytes_downloaded,
             "moves": len(result.moves),
+            "ratings_migrated": tags_moved,
             "seconds": round(result.seconds, 3),
             "manifest": dg.MetadataValue.json(manifest),
             "path": dg.MetadataValue.path(str(config.hvsc_path)),

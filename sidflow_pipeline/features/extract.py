@@ -8,8 +8,11 @@ Why it looks the way it does:
   measures it). Therefore the STFT is computed **once** and every spectral, mel,
   MFCC, chroma and onset feature is derived from it (librosa's ``S=`` arguments);
   tempo comes from that same onset envelope (autocorrelation tempogram) instead of a
-  second analysis chain; nothing that is numba-JIT-heavy (``beat_track``: ~8 s
-  first-call compile) or quadratic (HPSS, Essentia RhythmExtractor2013) is used.
+  second analysis chain; nothing that is numba-JIT-heavy (``beat_track``: 1–8 s
+  first-call compile) or costly (HPSS for a harmonic ratio: 70–120 ms even on the
+  mel spectrogram; Essentia RhythmExtractor2013: 80–290 ms) is used. Essentia
+  PitchSalience was tried and dropped: it reads ~π/4 on white noise, as high as on a
+  clear pitched lead, so flatness and the chroma features carry "tonal vs noisy".
 * **Cheap import.** librosa (numba compiles at import, ~1 s) and Essentia (~0.6 s)
   are imported inside the functions that need them, so the Dagster definitions and
   the CLI can import this module — and :data:`FEATURE_NAMES` — without paying for
@@ -36,7 +39,7 @@ Features, in :data:`FEATURE_NAMES` order (the dict is built in this order, so a 
 ``energy``                mean squared amplitude of the whole excerpt (full scale = 1.0)
 ``rms``                   ``sqrt(energy)`` (linear, full scale = 1.0)
 ``spectralCentroid``      magnitude-weighted mean frequency, mean over sounding frames (Hz)
-``spectralRolloff``       frequency below which 85 % of the frame's *energy* lies, mean (Hz)
+``spectralRolloff``       frequency below which 85 % of a frame's *energy* lies, mean (Hz)
 ``zeroCrossingRate``      sign changes per sample, mean over sounding frames (0–1)
 ``bpm``                   tempo (beats per minute); 0.0 when there is no pulse to measure
 ``confidence``            tempo confidence: onset-envelope autocorrelation at the beat lag (0–1)
@@ -48,7 +51,7 @@ Features, in :data:`FEATURE_NAMES` order (the dict is built in this order, so a 
 ``silenceRatio``          fraction of frames whose RMS is below -60 dBFS (0–1)
 ``onsetRate``             detected note/drum onsets per second (1/s), sounding frames only
 ``spectralFlux``          mean positive log-mel spectral flux = librosa onset strength (dB/frame)
-``spectralFlatness``      Wiener entropy of the power spectrum, mean (0 tonal … 1 white noise)
+``spectralFlatness``      Wiener entropy of the power spectrum, mean (≈0 pure tone, ≈0.56 white noise)
 ``spectralContrast``      peak-to-valley contrast, mean over octave bands and frames (dB)
 ``mfcc1`` … ``mfcc13``    means of the first 13 MFCCs of a 128-band log-mel spectrum (dB scale)
 ``keyStrength``           Essentia Key (Krumhansl profiles) correlation of the mean chroma (≤ 1)
@@ -189,8 +192,8 @@ def extract_features(
         raw.update(_rhythm(sr, mel_db, sounding, duration))
     with _stage(timings, "key"):
         raw.update(_tonality(sr, magnitude, sounding))
-    guarded = _denormal_guarded(y)
     with _stage(timings, "loudness"):
+        guarded = _denormal_guarded(y)
         raw["loudnessLufs"] = _integrated_loudness(guarded, sr)
     with _stage(timings, "dynamics"):
         raw["dynamicComplexity"] = _dynamic_complexity(guarded, sr)

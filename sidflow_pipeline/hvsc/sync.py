@@ -40,6 +40,7 @@ __all__ = [
     "SyncResult",
     "compose_moves",
     "installed_version",
+    "migrate_mirrored_user_files",
     "read_manifest",
     "read_moves",
     "sync_hvsc",
@@ -145,6 +146,25 @@ def read_moves(hvsc_path: Path) -> dict[str, str]:
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue
     return compose_moves(pairs)
+
+
+def migrate_mirrored_user_files(mirror_root: Path, moves: dict[str, str]) -> int:
+    """Follow moves in a tree that mirrors HVSC paths (``tagsPath``): ``a.sid.tags.json``
+    moves to the tune's new path. An existing file at the destination is never
+    overwritten; the moved one is kept beside it as ``*.moved``."""
+    moved = 0
+    for old, new in moves.items():
+        for suffix in USER_FILE_SUFFIXES:
+            src = mirror_root / (old.lstrip("/") + suffix)
+            if not src.is_file():
+                continue
+            dst = mirror_root / (new.lstrip("/") + suffix)
+            if dst.exists():
+                dst = dst.with_name(dst.name + ".moved")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            moved += 1
+    return moved
 
 
 def tree_stats(root: Path) -> dict[str, int]:

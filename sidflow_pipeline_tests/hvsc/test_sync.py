@@ -268,3 +268,21 @@ def test_unreachable_mirror_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
     assert not (tmp_path / "hvsc").exists()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_mirrored_tags_follow_moves(tmp_path: Path) -> None:
+    from sidflow_pipeline.hvsc.sync import migrate_mirrored_user_files
+
+    tags = tmp_path / "tags"
+    (tags / "DEMOS" / "UNKNOWN").mkdir(parents=True)
+    (tags / "DEMOS" / "UNKNOWN" / "a.sid.tags.json").write_text('{"e": 4}\n')
+    (tags / "DEMOS" / "UNKNOWN" / "b.sid.tags.json").write_text('{"e": 1}\n')
+    (tags / "MUSICIANS" / "X").mkdir(parents=True)
+    (tags / "MUSICIANS" / "X" / "b.sid.tags.json").write_text('{"e": 2}\n')
+    moved = migrate_mirrored_user_files(
+        tags, {"/DEMOS/UNKNOWN/a.sid": "/MUSICIANS/Y/Someone/a.sid", "/DEMOS/UNKNOWN/b.sid": "/MUSICIANS/X/b.sid"}
+    )
+    assert moved == 2
+    assert (tags / "MUSICIANS/Y/Someone/a.sid.tags.json").read_text() == '{"e": 4}\n'
+    assert (tags / "MUSICIANS/X/b.sid.tags.json").read_text() == '{"e": 2}\n'  # never overwritten
+    assert (tags / "MUSICIANS/X/b.sid.tags.json.moved").read_text() == '{"e": 1}\n'
