@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sidflow_pipeline.defs import catalog, hvsc, resources
+from sidflow_pipeline.defs import catalog, classify, hvsc, resources
 
 sidflow_full = dg.define_asset_job(
     "sidflow_full",
@@ -20,5 +20,6 @@ defs = dg.Definitions.merge(
     resources.defs,
     hvsc.defs,
     catalog.defs,
+    classify.defs,
     dg.Definitions(jobs=[sidflow_full]),
 )

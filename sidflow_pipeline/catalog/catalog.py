@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from sidflow_pipeline.classify.partitions import partition_of
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
 from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
@@ -35,6 +36,7 @@ CATALOG_SCHEMA: dict[str, pl.DataType] = {
     "songs": pl.Int32(),
     "start_song": pl.Int32(),
     "section": pl.String(),
+    "partition": pl.String(),
     "md5": pl.String(),
     "file_size": pl.Int64(),
     "magic": pl.String(),
@@ -127,6 +129,7 @@ def _song_rows(
             "songs": songs,
             "start_song": header["start_song"],
             "section": section_of(rel),
+            "partition": partition_of(rel),
             "md5": data_md5,
             "file_size": size,
             "magic": header["magic"],

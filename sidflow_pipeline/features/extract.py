@@ -85,7 +85,7 @@ __all__ = [
 
 # Bump whenever a definition, parameter or rounding below changes: the trained model's
 # ``model-metadata.json`` records the feature set it was trained on.
-FEATURE_SET_VERSION = "2026-11-22"
+FEATURE_SET_VERSION = "2026-11-22.1"
 
 MFCC_COUNT = 13
 FEATURE_NAMES: tuple[str, ...] = (
@@ -149,7 +149,9 @@ def extract_features(
 ) -> dict[str, float]:
     """Features of one mono excerpt, keyed and ordered as :data:`FEATURE_NAMES`.
 
-    ``samples`` is mono audio in [-1, 1] (any float dtype; analysed as float32,
+    ``samples`` is mono audio in [-1, 1] (any float dtype; analysed as float64 —
+    float32 reductions differ in the last digits with memory alignment, which broke
+    byte-identical JSONL across runs; Essentia stages get an exact float32 copy —
     non-finite samples count as 0). Stereo must be downmixed by the caller — a 2-D
     array is rejected rather than guessed at. Input shorter than one STFT frame
     (including empty input) is zero-padded to one frame for the spectral analysis, so
@@ -160,7 +162,7 @@ def extract_features(
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    y = np.asarray(samples, dtype=np.float32)
+    y = np.asarray(samples, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"expected mono samples (1-D array), got shape {y.shape}")
     if not np.isfinite(y).all():
@@ -369,7 +371,7 @@ def _tonality(sr: int, magnitude: np.ndarray, sounding: np.ndarray) -> dict[str,
 
 def _denormal_guarded(y: np.ndarray) -> np.ndarray:
     """``y`` plus a −300 dBFS Nyquist-rate signal (see ``_DENORMAL_GUARD``), for IIR stages."""
-    guard = np.full(len(y), _DENORMAL_GUARD, dtype=np.float32)
+    guard = np.full(len(y), _DENORMAL_GUARD, dtype=np.float64)
     guard[1::2] = -_DENORMAL_GUARD
     return y + guard
 
@@ -395,6 +397,6 @@ def _dynamic_complexity(y: np.ndarray, sr: int) -> float:
     """Essentia DynamicComplexity (mean absolute deviation of 200 ms loudness, dB)."""
     import essentia.standard as es
 
-    complexity, _loudness = es.DynamicComplexity(sampleRate=float(sr))(y)
+    complexity, _loudness = es.DynamicComplexity(sampleRate=float(sr))(np.ascontiguousarray(y, dtype=np.float32))
     return float(complexity)
 

@@ -1,0 +1,158 @@
+"""Audio features per song, from the WAV cache, as deterministic JSONL rows.
+
+Rows are reused when the song's render key and the feature-set version are unchanged,
+so a re-run touches only what changed. Extraction runs in worker processes (one per
+``threads``), each warmed once: librosa/numba and Essentia cost ~1–2 s to import and
+JIT, which must not be paid per song.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sidflow_pipeline.classify.render import RenderRecord
+
+__all__ = [
+    "FeatureRow",
+    "analyse_records",
+    "dumps_row",
+    "header_facts",
+    "read_jsonl_rows",
+    "write_jsonl_rows",
+]
+
+FeatureRow = dict[str, Any]
+
+
+def header_facts(row: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric header facts that join the audio features (the model sees them too)."""
+    return {
+        "sidModel8580": 1.0 if str(row.get("sid_model", "")).startswith("8580") else 0.0,
+        "clockNtsc": 1.0 if row.get("clock") == "NTSC" else 0.0,
+        "sidCount": float(row.get("sid_count") or 1),
+    }
+
+
+def _worker_init() -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import numpy as np
+
+    from sidflow_pipeline.features import extract_features
+
+    extract_features(np.zeros(22050, dtype=np.float32), 22050)  # JIT and import warm-up
+
+
+def _extract(path: str) -> dict[str, float]:
+    from sidflow_pipeline.features import extract_features_from_wav
+
+    return extract_features_from_wav(Path(path))
+
+
+def analyse_records(
+    records: Sequence[RenderRecord],
+    cache_root: Path,
+    facts: Mapping[tuple[str, int], Mapping[str, float]],
+    previous: Mapping[tuple[str, int], FeatureRow],
+    *,
+    workers: int = 1,
+    progress: Callable[[FeatureRow, bool], None] | None = None,
+) -> list[FeatureRow]:
+    """Feature rows for ``records`` (sorted by path, song); unchanged rows are reused."""
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+
+    rows: dict[tuple[str, int], FeatureRow] = {}
+    todo: list[RenderRecord] = []
+    for record in records:
+        key = (record.sid_path, record.song_index)
+        old = previous.get(key)
+        if old is not None and old.get("render_key") == record.key and old.get("featureSetVersion") == FEATURE_SET_VERSION:
+            rows[key] = old
+            if progress is not None:
+                progress(old, True)
+        elif record.wav is None:
+            rows[key] = _row(record, None, facts.get(key, {}), FEATURE_SET_VERSION)
+            if progress is not None:
+                progress(rows[key], False)
+        else:
+            todo.append(record)
+    paths = [str(cache_root / r.wav) for r in todo if r.wav]
+    if todo:
+        if workers <= 1 or len(todo) == 1:
+            _worker_init()
+            results: Iterable[dict[str, float]] = map(_extract, paths)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(
+                max_workers=min(workers, len(todo)),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+            )
+            results = pool.map(_extract, paths, chunksize=4)
+        try:
+            for record, features in zip(todo, results, strict=True):
+                key = (record.sid_path, record.song_index)
+                rows[key] = _row(record, features, facts.get(key, {}), FEATURE_SET_VERSION)
+                if progress is not None:
+                    progress(rows[key], False)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    return [rows[k] for k in sorted(rows)]
+
+
+def _row(record: RenderRecord, features: Mapping[str, float] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
+    merged = None if features is None else {**features, **facts}
+    return {
+        "sid_path": record.sid_path,
+        "song_index": record.song_index,
+        "md5": record.md5,
+        "render_key": record.key,
+        "status": record.status,
+        "featureSetVersion": version,
+        "features": merged,
+    }
+
+
+def dumps_row(row: Mapping[str, Any]) -> str:
+    """One canonical JSONL line: sorted keys, no spaces, stable float repr."""
+    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def write_jsonl_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> str:
+    """Write rows atomically; return the sha256 of the file (asset metadata)."""
+    import hashlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(dumps_row(row) + "\n" for row in rows)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows of a JSONL file, skipping (and counting) broken lines."""
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    if not path.is_file():
+        return rows, 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            bad += 1
+            continue
+        if isinstance(value, dict):
+            rows.append(value)
+        else:
+            bad += 1
+    return rows, bad
