@@ -82,3 +82,22 @@ def test_config_validate_prints_and_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(bad), "config", "validate"])
     assert result.exit_code == 2
     assert "threads" in result.output and "bad.json" in result.output
+
+
+def test_format_json_pretty_prints_and_reports_bad_lines(tmp_path: Path) -> None:
+    source = tmp_path / "classified.jsonl"
+    source.write_text('{"sid_path":"A/b.sid","ratings":{"e":3}}\n\n{"sid_path":"C/d.sid","ratings":{"e":5}}\n')
+    result = CliRunner().invoke(cli, ["format-json", str(source)])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        {"sid_path": "A/b.sid", "ratings": {"e": 3}},
+        {"sid_path": "C/d.sid", "ratings": {"e": 5}},
+    ]
+    assert '\n  {\n    "sid_path": "A/b.sid"' in result.output
+    source.write_text('{"ok": 1}\n{"broken": \n{"ok": 2}\n')
+    bad = CliRunner().invoke(cli, ["format-json", str(source)])
+    assert bad.exit_code == 2 and "classified.jsonl:2: not valid JSON" in bad.output
+    out = tmp_path / "pretty.json"
+    skipped = CliRunner().invoke(cli, ["format-json", str(source), "--skip-bad", "-o", str(out)])
+    assert skipped.exit_code == 0
+    assert json.loads(out.read_text()) == [{"ok": 1}, {"ok": 2}]
