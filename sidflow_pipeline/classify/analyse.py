@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ __all__ = [
     "FeatureRow",
     "analyse_records",
     "dumps_row",
+    "feature_pool",
     "header_facts",
     "read_jsonl_rows",
     "write_jsonl_rows",
@@ -63,8 +64,13 @@ def analyse_records(
     *,
     workers: int = 1,
     progress: Callable[[FeatureRow, bool], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[FeatureRow]:
-    """Feature rows for ``records`` (sorted by path, song); unchanged rows are reused."""
+    """Feature rows for ``records`` (sorted by path, song); unchanged rows are reused.
+
+    ``executor`` lets a long-lived caller (the benchmark, a service) keep one warm pool
+    (see :func:`feature_pool`) across calls instead of paying the imports each time.
+    """
     from sidflow_pipeline.features import FEATURE_SET_VERSION
 
     rows: dict[tuple[str, int], FeatureRow] = {}
@@ -84,17 +90,15 @@ def analyse_records(
             todo.append(record)
     paths = [str(cache_root / r.wav) for r in todo if r.wav]
     if todo:
-        if workers <= 1 or len(todo) == 1:
+        pool = None
+        if executor is not None:
+            results: Iterable[dict[str, float]] = executor.map(_extract, paths, chunksize=2)
+        elif workers <= 1 or len(todo) == 1:
             _worker_init()
-            results: Iterable[dict[str, float]] = map(_extract, paths)
-            pool = None
+            results = map(_extract, paths)
         else:
-            pool = ProcessPoolExecutor(
-                max_workers=min(workers, len(todo)),
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-            )
-            results = pool.map(_extract, paths, chunksize=4)
+            pool = feature_pool(min(workers, len(todo)))
+            results = pool.map(_extract, paths, chunksize=2)
         try:
             for record, features in zip(todo, results, strict=True):
                 key = (record.sid_path, record.song_index)
@@ -105,6 +109,17 @@ def analyse_records(
             if pool is not None:
                 pool.shutdown()
     return [rows[k] for k in sorted(rows)]
+
+
+def feature_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for feature extraction, each imported and warmed once.
+
+    ``spawn`` rather than ``fork``: the parent (a Dagster step) runs threads, and a
+    forked child of a threaded parent can deadlock.
+    """
+    return ProcessPoolExecutor(
+        max_workers=max(1, workers), mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
 
 
 def _row(record: RenderRecord, features: Mapping[str, float] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
