@@ -15,6 +15,7 @@ import polars as pl
 
 from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
+from sidflow_pipeline.classify.model import ModelError, load_predictor
 from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
@@ -223,8 +224,14 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
             rating = rating_for_song(ratings, int(row["song_index"]))
             if rating is not None:
                 manual[(row["sid_path"], int(row["song_index"]))] = rating
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+
+    try:
+        predictor = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
+    except ModelError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     started = time.perf_counter()
-    rows, skipped = classify_rows(feature_rows, manual)
+    rows, skipped = classify_rows(feature_rows, manual, predictor)
     digest = _write_per_partition(context.partition_keys, rows, lambda key: classified_path(config, key), dict, lambda r: r["sid_path"])
     auto_files = 0
     for key in context.partition_keys:
@@ -238,7 +245,7 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
             "unclassified": skipped,
             "songs_with_manual_ratings": len(manual),
             "manual_dimensions": manual_dims,
-            "predictor": rows[0]["predictor"] if rows else "none",
+            "predictor": predictor.name if predictor is not None else "baseline-1",
             "auto_tags_files": auto_files,
             "bad_feature_lines": bad,
             "predict_seconds": round(time.perf_counter() - started, 4),

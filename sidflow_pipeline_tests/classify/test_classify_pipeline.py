@@ -161,3 +161,35 @@ def test_run_script_tags_cover_every_partition() -> None:
     assert f'"dagster/asset_partition_range_start": "{PARTITION_KEYS[0]}"' in script
     assert f'"dagster/asset_partition_range_end": "{PARTITION_KEYS[-1]}"' in script
     assert ALL_SECTIONS_TAGS["dagster/asset_partition_range_end"] == PARTITION_KEYS[-1]
+
+
+def test_trained_model_is_used_and_a_stale_one_refused(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
+    import lightgbm as lgb
+    import numpy as np
+
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+
+    tmp, config, _ = demo
+    rows = read_classified(tmp / "data" / "classified")
+    names = sorted(next(iter(rows.values()))["features"])
+    x = np.array([[r["features"][n] for n in names] for r in rows.values()])
+    model_dir = tmp / "data" / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for dim, target in (("e", 1 + 4 * (x[:, names.index("onsetRate")] > 3)), ("m", np.full(len(x), 2.0))):
+        booster = lgb.train({"objective": "regression", "verbose": -1, "min_data_in_leaf": 2, "seed": 1}, lgb.Dataset(x, target), 20)
+        booster.save_model(str(model_dir / f"model-{dim}.txt"))
+    meta = {"modelVersion": "test", "featureSetVersion": FEATURE_SET_VERSION, "featureNames": names, "confidence": 0.7}
+    (model_dir / "model-metadata.json").write_text(json.dumps(meta))
+    try:
+        result = run_pipeline(config, [classified, manual_ratings])
+        assert result.asset_materializations_for_node("classified")[0].metadata["predictor"].value == "lightgbm-test"
+        predicted = read_classified(tmp / "data" / "classified")
+        assert {r["predictor"] for r in predicted.values()} == {"lightgbm-test"}
+        assert all(abs(r["ratings"]["m"] - 2.0) < 0.01 and r["ratings"]["p"] == 3.0 for r in predicted.values())
+        assert all(r["confidence"] == 0.7 for r in predicted.values())
+        (model_dir / "model-metadata.json").write_text(json.dumps({**meta, "featureSetVersion": "old"}))
+        with pytest.raises(dg.Failure, match="trained on feature set 'old'"):
+            run_pipeline(config, [classified, manual_ratings])
+    finally:
+        shutil.rmtree(model_dir)
+        run_pipeline(config, [classified, manual_ratings])
