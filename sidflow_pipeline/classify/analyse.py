@@ -16,6 +16,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.classify.render import RenderRecord
 
 __all__ = [
@@ -144,11 +145,8 @@ def write_jsonl_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> str:
     """Write rows atomically; return the sha256 of the file (asset metadata)."""
     import hashlib
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(dumps_row(row) + "\n" for row in rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

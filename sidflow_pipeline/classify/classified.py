@@ -23,7 +23,8 @@ from typing import Any
 
 from sidflow_pipeline.classify.analyse import dumps_row
 from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor
-from sidflow_pipeline.ratings.tags import Rating, atomic_write_text
+from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.ratings.tags import Rating
 
 __all__ = ["auto_tags", "classify_rows", "write_auto_tags"]
 
@@ -92,12 +93,10 @@ def auto_tags(rows: Iterable[Mapping[str, Any]], depth: int) -> dict[str, dict[s
 
 def write_auto_tags(root: Path, rows: Iterable[Mapping[str, Any]], depth: int) -> int:
     """Write ``<root>/<folder>/auto-tags.json`` files; returns how many were written."""
-    import json
-
     written = 0
     for folder, entries in auto_tags(rows, depth).items():
         target = root / folder / "auto-tags.json" if folder else root / "auto-tags.json"
-        atomic_write_text(target, json.dumps(entries, indent=2, sort_keys=True) + "\n")
+        atomic_write_json(target, entries)
         written += 1
     return written
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.config import RenderConfig
 from sidflow_pipeline.sid.player import RenderSettings, render_excerpt, sidplayfp_version
 
@@ -138,9 +138,7 @@ def _render_one(
         duration_s=settings.duration_s,
         render_seconds=round(time.perf_counter() - started, 4),
     )
-    tmp = status_file.with_name(f".{status_file.name}.tmp")
-    tmp.write_text(json.dumps(record.to_json(), sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, status_file)
+    atomic_write_text(status_file, json.dumps(record.to_json(), sort_keys=True) + "\n")
     return record
 
 

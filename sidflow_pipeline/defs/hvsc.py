@@ -7,14 +7,13 @@ and requests a run only when there is one.
 """
 
 
-import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
+from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
 from sidflow_pipeline.hvsc.sync import (
     MANIFEST_NAME,
@@ -29,13 +28,6 @@ from sidflow_pipeline.hvsc.sync import (
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
 _RELEASE_RE = re.compile(r"Release\s*#\s*(\d+)", re.IGNORECASE)
-
-
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @dg.asset(
@@ -61,8 +53,8 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
     if result.status != "current":
         manifest["files"] = stats["files"]
         manifest["sidFiles"] = stats["sid_files"]
-        _write_manifest(config.hvsc_path / MANIFEST_NAME, manifest)
-    _write_manifest(config.data_path / MANIFEST_NAME, manifest)
+        atomic_write_json(config.hvsc_path / MANIFEST_NAME, manifest)
+    atomic_write_json(config.data_path / MANIFEST_NAME, manifest)
     return dg.MaterializeResult(
         metadata={
             "status": result.status,

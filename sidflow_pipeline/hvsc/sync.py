@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, RemoteArchive, discover_releases
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
@@ -349,7 +350,7 @@ def sync_hvsc(
         _carry_user_files(user_files, staging / "C64Music", compose_moves(moves))
         shutil.rmtree(user_files, ignore_errors=True)
         shutil.rmtree(replaced, ignore_errors=True)
-        _write_json(staging / MANIFEST_NAME, manifest)
+        atomic_write_json(staging / MANIFEST_NAME, manifest)
         _copy_moves_log(hvsc_path, staging, moves)
         _swap(staging, hvsc_path)
         for path in fetched_paths:
@@ -417,12 +418,6 @@ def _copy_moves_log(hvsc_path: Path, staging: Path, moves: list[tuple[str, str]]
         with new.open("a", encoding="utf-8") as handle:
             for a, b in renames:
                 handle.write(json.dumps({"from": a, "to": b}, sort_keys=True) + "\n")
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -16,12 +16,12 @@ that has no entry of its own.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sidflow_pipeline.atomic import atomic_write_text
 
 __all__ = [
     "DIMENSIONS",
@@ -146,18 +146,3 @@ def write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> Non
         if None in existing:
             data.update(existing[None].to_json())
     atomic_write_text(path, _dump(data))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + fsync + ``os.replace``: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
