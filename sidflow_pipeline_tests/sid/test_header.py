@@ -171,7 +171,11 @@ def test_fuzz_random_bytes_only_raise_sidformaterror(data: bytes) -> None:
 
 def test_fuzz_truncations_and_byte_flips_of_valid_files() -> None:
     rng = random.Random(1234)
+    from sidflow_pipeline.demo.player import build_sid
+    from sidflow_pipeline.demo.tunes import base_tunes
+
     seeds = [_psid(), _psid(clock="NTSC", sid_model="8580")]
+    seeds += [build_sid(tune) for tune in list(base_tunes().values())[:6]]
     seeds += [p.read_bytes() for p in sample_sid_files()[:20]]
     checked = 0
     for seed in seeds:
@@ -190,7 +194,7 @@ def test_fuzz_truncations_and_byte_flips_of_valid_files() -> None:
             except SidFormatError:
                 pass
             checked += 1
-    assert checked >= 2 * (0x90 + 300)
+    assert checked == sum(min(len(seed), 0x90) + 300 for seed in seeds) >= 8 * 400
 
 
 @pytest.mark.hvsc_sample
