@@ -8,6 +8,7 @@ Every expected failure ends as one red line and exit status 2, not a traceback.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -304,6 +305,145 @@ def format_json(jsonl: Path, output: Path | None, strict: bool) -> None:
     else:
         output.write_text(text, encoding="utf-8")
         console.print(f"{len(records)} records → {output}")
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read_key(fd: int) -> str:
+    data = os.read(fd, 1)
+    if not data:
+        raise EOFError
+    return data.decode("latin-1")
+
+
+@cli.command("rate")
+@click.argument("sid_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--song", "song_index", type=int, help="Song (subtune) number for scripting mode (default: the start song).")
+@click.option("--path", "subdir", help="Only songs under this folder of the collection (e.g. MUSICIANS/H).")
+@click.option("--random", "shuffle", is_flag=True, help="Random order instead of path order.")
+@click.option("--seed", type=int, default=None, help="Seed for --random (repeatable order).")
+@click.option("--unrated-only", is_flag=True, help="Skip songs that already have a manual rating.")
+@click.option("--e", "e", type=click.IntRange(1, 5), help="Scripting mode: energy 1–5.")
+@click.option("--m", "m", type=click.IntRange(1, 5), help="Scripting mode: mood 1–5.")
+@click.option("--c", "c", type=click.IntRange(1, 5), help="Scripting mode: complexity 1–5.")
+@click.option("--p", "p", type=click.IntRange(1, 5), help="Scripting mode: preference 1–5.")
+@pass_ctx
+@user_errors
+def rate(
+    ctx: Context, sid_file: Path | None, song_index: int | None, subdir: str | None, shuffle: bool, seed: int | None,
+    unrated_only: bool, e: int | None, m: int | None, c: int | None, p: int | None,
+) -> None:
+    """Rate songs by ear: energy, mood, complexity and preference, 1–5 each.
+
+    Interactive: walks the collection (or --path), playing each song through
+    sidplayfp. Keys: e1-e5 m1-m5 c1-c5 p1-p5, Enter saves (unset = 3), s skips,
+    r replays, q quits, h help. Scripting: sidflow rate FILE.sid [--song N] --e 4 --m 2 ...
+    Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
+    """
+    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe
+    from sidflow_pipeline.ratings.tags import Rating, tags_path_for, write_rating
+    from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
+
+    cfg = ctx.config
+    root = cfg.hvsc_root
+    if sid_file is not None:
+        values = {k: v for k, v in {"e": e, "m": m, "c": c, "p": p}.items() if v is not None}
+        if not values:
+            fail("scripting mode needs at least one of --e --m --c --p")
+        sid = read_sid(sid_file)
+        index = song_index or sid.header.start_song or 1
+        if not 1 <= index <= sid.header.songs:
+            fail(f"{sid_file}: song {index} out of range 1–{sid.header.songs}")
+        try:
+            rel = sid_file.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            fail(f"{sid_file} is not inside the collection {root} (hvscPath)")
+        target = tags_path_for(rel, root, cfg.tags_path)
+        full = {d: values.get(d, 3) for d in ("e", "m", "c", "p")}
+        write_rating(target, index, sid.header.songs, Rating(**full, timestamp=_now()))
+        console.print(f"saved {rel} #{index}: " + " ".join(f"{k}={v}" for k, v in full.items()) + f" → {target}")
+        return
+    songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
+    if not songs:
+        console.print("nothing to rate here.")
+        return
+    try:
+        binary = find_sidplayfp(cfg.sidplay_path)
+    except SidplayfpNotFound as exc:
+        binary = None
+        console.print(f"[yellow]{exc}[/] — rating without sound.")
+    player = Player(binary)
+    console.print(HELP)
+    fd = sys.stdin.fileno()
+    restore = None
+    if os.isatty(fd):
+        import termios
+        import tty
+
+        restore = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+    saved = skipped = 0
+    try:
+        index = 0
+        while index < len(songs):
+            song = songs[index]
+            for line in describe(song, index + 1, len(songs)):
+                console.print(line, highlight=False, markup=False)
+            message = player.play(song)
+            if message:
+                console.print(f"[yellow]{message}[/]")
+            elif player.pid:
+                console.print(f"  playing (pid {player.pid})", highlight=False)
+            keys = KeyInput()
+            while True:
+                console.print("> ", end="")
+                try:
+                    key = _read_key(fd)
+                except EOFError:
+                    key = "q"
+                action, detail = keys.feed(key)
+                if action == "set":
+                    console.print(f"{detail}  (" + " ".join(f"{k}={v}" for k, v in sorted(keys.values.items())) + ")", highlight=False)
+                elif action == "pending":
+                    console.print(detail, end="")
+                elif action == "invalid":
+                    console.print(f"[red]{detail}[/]", highlight=False)
+                elif action == "help":
+                    console.print(HELP)
+                elif action == "replay":
+                    player.play(song)
+                    console.print("replaying", highlight=False)
+                elif action == "skip":
+                    player.stop()
+                    skipped += 1
+                    console.print("skipped")
+                    index += 1
+                    break
+                elif action == "save":
+                    player.stop()
+                    rating = keys.rating(_now())
+                    target = tags_path_for(song.sid_path, root, cfg.tags_path)
+                    write_rating(target, song.song_index, song.songs, rating)
+                    saved += 1
+                    shown = " ".join(f"{k}={v}" for k, v in rating.values().items())
+                    console.print(f"saved {shown} → {target}", highlight=False)
+                    index += 1
+                    break
+                elif action == "quit":
+                    index = len(songs)
+                    break
+    finally:
+        player.stop()
+        if restore is not None:
+            import termios
+
+            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+    console.print(f"done: {saved} saved, {skipped} skipped.")
 
 
 def _existing(path: Path) -> Path | None:
