@@ -65,7 +65,8 @@ class SidflowConfig(_Strict):
     hvsc_checksums: dict[str, str] = Field(default_factory=dict, alias="hvscChecksums")
     data_path: Path = Field(default=Path("data"), alias="dataPath")
     wav_cache_path: Path = Field(default=Path("data/wav-cache"), alias="wavCachePath")
-    tags_path: Path = Field(default=Path("data/tags"), alias="tagsPath")
+    # null: ratings live beside each SID in the HVSC tree instead of a mirrored tree.
+    tags_path: Path | None = Field(default=Path("data/tags"), alias="tagsPath")
     classified_path: Path = Field(default=Path("data/classified"), alias="classifiedPath")
     sidplay_path: str | None = Field(default=None, alias="sidplayPath")
     threads: int = Field(default=0, ge=0)
@@ -152,7 +153,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"{config_path}: {_describe(first)}") from None
-    resolved = {name: _resolve(base, getattr(config, name)) for name in _PATH_FIELDS}
+    resolved = {name: _resolve(base, value) if (value := getattr(config, name)) is not None else None for name in _PATH_FIELDS}
     source = config.hvsc_source
     if "://" not in source:
         source = str(_resolve(base, Path(source)))

@@ -167,7 +167,7 @@ def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigReso
 
 
 def _tags_roots(config: SidflowConfig) -> list[Path]:
-    return [config.tags_path, config.hvsc_root]
+    return [root for root in (config.tags_path, config.hvsc_root) if root is not None]
 
 
 def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | None, Rating]], list[str]]:

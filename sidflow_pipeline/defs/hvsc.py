@@ -47,7 +47,9 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
         )
     except SyncError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    tags_moved = migrate_mirrored_user_files(config.tags_path, compose_moves(result.moves)) if result.moves else 0
+    tags_moved = 0
+    if result.moves and config.tags_path is not None:  # tags beside the SIDs moved with the tree already
+        tags_moved = migrate_mirrored_user_files(config.tags_path, compose_moves(result.moves))
     stats = tree_stats(config.hvsc_path / "C64Music")
     manifest = dict(result.manifest)
     if result.status != "current":

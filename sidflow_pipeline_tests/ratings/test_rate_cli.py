@@ -195,3 +195,23 @@ def test_killing_during_saves_never_leaves_a_half_written_file(tmp_path: Path) -
         assert entry["e"] == entry["m"] == entry["c"] == entry["p"] and len(entry["timestamp"]) == 2000
     leftovers = [p for p in tmp_path.iterdir() if p.name != target.name]
     assert all(p.name.endswith(".tmp") for p in leftovers)  # at most an orphaned temp file, never the target
+
+
+def test_no_sidplayfp_and_tags_beside_the_sid(collection: tuple[Path, Path], tmp_path: Path) -> None:
+    import io
+
+    config = tmp_path / "beside.json"
+    config.write_text(json.dumps({"hvscPath": "hvsc", "tagsPath": None, "sidplayPath": "no-such-sidplayfp"}))
+    child = _spawn(config, collection[1], "--path", "DEMOS")
+    child.logfile_read = transcript = io.StringIO()
+    child.expect(r"\[1/\d+\] (\S+)  song (\d+)/")
+    key = (child.match.group(1), int(child.match.group(2)))
+    child.send("e1\r")
+    child.expect("saved")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert transcript.getvalue().count("sidplayfp not found") == 1
+    beside = tmp_path / "hvsc" / "C64Music" / f"{key[0]}.tags.json"
+    data = json.loads(beside.read_text())
+    entry = data["songs"][str(key[1])] if "songs" in data else data
+    assert entry["e"] == 1
