@@ -446,6 +446,62 @@ def rate(
     console.print(f"done: {saved} saved, {skipped} skipped.")
 
 
+@cli.group()
+def feedback() -> None:
+    """Log listening feedback (like/dislike/skip/play) and check the log."""
+
+
+def _feedback_root(cfg: SidflowConfig) -> Path:
+    return cfg.data_path / "feedback"
+
+
+for _action in ("like", "dislike", "skip", "play"):
+
+    def _make(action: str) -> None:
+        @feedback.command(action, help=f"Append a '{action}' event for SID (an HVSC path, e.g. MUSICIANS/H/Hubbard_Rob/Delta.sid).")
+        @click.argument("sid")
+        @click.option("--song", "song_index", type=click.IntRange(min=1), default=1, show_default=True, help="Song (subtune) number.")
+        @pass_ctx
+        @user_errors
+        def _command(ctx: Context, sid: str, song_index: int) -> None:
+            from sidflow_pipeline.feedback.log import FeedbackError, append_event
+
+            cfg = ctx.config
+            sid_path = sid
+            candidate = Path(sid)
+            if candidate.is_file():
+                try:
+                    sid_path = candidate.resolve().relative_to(cfg.hvsc_root.resolve()).as_posix()
+                except ValueError:
+                    fail(f"{sid} is not inside the collection {cfg.hvsc_root} (hvscPath)")
+            try:
+                event = append_event(_feedback_root(cfg), sid_path, action, song_index=song_index)
+            except FeedbackError as exc:
+                fail(str(exc))
+            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False)
+
+    _make(_action)
+
+
+@feedback.command("validate")
+@pass_ctx
+@user_errors
+def feedback_validate(ctx: Context) -> None:
+    """Report every bad line as file:line: reason and count duplicate uuids; changes nothing."""
+    from sidflow_pipeline.feedback.log import read_events
+
+    report = read_events(_feedback_root(ctx.config))
+    for path, number, reason in report.bad_lines:
+        click.echo(f"{path}:{number}: {reason}")
+    console.print(
+        f"{report.lines} lines: {len(report.events)} valid events, {report.duplicates} duplicates (by uuid), "
+        f"{len(report.bad_lines)} bad lines",
+        highlight=False,
+    )
+    if report.bad_lines:
+        sys.exit(1)
+
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
