@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sidflow_pipeline.defs import catalog, classify, hvsc, resources
+from sidflow_pipeline.defs import catalog, classify, feedback, hvsc, resources
 
 sidflow_full = dg.define_asset_job(
     "sidflow_full",
@@ -21,5 +21,6 @@ defs = dg.Definitions.merge(
     hvsc.defs,
     catalog.defs,
     classify.defs,
+    feedback.defs,
     dg.Definitions(jobs=[sidflow_full]),
 )

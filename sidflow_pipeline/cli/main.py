@@ -502,6 +502,30 @@ def feedback_validate(ctx: Context) -> None:
         sys.exit(1)
 
 
+@cli.command("verify")
+@pass_ctx
+@user_errors
+def verify(ctx: Context) -> None:
+    """Check derived data against the canonical data; name what is stale and how to fix it."""
+    from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
+    from sidflow_pipeline.lance.verify import check_lance_manifest
+
+    cfg = ctx.config
+    checks = [
+        ("HVSC tree", *check_tree_against_manifest(cfg.hvsc_path)[::2]),
+        ("sidflow.lance", *check_lance_manifest(cfg)),
+    ]
+    table = Table(title="sidflow verify")
+    for column in ("artifact", "status", "detail"):
+        table.add_column(column)
+    for name, ok, detail in checks:
+        table.add_row(name, "[green]ok[/]" if ok else "[red]stale/corrupt[/]", detail)
+    console.print(table)
+    if not all(ok for _name, ok, _detail in checks):
+        console.print("fix: dagster asset materialize -m sidflow_pipeline.definitions --select <asset> (or bash scripts/run.sh)")
+        sys.exit(1)
+
+
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 

@@ -7,27 +7,23 @@ and requests a run only when there is one.
 """
 
 
-import re
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
 from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
+from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 from sidflow_pipeline.hvsc.sync import (
     MANIFEST_NAME,
     SyncError,
     compose_moves,
     installed_version,
     migrate_mirrored_user_files,
-    read_manifest,
     sync_hvsc,
     tree_stats,
 )
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
-_RELEASE_RE = re.compile(r"Release\s*#\s*(\d+)", re.IGNORECASE)
 
 
 @dg.asset(
@@ -80,30 +76,6 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
         },
         data_version=dg.DataVersion(f"hvsc-{result.version}"),
     )
-
-
-def check_tree_against_manifest(hvsc_path: Path) -> tuple[bool, dict[str, Any], str]:
-    """(passed, metadata, why) — shared by the asset check and ``sidflow verify``."""
-    manifest = read_manifest(hvsc_path)
-    root = hvsc_path / "C64Music"
-    if manifest is None:
-        return False, {}, f"no {MANIFEST_NAME} in {hvsc_path}: materialize hvsc_mirror"
-    version = installed_version(hvsc_path)
-    stats = tree_stats(root) if root.is_dir() else {"files": 0, "sid_files": 0, "bytes": 0}
-    problems = []
-    if not (root / "DOCUMENTS").is_dir():
-        problems.append("DOCUMENTS/ is missing")
-    if "files" in manifest and stats["files"] != manifest["files"]:
-        problems.append(f"{stats['files']} files on disk, manifest says {manifest['files']}")
-    hvsc_txt = root / "DOCUMENTS" / "HVSC.txt"
-    text_version = None
-    if hvsc_txt.is_file():
-        match = _RELEASE_RE.search(hvsc_txt.read_bytes().decode("latin-1"))
-        text_version = int(match.group(1)) if match else None
-        if text_version != version:
-            problems.append(f"HVSC.txt names release {text_version}, manifest {version}")
-    metadata = {"version": version, "files": stats["files"], "manifest_files": manifest.get("files", -1), "hvsc_txt_release": text_version or -1}
-    return not problems, metadata, "; ".join(problems) or "tree matches manifest"
 
 
 @dg.asset_check(asset=hvsc_mirror, description="File count, DOCUMENTS/ and the release in HVSC.txt agree with hvsc-version.json.")

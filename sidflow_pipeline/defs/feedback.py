@@ -1,0 +1,113 @@
+"""Feedback and the database: `feedback_events` → `feedback_aggregates` → `sidflow_lance`.
+
+`sidflow_lance` also reads every `classified` section; its manifest (in git) is
+written from the materialization's metadata, and an asset check compares the
+manifest's source checksums with the canonical files on disk.
+"""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.classify.analyse import read_jsonl_rows
+from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.defs.classify import classified
+from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.feedback.aggregate import aggregate_events, write_aggregates
+from sidflow_pipeline.feedback.log import read_events
+from sidflow_pipeline.hvsc.sync import read_moves
+from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
+from sidflow_pipeline.lance.verify import aggregates_path, check_lance_manifest, current_sources, feedback_root, lance_path
+
+
+@dg.observable_source_asset(
+    group_name="feedback",
+    description="The append-only feedback log data/feedback/YYYY/MM/DD/events.jsonl (observed, never produced).",
+)
+def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
+    config = sidflow.load()
+    return dg.DataVersion(current_sources(config)["feedback"].removeprefix("sha256:")[:16])
+
+
+@dg.asset(
+    deps=[feedback_events],
+    group_name="feedback",
+    kinds={"python", "polars", "parquet"},
+    description="likes / dislikes / skips / plays / last_played per song, uuid-deduplicated, renamed paths mapped.",
+)
+def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
+    config = sidflow.load()
+    report = read_events(feedback_root(config))
+    for path, number, reason in report.bad_lines[:20]:
+        context.log.warning(f"{path}:{number}: {reason} (skipped)")
+    frame = aggregate_events(report, read_moves(config.hvsc_path))
+    write_aggregates(frame, aggregates_path(config))
+    return dg.MaterializeResult(
+        metadata={
+            "events": len(report.events),
+            "bad_lines": len(report.bad_lines),
+            "duplicates": report.duplicates,
+            "songs": frame.height,
+            "path": dg.MetadataValue.path(str(aggregates_path(config))),
+        }
+    )
+
+
+def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
+    if not config.catalog_path.is_file():
+        return {}
+    frame = pl.read_parquet(config.catalog_path, columns=["sid_path", "song_index", "author", "name", "stil_title"])
+    return {
+        (r["sid_path"], r["song_index"]): (r["author"] or "", r["stil_title"] or r["name"] or "")
+        for r in frame.iter_rows(named=True)
+    }
+
+
+@dg.asset(
+    deps=[classified, feedback_aggregates, "sid_catalog"],
+    group_name="feedback",
+    kinds={"python", "lancedb"},
+    description="LanceDB table `songs` (vector=[e,m,c,p], audio_vector, features, feedback) + sidflow.lance.manifest.json.",
+)
+def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
+    config = sidflow.load()
+    rows: list[dict[str, Any]] = []
+    bad = 0
+    if config.classified_path.is_dir():
+        for path in sorted(config.classified_path.glob("*.jsonl")):
+            part, part_bad = read_jsonl_rows(path)
+            rows.extend(part)
+            bad += part_bad
+    aggregates: dict[tuple[str, int], dict[str, Any]] = {}
+    if aggregates_path(config).is_file():
+        for r in pl.read_parquet(aggregates_path(config)).iter_rows(named=True):
+            aggregates[(r["sid_path"], r["song_index"])] = r
+    sources = current_sources(config)
+    events = len(read_events(feedback_root(config)).events)
+    result = build_database(lance_path(config), rows, aggregates, _names(config), sources=sources, feedback_events=events)
+    atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
+    return dg.MaterializeResult(
+        metadata={
+            "record_count": result.record_count,
+            "dagster/row_count": result.record_count,
+            "source_checksums": dg.MetadataValue.json(result.manifest["source_checksums"]),
+            "stats": dg.MetadataValue.json(result.manifest["stats"]),
+            "bad_classified_lines": bad,
+            "build_seconds": round(result.seconds, 3),
+            "manifest": dg.MetadataValue.path(str(config.data_path / MANIFEST_NAME)),
+        }
+    )
+
+
+@dg.asset_check(asset=sidflow_lance, description="The manifest's source checksums match classified/ and feedback/ on disk.")
+def lance_manifest_matches_sources(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
+    ok, detail = check_lance_manifest(sidflow.load())
+    return dg.AssetCheckResult(passed=ok, metadata={"detail": detail})
+
+
+defs = dg.Definitions(
+    assets=[feedback_events, feedback_aggregates, sidflow_lance],
+    asset_checks=[lance_manifest_matches_sources],
+)

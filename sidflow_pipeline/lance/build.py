@@ -1,0 +1,190 @@
+"""The LanceDB database ``sidflow.lance`` (table ``songs``): derived, rebuilt at will.
+
+Built from ``classified/*.jsonl`` (ratings + features), the feedback aggregates and
+the catalog (titles, composers). The binary table is not in git; its manifest
+``sidflow.lance.manifest.json`` is, and records the sha256 of the sources so anyone
+can tell whether their database matches the canonical data. Rows are written in key
+order with the same values for the same inputs, so two rebuilds answer every query
+identically.
+
+``audio_vector`` is for "more like this": 12 audio features, each robust-normalised
+(median / IQR over the collection being built, stored in the manifest) and clipped to
+±3, so no single loud feature dominates the cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = [
+    "AUDIO_FEATURES",
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "TABLE_NAME",
+    "BuildResult",
+    "build_database",
+    "read_manifest",
+    "source_checksum",
+    "songs_schema",
+]
+
+TABLE_NAME = "songs"
+MANIFEST_NAME = "sidflow.lance.manifest.json"
+SCHEMA_VERSION = "1.0"
+AUDIO_FEATURES: tuple[str, ...] = (
+    "onsetRate",
+    "loudnessLufs",
+    "spectralCentroid",
+    "spectralFlux",
+    "spectralFlatness",
+    "spectralContrast",
+    "chromaEntropy",
+    "keyMode",
+    "bpm",
+    "dynamicComplexity",
+    "mfcc1",
+    "mfcc2",
+)
+
+
+def songs_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("key", pa.string()),
+            ("sid_path", pa.string()),
+            ("song_index", pa.int32()),
+            ("vector", pa.list_(pa.float32(), 4)),
+            ("audio_vector", pa.list_(pa.float32(), len(AUDIO_FEATURES))),
+            ("e", pa.float32()),
+            ("m", pa.float32()),
+            ("c", pa.float32()),
+            ("p", pa.float32()),
+            ("bpm", pa.float32()),
+            ("duration", pa.float32()),
+            ("composer", pa.string()),
+            ("title", pa.string()),
+            ("features", pa.string()),
+            ("likes", pa.int32()),
+            ("dislikes", pa.int32()),
+            ("skips", pa.int32()),
+            ("plays", pa.int32()),
+            ("last_played", pa.string()),
+        ]
+    )
+
+
+def source_checksum(files: Iterable[Path], root: Path) -> str:
+    """sha256 over the sorted files' relative names and bytes (``sha256:<hex>``)."""
+    digest = hashlib.sha256()
+    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return f"sha256:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    record_count: int
+    manifest: dict[str, Any]
+    seconds: float
+
+
+def _audio_stats(rows: list[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    stats: dict[str, dict[str, float]] = {}
+    for name in AUDIO_FEATURES:
+        values = np.array([float(r["features"].get(name, 0.0)) for r in rows if r.get("features")], dtype=np.float64)
+        if values.size == 0:
+            stats[name] = {"center": 0.0, "scale": 1.0}
+            continue
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        scale = float(q3 - q1) / 1.349 or float(values.std()) or 1.0
+        stats[name] = {"center": round(float(median), 6), "scale": round(scale, 6)}
+    return stats
+
+
+def build_database(
+    db_path: Path,
+    classified: list[Mapping[str, Any]],
+    aggregates: Mapping[tuple[str, int], Mapping[str, Any]],
+    names: Mapping[tuple[str, int], tuple[str, str]],
+    *,
+    sources: Mapping[str, str],
+    feedback_events: int,
+    now: datetime | None = None,
+) -> BuildResult:
+    """Write the ``songs`` table (overwrite) and return the manifest for it.
+
+    ``names`` maps a song to (composer, title); ``sources`` are the checksums of the
+    canonical inputs (classified, feedback) that the manifest records.
+    """
+    import time
+
+    import lancedb
+
+    started = time.perf_counter()
+    rows = sorted(classified, key=lambda r: (r["sid_path"], int(r["song_index"])))
+    stats = _audio_stats(rows)
+    columns: dict[str, list[Any]] = {field.name: [] for field in songs_schema()}
+    for row in rows:
+        key = (row["sid_path"], int(row["song_index"]))
+        ratings = row["ratings"]
+        features = row.get("features") or {}
+        feedback = aggregates.get(key, {})
+        composer, title = names.get(key, ("", ""))
+        audio = [
+            max(-3.0, min(3.0, (float(features.get(n, stats[n]["center"])) - stats[n]["center"]) / stats[n]["scale"]))
+            for n in AUDIO_FEATURES
+        ]
+        vector = [float(ratings[d]) for d in ("e", "m", "c", "p")]
+        columns["key"].append(f"{key[0]}#{key[1]}")
+        columns["sid_path"].append(key[0])
+        columns["song_index"].append(key[1])
+        columns["vector"].append(vector)
+        columns["audio_vector"].append(audio)
+        for dim, value in zip(("e", "m", "c", "p"), vector, strict=True):
+            columns[dim].append(value)
+        columns["bpm"].append(float(features.get("bpm", 0.0)))
+        columns["duration"].append(float(features.get("duration", 0.0)))
+        columns["composer"].append(composer)
+        columns["title"].append(title)
+        columns["features"].append(json.dumps(features, sort_keys=True, separators=(",", ":")))
+        for name in ("likes", "dislikes", "skips", "plays"):
+            columns[name].append(int(feedback.get(name, 0) or 0))
+        columns["last_played"].append(feedback.get("last_played"))
+    table = pa.Table.from_pydict(columns, schema=songs_schema())
+    db_path.mkdir(parents=True, exist_ok=True)
+    db = lancedb.connect(str(db_path))
+    db.create_table(TABLE_NAME, data=table, mode="overwrite")
+    manifest = {
+        "version": "1.0",
+        "schema_version": SCHEMA_VERSION,
+        "created_at": (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "record_count": table.num_rows,
+        "source_checksums": dict(sorted(sources.items())),
+        "stats": {
+            "total_classifications": len(rows),
+            "total_feedback_events": feedback_events,
+            "unique_songs": len({r["sid_path"] for r in rows}),
+            "songs_with_feedback": sum(1 for r in rows if (r["sid_path"], int(r["song_index"])) in aggregates),
+        },
+        "audio_vector": {"features": list(AUDIO_FEATURES), "normalisation": stats},
+    }
+    return BuildResult(record_count=table.num_rows, manifest=manifest, seconds=time.perf_counter() - started)
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
