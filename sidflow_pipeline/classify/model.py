@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LightGBMPredictor", "ModelError", "load_predictor", "MODEL_METADATA"]
+__all__ = ["MODEL_METADATA", "LightGBMPredictor", "ModelError", "load_predictor"]
 
 MODEL_METADATA = "model-metadata.json"
 DIMENSIONS = ("e", "m", "c", "p")

@@ -10,63 +10,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from sidflow_pipeline.config import ConfigError, SidflowConfig, load_config
+from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.recommend import recommend
+from sidflow_pipeline.config import SidflowConfig
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-def fail(message: str) -> NoReturn:
-    """Print one line to stderr and exit 2 (usage/data error, like click's own)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    sys.exit(2)
-
-
-def user_errors(func: F) -> F:
-    """Turn the domain's own error types into :func:`fail` lines."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sidflow_pipeline.sid.header import SidFormatError
-
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, SidFormatError, FileNotFoundError) as exc:
-            fail(str(exc))
-        except RuntimeError as exc:  # e.g. SidplayfpNotFound
-            if type(exc).__module__.startswith("sidflow_pipeline"):
-                fail(str(exc))
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
-
-class Context:
-    """Lazily loaded config, so `--help` works even with a broken `.sidflow.json`."""
-
-    def __init__(self, config_path: str | None) -> None:
-        self.config_path = config_path
-        self._config: SidflowConfig | None = None
-
-    @property
-    def config(self) -> SidflowConfig:
-        if self._config is None:
-            self._config = load_config(self.config_path)
-        return self._config
-
-
-pass_ctx = click.make_pass_decorator(Context)
+__all__ = ["cli", "console", "err_console", "fail"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -528,6 +482,9 @@ def verify(ctx: Context) -> None:
 
 def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
+
+
+cli.add_command(recommend)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

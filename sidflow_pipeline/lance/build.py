@@ -7,6 +7,8 @@ can tell whether their database matches the canonical data. Rows are written in 
 order with the same values for the same inputs, so two rebuilds answer every query
 identically.
 
+``mood_vector`` repeats ``[e, m, c]`` so that a mood query (which says nothing about
+preference) is searched in its own space instead of padding ``p`` with a guess.
 ``audio_vector`` is for "more like this": 12 audio features, each robust-normalised
 (median / IQR over the collection being built, stored in the manifest) and clipped to
 ±3, so no single loud feature dominates the cosine.
@@ -33,13 +35,13 @@ __all__ = [
     "BuildResult",
     "build_database",
     "read_manifest",
-    "source_checksum",
     "songs_schema",
+    "source_checksum",
 ]
 
 TABLE_NAME = "songs"
 MANIFEST_NAME = "sidflow.lance.manifest.json"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 AUDIO_FEATURES: tuple[str, ...] = (
     "onsetRate",
     "loudnessLufs",
@@ -63,6 +65,7 @@ def songs_schema() -> pa.Schema:
             ("sid_path", pa.string()),
             ("song_index", pa.int32()),
             ("vector", pa.list_(pa.float32(), 4)),
+            ("mood_vector", pa.list_(pa.float32(), 3)),
             ("audio_vector", pa.list_(pa.float32(), len(AUDIO_FEATURES))),
             ("e", pa.float32()),
             ("m", pa.float32()),
@@ -150,6 +153,7 @@ def build_database(
         columns["sid_path"].append(key[0])
         columns["song_index"].append(key[1])
         columns["vector"].append(vector)
+        columns["mood_vector"].append(vector[:3])
         columns["audio_vector"].append(audio)
         for dim, value in zip(("e", "m", "c", "p"), vector, strict=True):
             columns[dim].append(value)

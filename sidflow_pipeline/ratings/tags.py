@@ -29,8 +29,8 @@ __all__ = [
     "Rating",
     "TagsError",
     "iter_tags_files",
-    "read_tags",
     "rating_for_song",
+    "read_tags",
     "tags_path_for",
     "write_rating",
 ]

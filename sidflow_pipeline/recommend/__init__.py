@@ -1,0 +1,1 @@
+"""Recommendations: mood / vector / "more like this" queries over the song database."""

@@ -1,0 +1,261 @@
+"""Recommendations from the LanceDB ``songs`` table.
+
+Flow (design document, phase 8): LanceDB nearest-neighbour search for the seed (with
+the filters applied before the search) → re-rank by
+``score = α·similarity + β·song_feedback + γ·user_affinity`` (0.6 / 0.3 / 0.1) →
+diversity filter between consecutive songs.
+
+Choices the design leaves open, and why:
+
+* **Similarity in rating space is distance-based**, ``1 − ‖q − v‖ / ‖(4,…,4)‖``, not the
+  cosine of raw 1–5 ratings: that cosine calls ``[1,1,1]`` and ``[5,5,5]`` identical, so
+  "quiet" would return loud songs. "More like this" (``--like``) uses the cosine of the
+  audio vector, whose features are centred at the collection median, where the
+  cosine is meaningful.
+* **A 3-number query** (a mood) is searched in ``mood_vector`` ``[e,m,c]``; ``p`` then acts
+  only through ``user_affinity = (p − 3) / 2``, instead of being guessed for the query.
+* **song_feedback** is ``(likes − dislikes − 0.3·skips) / plays``, with the denominator at
+  least ``likes + dislikes`` (a like from the CLI without a play must not divide by 0),
+  clipped to −1..1 so one song's history cannot outweigh similarity.
+* **Exploration** x ∈ 0..1 widens the candidate pool (k·(1+4x)), lowers the weight of
+  the preference term (γ·(1−x)) and adds seeded noise of amplitude 0.25·x, derived
+  from the song key and ``seed`` so results do not depend on the engine's row order.
+* **Ties**: when the k-th candidate's distance is shared by songs past k, all of them are
+  fetched (``distance_range``) so the candidate set never depends on how LanceDB
+  breaks ties; the final order is (score desc, key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
+
+__all__ = [
+    "DatabaseUnavailable",
+    "RecommendRequest",
+    "Recommendation",
+    "Recommender",
+    "Weights",
+    "parse_song_ref",
+]
+
+_COLUMNS = [
+    "key", "sid_path", "song_index", "title", "composer", "e", "m", "c", "p", "bpm", "duration",
+    "likes", "dislikes", "skips", "plays", "vector",
+]  # fmt: skip
+
+
+class DatabaseUnavailable(RuntimeError):
+    """No database (or an unreadable one); the message says how to build it."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    similarity: float = 0.6
+    feedback: float = 0.3
+    affinity: float = 0.1
+
+
+@dataclass(frozen=True)
+class RecommendRequest:
+    vector: tuple[float, ...] | None = None
+    like: tuple[str, int] | None = None
+    filters: tuple[Filter, ...] = ()
+    limit: int = 20
+    exploration: float = 0.2
+    diversity: float = 0.2
+    seed: int = 0
+    k: int = 100
+    exclude: frozenset[str] = field(default_factory=frozenset)
+    weights: Weights = field(default_factory=Weights)
+
+    def __post_init__(self) -> None:
+        if (self.vector is None) == (self.like is None):
+            raise QueryError("give exactly one seed: a mood, a vector or a song to be like")
+        if self.vector is not None and len(self.vector) not in (3, 4):
+            raise QueryError("a query vector has 3 (e,m,c) or 4 (e,m,c,p) numbers")
+        if not 0.0 <= self.exploration <= 1.0:
+            raise QueryError(f"exploration must be within 0..1, not {self.exploration:g}")
+        if self.diversity < 0:
+            raise QueryError(f"diversity must not be negative, not {self.diversity:g}")
+        if self.limit < 1:
+            raise QueryError(f"limit must be at least 1, not {self.limit}")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rank: int
+    key: str
+    sid_path: str
+    song_index: int
+    title: str
+    composer: str
+    e: float
+    m: float
+    c: float
+    p: float
+    bpm: float
+    duration: float
+    likes: int
+    dislikes: int
+    skips: int
+    plays: int
+    score: float
+    similarity: float
+    song_feedback: float
+    user_affinity: float
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for name in ("e", "m", "c", "p", "bpm", "duration", "score", "similarity", "song_feedback", "user_affinity"):
+            out[name] = round(float(out[name]), 4)
+        return out
+
+
+def parse_song_ref(text: str) -> tuple[str, int]:
+    """``SID[:song]`` → (HVSC-relative path without leading slash, 1-based song)."""
+    path, sep, song = text.rpartition(":") if ":" in text else (text, "", "")
+    if not sep:
+        path, song = text, "1"
+    try:
+        index = int(song)
+    except ValueError:
+        raise QueryError(f"song {text!r}: expected SID[:song] with a song number after ':'") from None
+    if index < 1:
+        raise QueryError(f"song {text!r}: song numbers start at 1")
+    return path.strip().lstrip("/"), index
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _noise(seed: int, keys: Iterable[str]) -> np.ndarray:
+    values = []
+    for key in keys:
+        digest = hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest()
+        values.append(int.from_bytes(digest, "big") / 2.0**64)
+    return np.asarray(values, dtype=np.float64)
+
+
+class Recommender:
+    """Opens the table once; :meth:`recommend` is then cheap enough for an interactive radio."""
+
+    def __init__(self, db_path: Path, table_name: str = "songs") -> None:
+        import lancedb
+
+        if not (db_path / f"{table_name}.lance").exists():
+            raise DatabaseUnavailable(
+                f"no song database at {db_path}: materialize sidflow_lance (scripts/run.sh, or "
+                "`dagster asset materialize -m sidflow_pipeline.definitions --select sidflow_lance`)"
+            )
+        try:
+            self.table = lancedb.connect(str(db_path)).open_table(table_name)
+            self.size = self.table.count_rows()
+        except Exception as exc:
+            raise DatabaseUnavailable(
+                f"song database {db_path} cannot be opened ({type(exc).__name__}); delete it and materialize sidflow_lance"
+            ) from exc
+
+    def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
+        key = f"{sid_path}#{song_index}"
+        rows = self.table.search().where(f"key = {_quote(key)}").select([*_COLUMNS, "audio_vector"]).limit(1).to_list()
+        return rows[0] if rows else None
+
+    def _search(self, query: list[float], column: str, metric: str, where: str | None, k: int) -> pa.Table:
+        def base() -> Any:
+            builder = self.table.search(query, vector_column_name=column).metric(metric).select([*_COLUMNS, "_distance"])
+            return builder.where(where, prefilter=True) if where else builder
+
+        found = base().limit(k).to_arrow()
+        if found.num_rows < k:
+            return found
+        boundary = float(found["_distance"][-1].as_py())
+        # Everything at exactly the boundary distance, so ties never depend on the engine.
+        upper = float(np.nextafter(np.float32(boundary), np.float32(np.inf)))
+        ties = base().distance_range(boundary, upper).limit(self.size).to_arrow()
+        inside = found.filter(pa.array(found["_distance"].to_numpy(zero_copy_only=False) < np.float32(boundary)))
+        return pa.concat_tables([inside, ties.select(inside.column_names)])
+
+    def recommend(self, request: RecommendRequest) -> list[Recommendation]:
+        exploration = request.exploration
+        clauses = [c for c in (filters_to_sql(request.filters),) if c]
+        if request.exclude:
+            clauses.append(f"key NOT IN ({', '.join(_quote(k) for k in sorted(request.exclude))})")
+        k = min(max(request.k, 5 * request.limit) * (1 + round(4 * exploration)), max(self.size, 1))
+        if request.like is not None:
+            seed_row = self.song(*request.like)
+            if seed_row is None:
+                raise QueryError(f"{request.like[0]}:{request.like[1]} is not in the song database")
+            clauses.append(f"key != {_quote(seed_row['key'])}")
+            found = self._search(list(seed_row["audio_vector"]), "audio_vector", "cosine", " AND ".join(clauses) or None, k)
+            similarity = np.clip(1.0 - found["_distance"].to_numpy(zero_copy_only=False) / 2.0, 0.0, 1.0)
+        else:
+            assert request.vector is not None
+            column = "mood_vector" if len(request.vector) == 3 else "vector"
+            found = self._search(list(request.vector), column, "l2", " AND ".join(clauses) or None, k)
+            d_max = 4.0 * math.sqrt(len(request.vector))
+            distance = np.sqrt(found["_distance"].to_numpy(zero_copy_only=False).astype(np.float64))
+            similarity = 1.0 - distance / d_max
+        if found.num_rows == 0:
+            return []
+        cols = {name: found[name].to_numpy(zero_copy_only=False) for name in ("likes", "dislikes", "skips", "plays", "p")}
+        likes, dislikes, skips, plays = (cols[n].astype(np.float64) for n in ("likes", "dislikes", "skips", "plays"))
+        denominator = np.maximum(np.maximum(plays, likes + dislikes), 1.0)
+        song_feedback = np.clip((likes - dislikes - 0.3 * skips) / denominator, -1.0, 1.0)
+        user_affinity = (cols["p"].astype(np.float64) - 3.0) / 2.0
+        keys = found["key"].to_pylist()
+        w = request.weights
+        score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
+        if exploration > 0:
+            score = score + 0.25 * exploration * _noise(request.seed, keys)
+        order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
+        vectors = [tuple(v) for v in found["vector"].to_pylist()]
+        chosen = _diverse(order, vectors, request.diversity, request.limit)
+        records = found.select([c for c in _COLUMNS if c != "vector"]).to_pylist()
+        return [
+            Recommendation(
+                rank=rank,
+                **{k_: records[i][k_] for k_ in _COLUMNS if k_ != "vector"},
+                score=float(score[i]),
+                similarity=float(similarity[i]),
+                song_feedback=float(song_feedback[i]),
+                user_affinity=float(user_affinity[i]),
+            )
+            for rank, i in enumerate(chosen, start=1)
+        ]
+
+
+def _diverse(order: list[int], vectors: list[tuple[float, ...]], threshold: float, limit: int) -> list[int]:
+    """Greedy: take the best song at least ``threshold`` away from the previous pick.
+
+    Songs that are too close are deferred, not dropped, and fill the list at the end
+    when nothing diverse is left, so ``--limit`` is honoured whenever enough songs match.
+    """
+    chosen: list[int] = []
+    deferred: list[int] = []
+    pending = list(order)
+    while pending and len(chosen) < limit:
+        i = pending.pop(0)
+        if chosen and threshold > 0 and math.dist(vectors[i], vectors[chosen[-1]]) < threshold:
+            deferred.append(i)
+            continue
+        chosen.append(i)
+        # A newly chosen song may make a deferred one acceptable again: retry them first.
+        if deferred:
+            pending = deferred + pending
+            deferred = []
+    for i in deferred:
+        if len(chosen) >= limit:
+            break
+        chosen.append(i)
+    return chosen
