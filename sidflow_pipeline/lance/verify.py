@@ -45,7 +45,7 @@ def check_lance_manifest(config: SidflowConfig) -> tuple[bool, str]:
         import lancedb
 
         count = lancedb.connect(str(lance_path(config))).open_table("songs").count_rows()
-    except Exception as exc:
+    except Exception as exc:  # any failure to open is "corrupt" to the user
         return False, f"database {lance_path(config)} cannot be opened ({type(exc).__name__}); delete it and rematerialize sidflow_lance"
     if count != manifest.get("record_count"):
         return False, f"database has {count} rows, manifest says {manifest.get('record_count')}; rematerialize sidflow_lance"

@@ -20,9 +20,10 @@ Choices the design leaves open, and why:
 * **Exploration** x ∈ 0..1 widens the candidate pool (k·(1+4x)), lowers the weight of
   the preference term (γ·(1−x)) and adds seeded noise of amplitude 0.25·x, derived
   from the song key and ``seed`` so results do not depend on the engine's row order.
-* **Ties**: when the k-th candidate's distance is shared by songs past k, all of them are
-  fetched (``distance_range``) so the candidate set never depends on how LanceDB
-  breaks ties; the final order is (score desc, key).
+* **Ties**: when the k-th candidate's distance is shared by songs past k, the pool is cut
+  before that distance (or, if that leaves under k/2, the whole tie group is fetched
+  with ``distance_range``), so the pool never depends on how LanceDB breaks ties; the
+  final order is (score desc, key).
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ __all__ = [
     "parse_song_ref",
 ]
 
-_COLUMNS = [
-    "key", "sid_path", "song_index", "title", "composer", "e", "m", "c", "p", "bpm", "duration",
-    "likes", "dislikes", "skips", "plays", "vector",
-]  # fmt: skip
+# What the search returns per candidate; titles and composers are fetched only for the
+# songs finally chosen (strings are the costly columns to materialise).
+_SEARCH_COLUMNS = ["key", "e", "m", "c", "p", "bpm", "duration", "likes", "dislikes", "skips", "plays", "vector"]
+_DISPLAY_COLUMNS = ["key", "sid_path", "song_index", "title", "composer"]
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -161,30 +162,44 @@ class Recommender:
         try:
             self.table = lancedb.connect(str(db_path)).open_table(table_name)
             self.size = self.table.count_rows()
-        except Exception as exc:
+        except Exception as exc:  # any failure to open is "corrupt" to the user
             raise DatabaseUnavailable(
                 f"song database {db_path} cannot be opened ({type(exc).__name__}); delete it and materialize sidflow_lance"
             ) from exc
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
         key = f"{sid_path}#{song_index}"
-        rows = self.table.search().where(f"key = {_quote(key)}").select([*_COLUMNS, "audio_vector"]).limit(1).to_list()
+        columns = sorted({*_SEARCH_COLUMNS, *_DISPLAY_COLUMNS, "audio_vector"})
+        rows = self.table.search().where(f"key = {_quote(key)}").select(columns).limit(1).to_list()
         return rows[0] if rows else None
 
     def _search(self, query: list[float], column: str, metric: str, where: str | None, k: int) -> pa.Table:
         def base() -> Any:
-            builder = self.table.search(query, vector_column_name=column).metric(metric).select([*_COLUMNS, "_distance"])
+            builder = self.table.search(query, vector_column_name=column).metric(metric)
+            builder = builder.select([*_SEARCH_COLUMNS, "_distance"])
             return builder.where(where, prefilter=True) if where else builder
 
-        found = base().limit(k).to_arrow()
-        if found.num_rows < k:
-            return found
-        boundary = float(found["_distance"][-1].as_py())
-        # Everything at exactly the boundary distance, so ties never depend on the engine.
-        upper = float(np.nextafter(np.float32(boundary), np.float32(np.inf)))
-        ties = base().distance_range(boundary, upper).limit(self.size).to_arrow()
-        inside = found.filter(pa.array(found["_distance"].to_numpy(zero_copy_only=False) < np.float32(boundary)))
+        found = base().limit(k + 1).to_arrow()
+        distances = found["_distance"].to_numpy(zero_copy_only=False)
+        if found.num_rows <= k or distances[k] > distances[k - 1]:
+            return found.slice(0, k)
+        # The k-th distance is shared past k, and which of those songs LanceDB returned
+        # is its own business. Keep only what is strictly closer — a set fixed by the
+        # data — unless that leaves too small a pool; then fetch the whole tie group.
+        boundary = np.float32(distances[k - 1])
+        inside = found.filter(pa.array(distances < boundary))
+        if inside.num_rows >= k // 2:
+            return inside
+        upper = float(np.nextafter(boundary, np.float32(np.inf)))
+        ties = base().distance_range(float(boundary), upper).limit(self.size).to_arrow()
         return pa.concat_tables([inside, ties.select(inside.column_names)])
+
+    def _display(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        where = f"key IN ({', '.join(_quote(k) for k in keys)})"
+        rows = self.table.search().where(where).select(_DISPLAY_COLUMNS).limit(len(keys)).to_list()
+        return {row["key"]: row for row in rows}
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         exploration = request.exploration
@@ -221,11 +236,13 @@ class Recommender:
         order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
         vectors = [tuple(v) for v in found["vector"].to_pylist()]
         chosen = _diverse(order, vectors, request.diversity, request.limit)
-        records = found.select([c for c in _COLUMNS if c != "vector"]).to_pylist()
+        numbers = dict(zip(chosen, found.take(pa.array(chosen, pa.int64())).select(_SEARCH_COLUMNS[:-1]).to_pylist(), strict=True))
+        display = self._display([keys[i] for i in chosen])
         return [
             Recommendation(
                 rank=rank,
-                **{k_: records[i][k_] for k_ in _COLUMNS if k_ != "vector"},
+                **{name: numbers[i][name] for name in _SEARCH_COLUMNS if name not in ("vector", "key")},
+                **display[keys[i]],
                 score=float(score[i]),
                 similarity=float(similarity[i]),
                 song_feedback=float(song_feedback[i]),

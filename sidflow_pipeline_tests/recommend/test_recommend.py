@@ -149,6 +149,17 @@ def test_ties_never_depend_on_engine_order(tmp_path: Path) -> None:
     _build(path, rows)
     results = Recommender(path).recommend(RecommendRequest(vector=(2, 2, 2), limit=5, k=5, exploration=0.0, diversity=0.0))
     assert _keys(results) == sorted(f"{r['sid_path']}#{r['song_index']}" for r in rows)[:5]
+    # 12 exact matches, then 48 songs tied at one distance straddling k=20: the pool is
+    # the 12 strictly closer songs, not whichever 9 of the 48 the engine returned — which,
+    # with p=5, would outscore the exact matches if they were let in.
+    for row in rows[12:]:
+        row["ratings"] = {"e": 3.0, "m": 2.0, "c": 2.0, "p": 5.0}
+    _build(path, rows)
+    rec = Recommender(path)
+    request = RecommendRequest(vector=(2, 2, 2), limit=4, k=21, exploration=0.0, diversity=0.0)
+    exact = sorted(f"{r['sid_path']}#{r['song_index']}" for r in rows[:12])
+    assert _keys(rec.recommend(request)) == exact[:4]
+    assert rec.recommend(RecommendRequest(vector=(2, 2, 2), limit=4, k=100, exploration=0.0))[0].p == 5.0
 
 
 def test_diversity_keeps_consecutive_songs_apart(tmp_path: Path) -> None:
