@@ -1,0 +1,1 @@
+"""Learning the listener's taste: training samples, the LightGBM rating model, retraining."""

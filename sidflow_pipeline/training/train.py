@@ -1,0 +1,271 @@
+"""One training run: gather samples, train, evaluate against the current model and the
+baseline on the same held-out songs, publish only if not worse, log it.
+
+The held-out split is by SID file (subtunes of one file are alike, so they must not
+straddle the split) and by a hash of ``(seed, sid_path)``: a song stays on its side as
+data grows, so today's candidate and yesterday's model are compared on songs neither
+was trained on. "Worse" means a higher mean MAE over the dimensions both models were
+evaluated on; a worse candidate is not published unless ``force`` (the old model stays
+and the log says why).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.training.model import (
+    Metrics,
+    ModelError,
+    ModelSpec,
+    RatingModel,
+    baseline_matrix,
+    create_model,
+    evaluate,
+    load_model,
+    save_model,
+    train_model,
+)
+from sidflow_pipeline.training.samples import Sample, build_samples, write_samples
+
+__all__ = [
+    "HOLDOUT_FRACTION",
+    "TrainingData",
+    "TrainingOutcome",
+    "append_training_log",
+    "is_held_out",
+    "last_training",
+    "load_training_data",
+    "model_dir",
+    "read_training_log",
+    "run_training",
+    "training_dir",
+]
+
+HOLDOUT_FRACTION = 0.2
+SPLIT_SEED = 2026
+
+
+def model_dir(config: SidflowConfig) -> Path:
+    return config.data_path / "model"
+
+
+def training_dir(config: SidflowConfig) -> Path:
+    return config.data_path / "training"
+
+
+def is_held_out(sid_path: str, seed: int = SPLIT_SEED, fraction: float = HOLDOUT_FRACTION) -> bool:
+    digest = hashlib.sha256(f"{seed}\0{sid_path}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64 < fraction
+
+
+@dataclass
+class TrainingData:
+    samples: list[Sample]
+    features: dict[tuple[str, int], dict[str, float]]
+    feature_set_version: str
+    feedback_events: int
+    manual_songs: int
+    problems: list[str] = field(default_factory=list)
+
+
+def load_training_data(config: SidflowConfig) -> TrainingData:
+    """Features (``features/*.jsonl``), manual ratings and the feedback log → samples."""
+    from sidflow_pipeline.classify.analyse import read_jsonl_rows
+    from sidflow_pipeline.feedback.log import read_events
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.ratings.tags import TagsError, iter_tags_files, read_tags
+
+    features: dict[tuple[str, int], dict[str, float]] = {}
+    problems: list[str] = []
+    folder = config.data_path / "features"
+    stale = 0
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        rows, bad = read_jsonl_rows(path)
+        if bad:
+            problems.append(f"{path}: {bad} unreadable lines skipped")
+        for row in rows:
+            if row.get("features") is None:
+                continue
+            if row.get("featureSetVersion") != FEATURE_SET_VERSION:
+                stale += 1
+                continue
+            features[(row["sid_path"], int(row["song_index"]))] = row["features"]
+    if stale:
+        problems.append(f"{stale} songs have features of another feature set; rematerialize audio_features")
+    tags: dict[str, Any] = {}
+    for root in [r for r in (config.tags_path, config.hvsc_root) if r is not None]:
+        for sid_path, path in iter_tags_files(root):
+            if sid_path in tags:
+                continue
+            try:
+                tags[sid_path] = read_tags(path)
+            except TagsError as exc:
+                problems.append(str(exc))
+    report = read_events(config.data_path / "feedback")
+    if report.bad_lines:
+        problems.append(f"feedback log: {len(report.bad_lines)} bad lines skipped (sidflow feedback validate)")
+    from sidflow_pipeline.hvsc.sync import read_moves
+
+    moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
+    samples = build_samples(features, tags, report.events, moves)
+    manual_songs = sum(1 for s in samples if s.source != "feedback")
+    return TrainingData(samples, features, FEATURE_SET_VERSION, len(report.events), manual_songs, problems)
+
+
+@dataclass
+class TrainingOutcome:
+    status: str  # published | rejected | no-samples | evaluated
+    reason: str
+    train_samples: int = 0
+    test_samples: int = 0
+    candidate: Metrics | None = None
+    current: Metrics | None = None
+    baseline: Metrics | None = None
+    model: RatingModel | None = None
+    log_entry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def published(self) -> bool:
+        return self.status == "published"
+
+
+def _current_model(config: SidflowConfig, feature_set_version: str) -> tuple[RatingModel | None, str | None]:
+    try:
+        return load_model(model_dir(config), feature_set_version), None
+    except ModelError as exc:
+        return None, str(exc)
+
+
+def _comparable(a: Metrics, b: Metrics) -> tuple[float, float] | None:
+    dims = sorted(set(a.per_dim) & set(b.per_dim))
+    if not dims:
+        return None
+    return (sum(a.per_dim[d]["mae"] for d in dims) / len(dims), sum(b.per_dim[d]["mae"] for d in dims) / len(dims))
+
+
+def run_training(
+    config: SidflowConfig,
+    *,
+    spec: ModelSpec | None = None,
+    force: bool = False,
+    evaluate_only: bool = False,
+    now: datetime | None = None,
+    notes: str = "",
+    data: TrainingData | None = None,
+) -> TrainingOutcome:
+    data = data or load_training_data(config)
+    spec = spec or create_model()
+    train = [s for s in data.samples if not is_held_out(s.sid_path)]
+    test = [s for s in data.samples if is_held_out(s.sid_path)]
+    write_samples(training_dir(config) / "training-samples.jsonl", data.samples)
+    current, current_problem = _current_model(config, data.feature_set_version)
+    baseline = evaluate(baseline_matrix, test, data.features)
+    current_metrics = evaluate(current.predict_matrix, test, data.features) if current is not None else None
+    outcome = TrainingOutcome("evaluated", "", len(train), len(test), None, current_metrics, baseline)
+    if evaluate_only:
+        outcome.reason = "current model evaluated" if current else (current_problem or "no model yet: the baseline rates songs")
+        return outcome
+    if not data.samples:
+        outcome.status, outcome.reason = "no-samples", "no training samples yet: rate songs (sidflow rate) or give feedback"
+        return outcome
+    model = train_model(spec, train, data.features, feature_set_version=data.feature_set_version)
+    if not model.boosters:
+        outcome.status = "no-samples"
+        outcome.reason = f"too few samples to train any dimension ({len(train)} training songs)"
+        return outcome
+    candidate = evaluate(model.predict_matrix, test, data.features)
+    outcome.candidate, outcome.model = candidate, model
+    compared = _comparable(candidate, current_metrics) if current_metrics is not None else None
+    if compared is not None and compared[0] > compared[1] + 1e-9 and not force:
+        outcome.status = "rejected"
+        outcome.reason = (
+            f"candidate mean MAE {compared[0]:.4f} > current {compared[1]:.4f} on {len(test)} held-out songs; "
+            f"kept {current.metadata.get('trainedAt', 'the current model') if current else 'the current model'}"
+        )
+    else:
+        outcome.status = "published"
+        if compared is None:
+            outcome.reason = "published (no current model to compare with)" if current is None else "published (no common held-out dimension)"
+        else:
+            outcome.reason = f"published: mean MAE {compared[0]:.4f} vs current {compared[1]:.4f}" + (" (forced)" if force and compared[0] > compared[1] else "")
+    trained_at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r2 = [m["r2"] for m in candidate.per_dim.values()]
+    confidence = min(0.95, max(0.05, sum(r2) / len(r2))) if r2 else 0.3
+    model.metadata.update(
+        {
+            "trainedAt": trained_at,
+            "confidence": round(confidence, 3),
+            "samples": {"train": len(train), "test": len(test), "feedbackEvents": data.feedback_events, "manualSongs": data.manual_songs},
+            "metrics": {"heldOut": candidate.to_json(), "baseline": baseline.to_json()},
+            "split": {"seed": SPLIT_SEED, "holdoutFraction": HOLDOUT_FRACTION, "by": "sid_path"},
+        }
+    )
+    model.confidence = float(model.metadata["confidence"])
+    if outcome.published:
+        save_model(model, model_dir(config))
+    outcome.log_entry = {
+        "modelVersion": model.metadata["modelVersion"],
+        "trainedAt": trained_at,
+        "featureSetVersion": data.feature_set_version,
+        "samples": len(train) + len(test),
+        "trainSamples": len(train),
+        "testSamples": len(test),
+        "feedbackEvents": data.feedback_events,
+        "manualSongs": data.manual_songs,
+        "metrics": candidate.to_json(),
+        "meanMae": round(candidate.mean_mae or 0.0, 4),
+        "baseline": baseline.to_json(),
+        "current": current_metrics.to_json() if current_metrics else None,
+        "published": outcome.published,
+        "reason": outcome.reason,
+        "notes": notes,
+    }
+    append_training_log(training_dir(config) / "training-log.jsonl", outcome.log_entry)
+    return outcome
+
+
+def append_training_log(path: Path, entry: Mapping[str, Any]) -> None:
+    """Append-only, one whole line per write (the same discipline as the feedback log)."""
+    import fcntl
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_training_log(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def last_training(config: SidflowConfig) -> dict[str, Any] | None:
+    """The last training that ran (published or not)."""
+    entries = read_training_log(training_dir(config) / "training-log.jsonl")
+    return entries[-1] if entries else None
+
+
+def samples_by_dim(samples: Sequence[Sample]) -> dict[str, int]:
+    return {d: sum(1 for s in samples if d in s.targets) for d in ("e", "m", "c", "p")}
