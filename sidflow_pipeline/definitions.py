@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sidflow_pipeline.defs import catalog, classify, feedback, hvsc, resources
+from sidflow_pipeline.defs import catalog, classify, feedback, hvsc, resources, training
 
 sidflow_full = dg.define_asset_job(
     "sidflow_full",
@@ -22,5 +22,6 @@ defs = dg.Definitions.merge(
     catalog.defs,
     classify.defs,
     feedback.defs,
+    training.defs,
     dg.Definitions(jobs=[sidflow_full]),
 )

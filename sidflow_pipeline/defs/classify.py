@@ -201,7 +201,7 @@ def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
 @dg.asset(
     partitions_def=hvsc_sections,
     backfill_policy=SECTIONS_POLICY,
-    deps=[audio_features, manual_ratings],
+    deps=[audio_features, manual_ratings, "rating_model"],
     group_name="classify",
     kinds={"python", "jsonl"},
     description="Ratings e/m/c/p per song (classified/<partition>.jsonl): manual wins, the model or baseline predicts the rest.",

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
-from sidflow_pipeline.classify.predict import load_calibration
 from sidflow_pipeline.config import load_config
 from sidflow_pipeline.feedback.log import FeedbackEvent, append_event
 from sidflow_pipeline.features import FEATURE_SET_VERSION
-from sidflow_pipeline.ratings.tags import Rating, write_rating
+from sidflow_pipeline.ratings.tags import Rating
 from sidflow_pipeline.training.model import (
     MODEL_METADATA,
     ModelError,
@@ -23,29 +20,13 @@ from sidflow_pipeline.training.model import (
     evaluate,
     load_model,
     load_predictor,
-    model_features,
     train_model,
 )
 from sidflow_pipeline.training.samples import FEEDBACK_TARGETS, build_samples, read_samples
 from sidflow_pipeline.training.train import is_held_out, load_training_data, read_training_log, run_training
-from sidflow_pipeline_tests.training.listener import Listener
+from sidflow_pipeline_tests.training.listener import Listener, synthetic_features, write_project
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-def synthetic_features(count: int, seed: int) -> dict[tuple[str, int], dict[str, float]]:
-    rng = np.random.default_rng(seed)
-    reference = load_calibration()["reference"]
-    out = {}
-    for i in range(count):
-        features = {}
-        for name in model_features():
-            center, scale = (reference[name]["center"], reference[name]["scale"]) if name in reference else (0.0, 1.0)
-            features[name] = round(float(rng.normal(center, scale)), 5)
-        features["keyMode"] = float(rng.integers(0, 2))
-        features["keyStrength"] = round(float(rng.uniform(0.2, 0.9)), 4)
-        out[(f"MUSICIANS/T/Tester_{i % 40:02d}/Tune_{i:04d}.sid", 1)] = features
-    return out
 
 
 def _event(path: str, action: str, n: int, song: int = 1) -> FeedbackEvent:
@@ -77,20 +58,7 @@ def test_samples_fold_feedback_into_p_and_manual_wins() -> None:
 
 @pytest.fixture()
 def project(tmp_path: Path) -> tuple[Path, dict, Listener]:
-    features = synthetic_features(320, seed=5)
-    listener = Listener(features)
-    rows = [
-        {"sid_path": k[0], "song_index": k[1], "featureSetVersion": FEATURE_SET_VERSION, "features": f, "status": "ok"}
-        for k, f in sorted(features.items())
-    ]
-    write_jsonl_rows(tmp_path / "data" / "features" / "MUSICIANS_T.jsonl", rows)
-    for i, (key, f) in enumerate(sorted(features.items())):
-        if i % 5 < 3:  # 60 % rated
-            ratings = listener.rate(f)
-            write_rating(tmp_path / "data" / "tags" / f"{key[0]}.tags.json", key[1], 1, Rating(**ratings))
-    config = tmp_path / "cfg.json"
-    config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc", "tagsPath": "data/tags"}))
-    return config, features, listener
+    return write_project(tmp_path)
 
 
 def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, dict, Listener]) -> None:
