@@ -18,6 +18,7 @@ from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.recommend import recommend
+from sidflow_pipeline.cli.train import train
 from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["cli", "console", "err_console", "fail"]
@@ -485,6 +486,7 @@ def _existing(path: Path) -> Path | None:
 
 
 cli.add_command(recommend)
+cli.add_command(train)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

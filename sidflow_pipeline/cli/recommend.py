@@ -32,6 +32,7 @@ def seed_options(func: Any) -> Any:
             help="Minimum rating-space distance between consecutive songs (0 = off).",
         ),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the exploration noise."),
+        click.option("--unrated", is_flag=True, help="Only songs you have not rated yourself (discoveries)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -49,6 +50,7 @@ def build_request(
     exploration: float,
     diversity: float,
     seed: int,
+    unrated: bool = False,
     exclude: frozenset[str] = frozenset(),
 ) -> Any:
     from sidflow_pipeline.recommend.engine import RecommendRequest, parse_song_ref
@@ -74,6 +76,7 @@ def build_request(
         diversity=diversity,
         seed=seed,
         exclude=exclude,
+        unrated=unrated,
     )
 
 

@@ -41,7 +41,7 @@ __all__ = [
 
 TABLE_NAME = "songs"
 MANIFEST_NAME = "sidflow.lance.manifest.json"
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 AUDIO_FEATURES: tuple[str, ...] = (
     "onsetRate",
     "loudnessLufs",
@@ -76,6 +76,7 @@ def songs_schema() -> pa.Schema:
             ("composer", pa.string()),
             ("title", pa.string()),
             ("features", pa.string()),
+            ("rated", pa.bool_()),
             ("likes", pa.int32()),
             ("dislikes", pa.int32()),
             ("skips", pa.int32()),
@@ -162,6 +163,7 @@ def build_database(
         columns["composer"].append(composer)
         columns["title"].append(title)
         columns["features"].append(json.dumps(features, sort_keys=True, separators=(",", ":")))
+        columns["rated"].append(any(source == "manual" for source in (row.get("sources") or {}).values()))
         for name in ("likes", "dislikes", "skips", "plays"):
             columns[name].append(int(feedback.get(name, 0) or 0))
         columns["last_played"].append(feedback.get("last_played"))

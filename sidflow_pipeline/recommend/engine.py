@@ -77,6 +77,7 @@ class RecommendRequest:
     seed: int = 0
     k: int = 100
     exclude: frozenset[str] = field(default_factory=frozenset)
+    unrated: bool = False
     weights: Weights = field(default_factory=Weights)
 
     def __post_init__(self) -> None:
@@ -204,6 +205,8 @@ class Recommender:
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         exploration = request.exploration
         clauses = [c for c in (filters_to_sql(request.filters),) if c]
+        if request.unrated:
+            clauses.append("NOT rated")
         if request.exclude:
             clauses.append(f"key NOT IN ({', '.join(_quote(k) for k in sorted(request.exclude))})")
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * exploration)), max(self.size, 1))

@@ -167,3 +167,22 @@ def test_feedback_only_listener_trains_p(project: tuple[Path, dict, Listener], t
     outcome = run_training(config, now=NOW, data=data)
     assert outcome.published and sorted(outcome.model.boosters) == ["p"]
     assert outcome.candidate.per_dim["p"]["mae"] < outcome.baseline.per_dim["p"]["mae"]
+
+
+def test_cli_train_evaluate_and_reject(project: tuple[Path, dict, Listener]) -> None:
+    from click.testing import CliRunner
+
+    from sidflow_pipeline.cli.main import cli
+
+    config_path, _, _ = project
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--config", str(config_path), "train", "--num-boost-round", "120"])
+    assert first.exit_code == 0, first.output
+    assert "held-out MAE / R²" in first.output and "published" in first.output
+    evaluated = runner.invoke(cli, ["--config", str(config_path), "train", "--evaluate", "--json"])
+    data = json.loads(evaluated.output)
+    assert data["status"] == "evaluated" and data["candidate"] is None and set(data["current"]) == set("emcp")
+    worse = runner.invoke(cli, ["--config", str(config_path), "train", "--epochs", "1", "--learning-rate", "0.001"])
+    assert worse.exit_code == 1 and "rejected" in worse.output
+    forced = runner.invoke(cli, ["--config", str(config_path), "train", "--epochs", "1", "--force", "--json"])
+    assert forced.exit_code == 0 and json.loads(forced.output)["status"] == "published"
