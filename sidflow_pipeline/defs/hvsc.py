@@ -22,6 +22,7 @@ from sidflow_pipeline.hvsc.sync import (
     sync_hvsc,
     tree_stats,
 )
+from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
 
@@ -88,6 +89,7 @@ hvsc_sync_job = dg.define_asset_job(
     "hvsc_sync",
     selection=dg.AssetSelection.assets(hvsc_mirror).downstream(),
     description="Sync HVSC and rebuild everything that depends on it.",
+    tags=ALL_SECTIONS_TAGS,  # every section: a scheduled run carries no partition of its own
 )
 
 

@@ -129,3 +129,23 @@ def test_jobs_include_training(name: str) -> None:
 
     job = defs.resolve_job_def(name)
     assert dg.AssetKey("rating_model") in job.asset_layer.executable_asset_keys
+
+
+@pytest.mark.parametrize("name", ["sidflow_retrain", "hvsc_sync"])
+def test_scheduled_jobs_cover_every_section(name: str) -> None:
+    from sidflow_pipeline.definitions import defs
+
+    assert ALL_SECTIONS_TAGS.items() <= defs.resolve_job_def(name).tags.items()
+
+
+def test_retrain_job_runs_as_the_sensor_launches_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job carries its own partition-range tags: a bare RunRequest covers every section."""
+    from sidflow_pipeline.definitions import defs
+
+    config, features, _ = write_project(tmp_path, count=60)
+    monkeypatch.setenv("SIDFLOW_CONFIG", str(config))
+    result = defs.resolve_job_def("sidflow_retrain").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    keys = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert keys == {"rating_model", "classified", "feedback_aggregates", "sidflow_lance"}
+    assert len(_classified_rows(tmp_path / "data")) == len(features)
