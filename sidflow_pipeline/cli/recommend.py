@@ -117,18 +117,19 @@ def recommend(ctx: Context, as_json: bool, **options: Any) -> None:
     if not results:
         console.print("no songs match (loosen --filters or check that sidflow_lance is built)")
         return
-    table = Table(title=f"sidflow recommend — {len(results)} songs")
-    for column, justify in (
-        ("#", "right"), ("score", "right"), ("title", "left"), ("composer", "left"), ("song", "left"),
-        ("e m c p", "left"), ("bpm", "right"), ("👍/👎/skip", "right"),
-    ):  # fmt: skip
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=f"sidflow recommend — {len(results)} songs", expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("title / composer", max_width=28)
+    table.add_column("HVSC path:song", overflow="fold")
+    table.add_column("e m c p", no_wrap=True)
+    table.add_column("bpm", justify="right")
+    table.add_column("+/−/skip", justify="right", no_wrap=True)
     for r in results:
         table.add_row(
             str(r.rank),
             f"{r.score:.3f}",
-            r.title or "?",
-            r.composer or "?",
+            f"{r.title or '?'}\n[dim]{r.composer or '?'}[/]",
             f"{r.sid_path}:{r.song_index}",
             " ".join(f"{v:.1f}" for v in (r.e, r.m, r.c, r.p)),
             f"{r.bpm:.0f}",

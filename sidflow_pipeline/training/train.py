@@ -164,7 +164,6 @@ def run_training(
     spec = spec or create_model()
     train = [s for s in data.samples if not is_held_out(s.sid_path)]
     test = [s for s in data.samples if is_held_out(s.sid_path)]
-    write_samples(training_dir(config) / "training-samples.jsonl", data.samples)
     current, current_problem = _current_model(config, data.feature_set_version)
     baseline = evaluate(baseline_matrix, test, data.features)
     current_metrics = evaluate(current.predict_matrix, test, data.features) if current is not None else None
@@ -172,6 +171,7 @@ def run_training(
     if evaluate_only:
         outcome.reason = "current model evaluated" if current else (current_problem or "no model yet: the baseline rates songs")
         return outcome
+    write_samples(training_dir(config) / "training-samples.jsonl", data.samples)
     if not data.samples:
         outcome.status, outcome.reason = "no-samples", "no training samples yet: rate songs (sidflow rate) or give feedback"
         return outcome
