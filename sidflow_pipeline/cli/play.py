@@ -1,0 +1,231 @@
+"""`sidflow play`: the personal radio — a recommended queue played through sidplayfp."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.recommend import build_request, open_recommender, seed_options
+from sidflow_pipeline.recommend.filters import QueryError
+
+__all__ = ["play"]
+
+KEYS_HELP = "keys: n next (skip) · space pause/resume · l like · d dislike (and next) · q quit"
+
+
+def _fmt(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def _read_key(fd: int, timeout: float) -> str | None:
+    """One key within ``timeout`` seconds; '' at end of input; None when nothing came."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return None
+    data = os.read(fd, 1)
+    return data.decode(errors="replace") if data else ""
+
+
+def _export_format(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    suffix = path.suffix.lower().lstrip(".")
+    return suffix if suffix in ("json", "m3u", "m3u8") else "json"
+
+
+@click.command("play")
+@seed_options
+@click.option("--resume", is_flag=True, help="Continue the last unfinished session (data/sessions/).")
+@click.option("--preview", type=click.IntRange(1, 3600), help="Play at most this many seconds of each song.")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the queue to FILE.")
+@click.option("--export-format", type=click.Choice(["json", "m3u", "m3u8"]), help="Default: from the file suffix, else json.")
+@click.option("--export-only", is_flag=True, help="Write the export and do not play.")
+@pass_ctx
+@user_errors
+def play(
+    ctx: Context,
+    resume: bool,
+    preview: int | None,
+    export_path: Path | None,
+    export_format: str | None,
+    export_only: bool,
+    **options: Any,
+) -> None:
+    """Play a personal radio: recommended songs through sidplayfp, with live controls.
+
+    \b
+    n  next song (logs a skip)        space  pause / resume
+    l  like (logs a like)             d      dislike (logs it, goes to the next song)
+    q  quit (the session is kept: sidflow play --resume)
+    A song heard to its end logs a play. All feedback goes to the feedback log.
+    Examples:
+      sidflow play --mood quiet --limit 10
+      sidflow play --blend quiet:0.7,complex:0.3 --filters "bpm=60-120"
+      sidflow play --mood energetic --export party.m3u8 --export-only
+    """
+    from sidflow_pipeline.radio.queue import load_lengths, make_queue, write_export
+    from sidflow_pipeline.radio.session import RadioSession, SessionError, latest_session
+
+    cfg = ctx.config
+    sessions = cfg.data_path / "sessions"
+    if export_only and export_path is None:
+        fail("--export-only needs --export FILE")
+    if resume:
+        try:
+            session = latest_session(sessions)
+        except SessionError as exc:
+            fail(str(exc))
+        if session is None:
+            fail(f"no unfinished radio session in {sessions} to resume")
+        queue = session.queue
+        query = session.query
+    else:
+        query = {k: v for k, v in options.items() if v not in (None, False)}
+        try:
+            request = build_request(**options)
+            recommendations = open_recommender(ctx).recommend(request)
+        except QueryError as exc:
+            fail(str(exc))
+        if not recommendations:
+            fail("no songs match this query (loosen --filters, or build the database: scripts/run.sh)")
+        queue = make_queue(recommendations, load_lengths(cfg.catalog_path), cfg.hvsc_root, cfg.render.default_song_seconds)
+        session = None
+    if export_path is not None:
+        fmt = _export_format(export_path, export_format)
+        write_export(export_path, queue, fmt, query)
+        console.print(f"exported {len(queue)} songs to {export_path} ({fmt})", highlight=False, soft_wrap=True)
+    if export_only:
+        return
+
+    from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
+
+    try:
+        binary = find_sidplayfp(cfg.sidplay_path)
+    except SidplayfpNotFound as exc:
+        fail(f"{exc}; the queue can still be saved with --export FILE --export-only")
+    if session is None:
+        session = RadioSession.new(sessions, query, queue)
+    _run(cfg, session, binary, preview)
+
+
+def _run(cfg: Any, session: Any, binary: Path, preview: int | None) -> None:
+    from sidflow_pipeline.feedback.log import append_event
+    from sidflow_pipeline.radio.player import NoAudioDevice, RadioPlayer
+
+    feedback_root = cfg.data_path / "feedback"
+    player = RadioPlayer(binary)
+    fd = sys.stdin.fileno()
+    restore = None
+    if os.isatty(fd):
+        import termios
+        import tty
+
+        restore = termios.tcgetattr(fd)
+        tty.setcbreak(fd)
+    console.print(f"SIDFlow radio — {len(session.queue)} songs, session {session.id}", highlight=False, soft_wrap=True)
+    console.print(KEYS_HELP, highlight=False, soft_wrap=True)
+
+    def log(action: str, item: Any) -> None:
+        append_event(feedback_root, item.sid_path, action, song_index=item.song_index)
+        session.record(action, item)
+
+    quit_requested = False
+    try:
+        while not quit_requested and session.current is not None:
+            item = session.current
+            length = min(item.length_s, preview) if preview else item.length_s
+            total = len(session.queue)
+            console.print(
+                f"\n▶ [{session.position + 1}/{total}] {item.label}  ({item.sid_path}:{item.song_index})  {_fmt(length)}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+            upcoming = session.upcoming()
+            if upcoming:
+                console.print("  next: " + " · ".join(u.label for u in upcoming), highlight=False, markup=False)
+            try:
+                problem = player.start(item, length)
+            except NoAudioDevice as exc:
+                err_console.print(
+                    f"[bold red]error:[/] no audio device ({exc}); save the queue instead with --export FILE --export-only",
+                    highlight=False,
+                soft_wrap=True,
+                )
+                session.save()
+                sys.exit(1)
+            if problem:
+                console.print(f"  cannot play this song ({problem}) — skipping", highlight=False, markup=False)
+                session.record("failed", item, problem)
+                session.advance()
+                continue
+            console.print(f"  playing (pid {player.pid})", highlight=False, soft_wrap=True)
+            session.record("started", item)
+            while True:
+                key = _read_key(fd, 0.25)
+                ended = player.finished() if key is None else None
+                if ended == "played":
+                    sys.stdout.write("\n")
+                    log("play", item)
+                    console.print("  played to the end", highlight=False, soft_wrap=True)
+                    session.advance()
+                    break
+                if ended is not None:
+                    console.print(f"\n  playback failed ({ended}) — next song", highlight=False, soft_wrap=True, markup=False)
+                    session.record("failed", item, ended)
+                    session.advance()
+                    break
+                if key is None:
+                    state = "paused" if player.paused else "playing"
+                    sys.stdout.write(f"\r  {_fmt(player.elapsed)} / {_fmt(length)} {state}   ")
+                    sys.stdout.flush()
+                    continue
+                if key == "":
+                    key = "q"  # input closed
+                if key == "n":
+                    player.stop()
+                    log("skip", item)
+                    console.print("\n  skipped", highlight=False, soft_wrap=True)
+                    session.advance()
+                    break
+                if key == " ":
+                    if player.paused:
+                        player.resume()
+                        console.print("\n  resumed", highlight=False, soft_wrap=True)
+                        session.record("resumed", item)
+                    else:
+                        player.pause()
+                        console.print("\n  paused", highlight=False, soft_wrap=True)
+                        session.record("paused", item)
+                elif key == "l":
+                    log("like", item)
+                    console.print("\n  liked ♥", highlight=False, soft_wrap=True)
+                elif key == "d":
+                    player.stop()
+                    log("dislike", item)
+                    console.print("\n  disliked — next", highlight=False, soft_wrap=True)
+                    session.advance()
+                    break
+                elif key in ("q", "Q"):
+                    player.stop()
+                    quit_requested = True
+                    break
+                elif key in ("h", "?"):
+                    console.print("\n" + KEYS_HELP, highlight=False, soft_wrap=True)
+    finally:
+        player.stop()
+        if restore is not None:
+            import termios
+
+            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+        session.finish()
+    counts = session.summary()
+    shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
+    console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)

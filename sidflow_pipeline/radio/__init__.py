@@ -1,0 +1,1 @@
+"""The personal radio: a queue from the recommender, played through sidplayfp."""

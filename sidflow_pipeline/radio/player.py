@@ -1,0 +1,123 @@
+"""Playing one queue item through ``sidplayfp``: start, pause (SIGSTOP), resume
+(SIGCONT), stop, and tell "ended" from "failed".
+
+The player runs in its own process group so pausing and stopping reach it whatever
+it spawns, and a quit never leaves it behind. Elapsed time excludes pauses. When
+sidplayfp cannot open an audio device every song would fail the same way, so that is
+reported as :class:`NoAudioDevice` (the radio stops and points at ``--export``),
+while a song that fails on its own is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sidflow_pipeline.radio.queue import QueueItem
+
+__all__ = ["NoAudioDevice", "RadioPlayer"]
+
+_DEVICE_HINTS = ("audio device", "alsa", "pcm", "/dev/dsp", "pulse", "oss error")
+
+
+class NoAudioDevice(RuntimeError):
+    """sidplayfp found no usable audio output."""
+
+
+class RadioPlayer:
+    def __init__(self, binary: Path, startup_grace: float = 0.5) -> None:
+        self.binary = binary
+        self.startup_grace = startup_grace
+        self.process: subprocess.Popen[bytes] | None = None
+        self.paused = False
+        self._started = 0.0
+        self._paused_at: float | None = None
+        self._paused_total = 0.0
+
+    def start(self, item: QueueItem, seconds: int | None = None) -> str | None:
+        """Start ``item``; a message when this song cannot be played, else None.
+
+        Raises :class:`NoAudioDevice` when the failure is the audio output's.
+        """
+        self.stop()
+        length = seconds if seconds is not None else item.length_s
+        self.process = subprocess.Popen(
+            [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self.paused, self._paused_at, self._paused_total = False, None, 0.0
+        self._started = time.monotonic()
+        deadline = self._started + self.startup_grace
+        while time.monotonic() < deadline and self.process.poll() is None:
+            time.sleep(0.02)
+        code = self.process.poll()
+        if code not in (None, 0):
+            err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+            self.process = None
+            last = err.splitlines()[-1] if err else f"sidplayfp exited with status {code}"
+            if any(hint in err.lower() for hint in _DEVICE_HINTS):
+                raise NoAudioDevice(last)
+            return last
+        return None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def elapsed(self) -> float:
+        if self.process is None:
+            return 0.0
+        now = self._paused_at if self._paused_at is not None else time.monotonic()
+        return max(0.0, now - self._started - self._paused_total)
+
+    def finished(self) -> str | None:
+        """``"played"`` once the song ended by itself (sidplayfp exits 0 after ``-t``),
+        a failure message if the player died mid-song, None while it plays."""
+        if self.process is None or self.paused or self.process.poll() is None:
+            return None
+        if self.process.returncode == 0:
+            return "played"
+        err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+        return err.splitlines()[-1] if err else f"sidplayfp exited with status {self.process.returncode}"
+
+    def pause(self) -> None:
+        if self.process is not None and not self.paused and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+            self.paused, self._paused_at = True, time.monotonic()
+
+    def resume(self) -> None:
+        if self.process is not None and self.paused:
+            os.killpg(self.process.pid, signal.SIGCONT)
+            if self._paused_at is not None:
+                self._paused_total += time.monotonic() - self._paused_at
+            self.paused, self._paused_at = False, None
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=2)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait()
+        else:
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+        self.paused = False

@@ -1,0 +1,107 @@
+"""The radio's queue: recommendations joined with what a player needs to play them.
+
+Song lengths come from the catalog (HVSC's Songlengths.md5); the database's
+``duration`` is the analysed excerpt, not the song. A song without a known length
+plays for ``defaultSongSeconds``, as the renderer assumes.
+
+Exports are deterministic for a given seed and data: no timestamps, items in queue
+order, paths as the user's own player should open them (absolute paths to the SID
+files; the subtune travels in ``#EXTINF`` and in a ``#SIDFLOW-SONG`` comment, since
+M3U has no standard subtune syntax).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EXPORT_FORMATS", "QueueItem", "export_text", "load_lengths", "make_queue", "write_export"]
+
+EXPORT_FORMATS = ("json", "m3u", "m3u8")
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    key: str
+    sid_path: str
+    song_index: int
+    title: str
+    composer: str
+    length_s: int
+    file: str
+    ratings: dict[str, float]
+    score: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.title or '?'} — {self.composer or '?'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> QueueItem:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+
+
+def load_lengths(catalog_path: Path) -> dict[tuple[str, int], int | None]:
+    """``(sid_path, song) → length in ms`` from the catalog; empty when there is none."""
+    if not catalog_path.is_file():
+        return {}
+    import polars as pl
+
+    frame = pl.read_parquet(catalog_path, columns=["sid_path", "song_index", "length_ms"])
+    return {(r["sid_path"], r["song_index"]): r["length_ms"] for r in frame.iter_rows(named=True)}
+
+
+def make_queue(
+    recommendations: Iterable[Any],
+    lengths: Mapping[tuple[str, int], int | None],
+    hvsc_root: Path,
+    default_seconds: float,
+) -> list[QueueItem]:
+    items = []
+    for r in recommendations:
+        length_ms = lengths.get((r.sid_path, r.song_index))
+        seconds = max(1, round(length_ms / 1000)) if length_ms else max(1, round(default_seconds))
+        items.append(
+            QueueItem(
+                key=r.key,
+                sid_path=r.sid_path,
+                song_index=r.song_index,
+                title=r.title,
+                composer=r.composer,
+                length_s=seconds,
+                file=str((hvsc_root / r.sid_path).resolve()),
+                ratings={d: round(float(getattr(r, d)), 2) for d in ("e", "m", "c", "p")},
+                score=round(float(r.score), 4),
+            )
+        )
+    return items
+
+
+def export_text(items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) -> str:
+    if fmt == "json":
+        payload = {"version": 1, "query": dict(sorted(query.items())), "songs": [i.to_json() for i in items]}
+        return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if fmt in ("m3u", "m3u8"):
+        lines = ["#EXTM3U", "#PLAYLIST:SIDFlow radio"]
+        for item in items:
+            title = item.label.replace(",", " ").replace("\n", " ")
+            lines.append(f"#EXTINF:{item.length_s},{title} (song {item.song_index})")
+            lines.append(f"#SIDFLOW-SONG:{item.song_index}")
+            lines.append(item.file)
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown export format {fmt!r} (use one of {', '.join(EXPORT_FORMATS)})")
+
+
+def write_export(path: Path, items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) -> None:
+    from sidflow_pipeline.atomic import atomic_write_bytes
+
+    text = export_text(items, fmt, query)
+    # Plain .m3u is traditionally Latin-1; .m3u8 and JSON are UTF-8.
+    data = text.encode("latin-1", errors="replace") if fmt == "m3u" else text.encode("utf-8")
+    atomic_write_bytes(path, data)

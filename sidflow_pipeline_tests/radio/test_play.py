@@ -1,0 +1,245 @@
+"""`sidflow play` through a real pseudo-terminal: real sidplayfp playing to ALSA's null
+device, the generated demo collection, a LanceDB table built from it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import m3u8
+import pexpect
+import psutil
+import pytest
+from click.testing import CliRunner
+
+from sidflow_pipeline.catalog.catalog import build_catalog, write_catalog
+from sidflow_pipeline.cli.main import cli
+from sidflow_pipeline.config import load_config
+from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
+from sidflow_pipeline.feedback.log import read_events
+from sidflow_pipeline.lance.build import build_database
+from sidflow_pipeline.lance.synthetic import synthetic_rows
+
+SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
+needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")
+
+
+@pytest.fixture()
+def radio(tmp_path: Path) -> tuple[Path, Path]:
+    write_demo_collection(tmp_path / "hvsc", version=1)
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"hvscPath": "hvsc", "dataPath": "data"}))
+    cfg = load_config(config)
+    write_catalog(build_catalog(cfg.hvsc_root).frame, cfg.catalog_path)
+    songs = sorted(demo_songs(1).items())
+    fake = synthetic_rows(len(songs), seed=3)
+    rows, names = [], {}
+    for (key, song), row in zip(songs, fake, strict=True):
+        rows.append(row | {"sid_path": key[0], "song_index": key[1]})
+        names[key] = (song.tune.author, song.tune.name)
+    build_database(cfg.data_path / "sidflow.lance", rows, {}, names, sources={}, feedback_events=0)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+    return config, home
+
+
+def _spawn(config: Path, home: Path, *args: str) -> pexpect.spawn:
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "200", "TERM": "dumb"}
+    return pexpect.spawn(SIDFLOW, ["--config", str(config), "play", *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200))
+
+
+def _song(child: pexpect.spawn, position: int) -> tuple[str, int]:
+    child.expect(rf"▶ \[{position}/\d+\] .*?\((\S+):(\d+)\)")
+    return child.match.group(1), int(child.match.group(2))
+
+
+def _pid(child: pexpect.spawn) -> int:
+    child.expect(r"playing \(pid (\d+)\)")
+    return int(child.match.group(1))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _status(pid: int) -> str:
+    deadline = time.monotonic() + 3
+    status = psutil.Process(pid).status()
+    while time.monotonic() < deadline:
+        status = psutil.Process(pid).status()
+        if status in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP):
+            break
+        time.sleep(0.05)
+    return status
+
+
+def _events(config: Path) -> list[tuple[str, str, int]]:
+    report = read_events(load_config(config).data_path / "feedback")
+    return [(e.action, e.sid_path, e.song_index) for e in report.events]
+
+
+@needs_sidplayfp
+def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) -> None:
+    config, home = radio
+    # ALSA's null device does not pace sidplayfp: 20 s of song pass in about 5 s.
+    child = _spawn(config, home, "--mood", "energetic", "--limit", "6", "--preview", "20", "--exploration", "0")
+    child.logfile_read = transcript = io.StringIO()
+    first = _song(child, 1)
+    pid1 = _pid(child)
+    assert psutil.Process(pid1).name() == "sidplayfp"
+    child.send("n")
+    child.expect("skipped")
+    assert _gone(pid1)
+
+    second = _song(child, 2)
+    pid2 = _pid(child)
+    child.send(" ")
+    child.expect("paused")
+    assert _status(pid2) == psutil.STATUS_STOPPED
+    time.sleep(6.0)  # longer than the whole song would take: a stopped player cannot finish
+    child.send(" ")
+    child.expect("resumed")
+    assert psutil.Process(pid2).status() in (psutil.STATUS_RUNNING, psutil.STATUS_SLEEPING, psutil.STATUS_DISK_SLEEP)
+    child.send("l")
+    child.expect("liked")
+    child.expect("played to the end", timeout=15)
+    assert _gone(pid2)
+
+    third = _song(child, 3)
+    pid3 = _pid(child)
+    child.send("d")
+    child.expect("disliked")
+    assert _gone(pid3)
+
+    _song(child, 4)
+    pid4 = _pid(child)
+    child.send("q")
+    child.expect(r"session (\S+): 1 play, 1 skip, 1 like, 1 dislike — resume with: sidflow play --resume")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert _gone(pid4)
+    assert not [p for p in psutil.process_iter(["name", "ppid"]) if p.info["name"] == "sidplayfp" and p.info["ppid"] == child.pid]
+    assert "next: " in transcript.getvalue()
+
+    assert _events(config) == [
+        ("skip", *first),
+        ("like", *second),
+        ("play", *second),
+        ("dislike", *third),
+    ]
+    sessions = list((load_config(config).data_path / "sessions").glob("*.json"))
+    assert len(sessions) == 1
+    saved = json.loads(sessions[0].read_text())
+    assert saved["position"] == 3 and not saved["ended"] and len(saved["queue"]) == 6
+    actions = [e["action"] for e in saved["events"]]
+    assert actions == ["started", "skip", "started", "paused", "resumed", "like", "play", "started", "dislike", "started"]
+
+    # --resume continues at the song that was playing when we quit.
+    fourth_expected = (saved["queue"][3]["sid_path"], saved["queue"][3]["song_index"])
+    child = _spawn(config, home, "--resume", "--preview", "20")
+    assert _song(child, 4) == fourth_expected
+    _pid(child)
+    child.expect("played to the end", timeout=15)
+    _song(child, 5)
+    _pid(child)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert _events(config)[-1] == ("play", *fourth_expected)
+
+
+def test_exports_are_deterministic_and_parse(radio: tuple[Path, Path], tmp_path: Path) -> None:
+    config, _home = radio
+    runner = CliRunner()
+    outputs = {}
+    for fmt in ("json", "m3u", "m3u8"):
+        texts = []
+        for run in range(2):
+            target = tmp_path / f"q{run}.{fmt}"
+            args = ["--config", str(config), "play", "--blend", "quiet:0.7,complex:0.3", "--limit", "8", "--exploration", "0.6",
+                    "--seed", "11", "--export", str(target), "--export-only"]  # fmt: skip
+            result = runner.invoke(cli, args)
+            assert result.exit_code == 0, result.output
+            assert f"exported 8 songs to {target} ({fmt})" in result.output
+            texts.append(target.read_bytes())
+        assert texts[0] == texts[1]
+        outputs[fmt] = texts[0]
+    playlist = m3u8.loads(outputs["m3u8"].decode())
+    assert len(playlist.segments) == 8
+    data = json.loads(outputs["json"])
+    assert [s["file"] for s in data["songs"]] == [seg.uri for seg in playlist.segments]
+    assert all(Path(seg.uri).is_file() for seg in playlist.segments)
+    assert all(seg.duration == s["length_s"] and s["title"] in seg.title for seg, s in zip(playlist.segments, data["songs"], strict=True))
+    assert data["query"]["seed"] == 11 and data["query"]["blend"] == "quiet:0.7,complex:0.3"
+    assert outputs["m3u"].decode("latin-1").splitlines()[0] == "#EXTM3U"
+    # The export format follows the suffix; an explicit --export-format wins.
+    target = tmp_path / "list.txt"
+    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "dark", "--export", str(target), "--export-format", "m3u8", "--export-only"])
+    assert result.exit_code == 0 and target.read_text().startswith("#EXTM3U")
+
+
+def test_without_sidplayfp_export_still_works(radio: tuple[Path, Path], tmp_path: Path) -> None:
+    config, _home = radio
+    config.write_text(json.dumps({**json.loads(config.read_text()), "sidplayPath": "no-such-sidplayfp"}))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet"])
+    assert result.exit_code == 2 and "--export FILE --export-only" in result.output
+    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet", "--export", str(tmp_path / "q.json"), "--export-only"])
+    assert result.exit_code == 0 and (tmp_path / "q.json").is_file()
+
+
+@needs_sidplayfp
+def test_no_audio_device_is_one_clear_line(radio: tuple[Path, Path], tmp_path: Path) -> None:
+    config, _home = radio
+    empty = tmp_path / "empty-home"
+    empty.mkdir()
+    child = _spawn(config, empty, "--mood", "quiet", "--limit", "3")
+    child.expect("no audio device")
+    child.expect("--export FILE --export-only")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert _events(config) == []
+
+
+@needs_sidplayfp
+def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
+    config, home = radio
+    runner = CliRunner()
+    queue = json.loads(
+        runner.invoke(cli, ["--config", str(config), "recommend", "--mood", "bright", "--limit", "3", "--exploration", "0", "--json"]).output
+    )["results"]
+    broken = load_config(config).hvsc_root / queue[0]["sid_path"]
+    broken.write_bytes(b"PSID" + b"\x00" * 10)  # truncated header: sidplayfp refuses it
+    child = _spawn(config, home, "--mood", "bright", "--limit", "3", "--exploration", "0", "--preview", "20")
+    _song(child, 1)
+    child.expect("cannot play this song")
+    child.expect("skipping")
+    _song(child, 2)
+    _pid(child)
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+def test_bad_invocations(radio: tuple[Path, Path]) -> None:
+    config, _ = radio
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet", "--export-only"])
+    assert result.exit_code == 2 and "--export-only needs --export FILE" in result.output
+    result = runner.invoke(cli, ["--config", str(config), "play", "--resume"])
+    assert result.exit_code == 2 and "no unfinished radio session" in result.output
+    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet", "--filters", "e>=5,e<=1"])
+    assert result.exit_code == 2 and "no songs match" in result.output
+    sessions = load_config(config).data_path / "sessions"
+    sessions.mkdir(parents=True)
+    (sessions / "20990101T000000Z-dead.json").write_text("{broken")
+    result = runner.invoke(cli, ["--config", str(config), "play", "--resume"])
+    assert result.exit_code == 2 and "not a readable radio session" in result.output
