@@ -6,6 +6,8 @@ partition replaces exactly that partition's outputs.
 """
 
 import hashlib
+import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,7 @@ def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource)
             "songs_per_second": round(len(rendered) / seconds, 2) if rendered and seconds else 0.0,
             "engine": config.render.engine,
             "index_sha256": digest,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
         data_version=dg.DataVersion(digest),
     )
@@ -161,6 +164,7 @@ def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigReso
             "feature_seconds": round(seconds, 3),
             "songs_per_second": round(counts["extracted"] / seconds, 2) if counts["extracted"] and seconds else 0.0,
             "sha256": digest,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
         data_version=dg.DataVersion(digest),
     )
@@ -250,6 +254,7 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
             "bad_feature_lines": bad,
             "predict_seconds": round(time.perf_counter() - started, 4),
             "sha256": digest,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
         data_version=dg.DataVersion(digest),
     )
