@@ -164,29 +164,31 @@ def test_run_script_tags_cover_every_partition() -> None:
 
 
 def test_trained_model_is_used_and_a_stale_one_refused(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
-    import lightgbm as lgb
-    import numpy as np
-
     from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.training.model import MODEL_METADATA, create_model, save_model, train_model
+    from sidflow_pipeline.training.samples import Sample
 
     tmp, config, _ = demo
     rows = read_classified(tmp / "data" / "classified")
-    names = sorted(next(iter(rows.values()))["features"])
-    x = np.array([[r["features"][n] for n in names] for r in rows.values()])
+    features = {key: row["features"] for key, row in rows.items()}
+    samples = [
+        Sample(key[0], key[1], {"e": 5.0 if f["onsetRate"] > 3 else 1.0, "m": 2.0}, {"e": 1.0, "m": 1.0}, "manual")
+        for key, f in features.items()
+    ]
+    model = train_model(create_model(num_boost_round=30), samples, features, feature_set_version=FEATURE_SET_VERSION)
+    model.metadata["confidence"] = 0.7
     model_dir = tmp / "data" / "model"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for dim, target in (("e", 1 + 4 * (x[:, names.index("onsetRate")] > 3)), ("m", np.full(len(x), 2.0))):
-        booster = lgb.train({"objective": "regression", "verbose": -1, "min_data_in_leaf": 2, "seed": 1}, lgb.Dataset(x, target), 20)
-        booster.save_model(str(model_dir / f"model-{dim}.txt"))
-    meta = {"modelVersion": "test", "featureSetVersion": FEATURE_SET_VERSION, "featureNames": names, "confidence": 0.7}
-    (model_dir / "model-metadata.json").write_text(json.dumps(meta))
+    save_model(model, model_dir)
+    meta = json.loads((model_dir / MODEL_METADATA).read_text())
     try:
         result = run_pipeline(config, [classified, manual_ratings])
-        assert result.asset_materializations_for_node("classified")[0].metadata["predictor"].value == "lightgbm-test"
+        assert result.asset_materializations_for_node("classified")[0].metadata["predictor"].value == "lightgbm-lgbm-1.0"
         predicted = read_classified(tmp / "data" / "classified")
-        assert {r["predictor"] for r in predicted.values()} == {"lightgbm-test"}
+        assert {r["predictor"] for r in predicted.values()} == {"lightgbm-lgbm-1.0"}
         assert all(abs(r["ratings"]["m"] - 2.0) < 0.01 and r["ratings"]["p"] == 3.0 for r in predicted.values())
-        assert all(r["confidence"] == 0.7 for r in predicted.values())
+        # The model's confidence, lowered for songs with features far outside the training data.
+        confidences = [r["confidence"] for r in predicted.values()]
+        assert all(0 < c <= 0.7 for c in confidences) and max(confidences) == 0.7
         (model_dir / "model-metadata.json").write_text(json.dumps({**meta, "featureSetVersion": "old"}))
         with pytest.raises(dg.Failure, match="trained on feature set 'old'"):
             run_pipeline(config, [classified, manual_ratings])
