@@ -1,0 +1,208 @@
+"""Every benchmark of the project in one go: a table in the README and bench/results.json.
+
+Runs each benchmark script as a child process (so its peak memory is its own, read
+from ``wait4``), collects the JSON each one writes, and prints one table in which
+every figure stands beside its baseline *measured in the same run*:
+
+| measure | baseline |
+|---|---|
+| classification CPU-s/song by stage (render, features, predict) | whole-song renders (the naive window) |
+| core scaling: songs/s with all cores | songs/s with 1 worker |
+| no-op re-run ms/song | the full run's ms/song |
+| HVSC extraction MiB/s (py7zr) | the 7z command-line tool |
+| LanceDB build s, recommend p50/p95 ms | numpy brute force over the same rows |
+| mastering s per minute of audio | loudness normalisation alone |
+| peak memory per benchmark | — |
+
+    .venv/bin/python bench/run_all.py [--quick] [--no-readme]
+
+``--quick`` uses smaller inputs (for a smoke test); the README table is rewritten
+between the ``bench:start`` / ``bench:end`` markers unless ``--no-readme``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "results.json"
+README = ROOT / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def run(name: str, args: list[str]) -> tuple[float, float]:
+    """Run one benchmark; (wall seconds, peak RSS MiB of its process tree's largest member)."""
+    console = Console(stderr=True)
+    console.print(f"[bold]→ {name}[/]: {' '.join(args)}", highlight=False)
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, *args], cwd=ROOT)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if process.returncode not in (0, 1):  # 1 = ran, but a target was missed: still a result
+        raise SystemExit(f"{name} failed with exit status {process.returncode}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((OUT / name).read_text())
+
+
+def collect(quick: bool) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    peaks: dict[str, float] = {}
+    walls: dict[str, float] = {}
+
+    walls["classify"], peaks["classify"] = run("classification", ["bench/classify.py", "--compare", "--out", str(OUT / "classify.json")])
+    classify = _load("classify.json")
+    by_label = {r["label"]: r for r in classify["results"]}
+    cores = classify["machine"]["cpus"]
+    one, many = by_label["default, 1 worker"], by_label[f"default, {cores} workers"]
+    whole = next(r for label, r in by_label.items() if label.startswith("whole songs"))
+    accurate = next(r for label, r in by_label.items() if label.startswith("accurate engine"))
+    songs = one["songs"]
+    for stage in ("render", "features", "predict", "total"):
+        rows.append(
+            {
+                "measure": f"classification {stage} (CPU-s/song, {songs} songs)",
+                "value": round(one["cpu_per_song"][stage], 4),
+                "baseline": round(whole["cpu_per_song"][stage], 4),
+                "baseline_is": "whole-song renders",
+            }
+        )
+    rows.append(
+        {
+            "measure": "classification total, accurate engine (CPU-s/song)",
+            "value": round(accurate["cpu_per_song"]["total"], 4),
+            "baseline": round(one["cpu_per_song"]["total"], 4),
+            "baseline_is": "fast engine (default)",
+        }
+    )
+    rows.append(
+        {
+            "measure": f"core scaling (songs/s, {cores} workers)",
+            "value": round(many["songs_per_second"], 2),
+            "baseline": round(one["songs_per_second"], 2),
+            "baseline_is": f"1 worker ({many['songs_per_second'] / one['songs_per_second']:.2f}× speed-up)",
+        }
+    )
+    rows.append(
+        {
+            "measure": "no-op re-run (ms/song)",
+            "value": round(many["noop_ms_per_song"], 3),
+            "baseline": round(1000 * many["wall_s"] / many["songs"], 1),
+            "baseline_is": "the full run (ms/song)",
+        }
+    )
+
+    extract_args = ["bench/hvsc_extract.py", "--size-mb", "16" if quick else "64", "--repeat", "1" if quick else "3"]
+    walls["hvsc_extract"], peaks["hvsc_extract"] = run("HVSC extraction", extract_args)
+    extract = {r["tool"]: r for r in _load("hvsc_extract.json")["results"] if r.get("installed")}
+    cli = extract.get("7z x") or extract.get("7zz x")
+    rows.append(
+        {
+            "measure": "HVSC extraction, py7zr (MiB/s)",
+            "value": extract["py7zr safe_extract"]["mib_per_s"],
+            "baseline": cli["mib_per_s"] if cli else None,
+            "baseline_is": "7z x (p7zip)" if cli else "7z not installed",
+        }
+    )
+
+    db_args = ["bench/db.py", "--songs", "20000" if quick else "100000", "--queries", "100" if quick else "300"]
+    walls["db"], peaks["db"] = run("LanceDB build + recommend", db_args)
+    db = _load("db.json")
+    rows.append(
+        {"measure": f"LanceDB build ({db['songs']:,} songs, s)", "value": db["build_s"], "baseline": None, "baseline_is": "target ≤ 30 s"}
+    )
+    for q in ("p50", "p95"):
+        rows.append(
+            {
+                "measure": f"recommend latency {q} (ms, in-process)",
+                "value": db["recommend_ms"][q],
+                "baseline": db["baseline_numpy_ms"][q],
+                "baseline_is": "numpy brute force, same rows",
+            }
+        )
+
+    mastering_script = ROOT / "bench" / "mastering.py"
+    if mastering_script.is_file():
+        walls["mastering"], peaks["mastering"] = run("mastering", ["bench/mastering.py", *(["--minutes", "1"] if quick else [])])
+        mastering = _load("mastering.json")
+        rows.append(
+            {
+                "measure": "mastering (s per minute of 44.1 kHz stereo)",
+                "value": mastering["master_s_per_minute"],
+                "baseline": mastering["normalise_only_s_per_minute"],
+                "baseline_is": "loudness normalisation alone",
+            }
+        )
+    for name, peak in peaks.items():
+        rows.append({"measure": f"peak memory: {name} (MiB)", "value": round(peak, 1), "baseline": None, "baseline_is": ""})
+    return {
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "quick": quick,
+        "wall_s": {k: round(v, 1) for k, v in walls.items()},
+        "rows": rows,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [
+        f"Measured {report['when']} on {report['machine']['cpus']} cores, Python {report['machine']['python']}"
+        f" (`.venv/bin/python bench/run_all.py`{' --quick' if report['quick'] else ''}):",
+        "",
+        "| measure | value | baseline (same run) |",
+        "|---|---:|---|",
+    ]
+    for row in report["rows"]:
+        baseline = "" if row["baseline"] is None else f"{row['baseline']} — "
+        lines.append(f"| {row['measure']} | {row['value']} | {baseline}{row['baseline_is']} |")
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    if START not in readme or END not in readme:
+        raise SystemExit(f"README.md has no {START} … {END} markers")
+    head, rest = readme.split(START, 1)
+    _old, tail = rest.split(END, 1)
+    README.write_text(f"{head}{START}\n{text}\n{END}{tail}", encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    report = collect(args.quick)
+    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    table = Table(title="SIDFlow benchmarks")
+    for column in ("measure", "value", "baseline (same run)"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for row in report["rows"]:
+        baseline = "" if row["baseline"] is None else f"{row['baseline']} — "
+        table.add_row(row["measure"], str(row["value"]), f"{baseline}{row['baseline_is']}")
+    Console().print(table)
+    if not args.no_readme:
+        update_readme(markdown(report))
+    print(f"wrote {RESULTS}" + ("" if args.no_readme else " and the README table"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
