@@ -92,6 +92,11 @@ class SidflowConfig(_Strict):
         return nested if nested.is_dir() or not (self.hvsc_path / "DOCUMENTS").is_dir() else self.hvsc_path
 
     @property
+    def tags_roots(self) -> list[Path]:
+        """Where manual ratings are read from, first wins: ``tagsPath``, then beside the SIDs."""
+        return [root for root in (self.tags_path, self.hvsc_root) if root is not None]
+
+    @property
     def catalog_path(self) -> Path:
         return self.data_path / "catalog" / "sid_catalog.parquet"
 

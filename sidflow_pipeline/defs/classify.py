@@ -23,7 +23,7 @@ from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.ratings.tags import Rating, TagsError, iter_tags_files, rating_for_song, read_tags
+from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
 from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
@@ -170,23 +170,9 @@ def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigReso
     )
 
 
-def _tags_roots(config: SidflowConfig) -> list[Path]:
-    return [root for root in (config.tags_path, config.hvsc_root) if root is not None]
-
-
 def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | None, Rating]], list[str]]:
     """Every tags file under ``tagsPath`` and beside the SIDs (``tagsPath`` wins)."""
-    found: dict[str, dict[int | None, Rating]] = {}
-    problems: list[str] = []
-    for root in _tags_roots(config):
-        for sid_path, path in iter_tags_files(root):
-            if sid_path in found:
-                continue
-            try:
-                found[sid_path] = read_tags(path)
-            except TagsError as exc:
-                problems.append(str(exc))
-    return found, problems
+    return load_all_tags(config.tags_roots)
 
 
 @dg.observable_source_asset(
@@ -196,9 +182,8 @@ def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | Non
 def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()
     digest = hashlib.sha256()
-    for root in _tags_roots(config):
-        for sid_path, path in iter_tags_files(root):
-            digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
+    for sid_path, path in effective_tags_files(config.tags_roots):
+        digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
     return dg.DataVersion(digest.hexdigest()[:16])
 
 

@@ -16,7 +16,7 @@ that has no entry of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,9 @@ __all__ = [
     "TAGS_SUFFIX",
     "Rating",
     "TagsError",
+    "effective_tags_files",
     "iter_tags_files",
+    "load_all_tags",
     "rating_for_song",
     "read_tags",
     "tags_path_for",
@@ -124,6 +126,28 @@ def iter_tags_files(root: Path) -> Iterator[tuple[str, Path]]:
     for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
         rel = path.relative_to(root).as_posix()
         yield rel[: -len(TAGS_SUFFIX)], path
+
+
+def effective_tags_files(roots: Iterable[Path]) -> Iterator[tuple[str, Path]]:
+    """``(sid_path, tags file)`` over several roots; a tune's file in an earlier root wins."""
+    seen: set[str] = set()
+    for root in roots:
+        for sid_path, path in iter_tags_files(root):
+            if sid_path not in seen:
+                seen.add(sid_path)
+                yield sid_path, path
+
+
+def load_all_tags(roots: Iterable[Path]) -> tuple[dict[str, dict[int | None, Rating]], list[str]]:
+    """Every usable tags file, and a one-line problem for each one that is not."""
+    found: dict[str, dict[int | None, Rating]] = {}
+    problems: list[str] = []
+    for sid_path, path in effective_tags_files(roots):
+        try:
+            found[sid_path] = read_tags(path)
+        except TagsError as exc:
+            problems.append(str(exc))
+    return found, problems
 
 
 def _dump(data: Mapping[str, Any]) -> str:

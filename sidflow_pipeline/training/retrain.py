@@ -39,25 +39,19 @@ class RetrainDecision:
 
 def observe(config: SidflowConfig) -> Observation:
     from sidflow_pipeline.feedback.log import iter_log_files, read_events
-    from sidflow_pipeline.ratings.tags import TagsError, iter_tags_files, read_tags
+    from sidflow_pipeline.ratings.tags import TagsError, effective_tags_files, read_tags
 
     digest = hashlib.sha256()
     feedback_root = config.data_path / "feedback"
     for path in iter_log_files(feedback_root):
         digest.update(path.relative_to(feedback_root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     manual_songs = 0
-    seen: set[str] = set()
-    for root in [r for r in (config.tags_path, config.hvsc_root) if r is not None]:
-        for sid_path, path in iter_tags_files(root):
-            if sid_path in seen:
-                continue
-            seen.add(sid_path)
-            data = path.read_bytes()
-            digest.update(sid_path.encode() + b"\0" + data + b"\0")
-            try:
-                manual_songs += len(read_tags(path))
-            except TagsError:
-                continue
+    for sid_path, path in effective_tags_files(config.tags_roots):
+        digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
+        try:
+            manual_songs += len(read_tags(path))
+        except TagsError:
+            continue
     events = len(read_events(feedback_root).events)
     return Observation(events, manual_songs, digest.hexdigest())
 

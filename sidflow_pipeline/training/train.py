@@ -80,7 +80,7 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
     from sidflow_pipeline.classify.analyse import read_jsonl_rows
     from sidflow_pipeline.feedback.log import read_events
     from sidflow_pipeline.features import FEATURE_SET_VERSION
-    from sidflow_pipeline.ratings.tags import TagsError, iter_tags_files, read_tags
+    from sidflow_pipeline.ratings.tags import load_all_tags
 
     features: dict[tuple[str, int], dict[str, float]] = {}
     problems: list[str] = []
@@ -99,15 +99,8 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
             features[(row["sid_path"], int(row["song_index"]))] = row["features"]
     if stale:
         problems.append(f"{stale} songs have features of another feature set; rematerialize audio_features")
-    tags: dict[str, Any] = {}
-    for root in [r for r in (config.tags_path, config.hvsc_root) if r is not None]:
-        for sid_path, path in iter_tags_files(root):
-            if sid_path in tags:
-                continue
-            try:
-                tags[sid_path] = read_tags(path)
-            except TagsError as exc:
-                problems.append(str(exc))
+    tags, tag_problems = load_all_tags(config.tags_roots)
+    problems.extend(tag_problems)
     report = read_events(config.data_path / "feedback")
     if report.bad_lines:
         problems.append(f"feedback log: {len(report.bad_lines)} bad lines skipped (sidflow feedback validate)")

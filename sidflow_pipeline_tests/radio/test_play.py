@@ -24,6 +24,7 @@ from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.feedback.log import read_events
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.lance.synthetic import synthetic_rows
+from sidflow_pipeline_tests.processes import gone, player_pid
 
 SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
 needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")
@@ -59,16 +60,6 @@ def _song(child: pexpect.spawn, position: int) -> tuple[str, int]:
     return child.match.group(1), int(child.match.group(2))
 
 
-def _pid(child: pexpect.spawn) -> int:
-    child.expect(r"playing \(pid (\d+)\)")
-    return int(child.match.group(1))
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def _status(pid: int) -> str:
@@ -94,14 +85,14 @@ def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) 
     child = _spawn(config, home, "--mood", "energetic", "--limit", "6", "--preview", "20", "--exploration", "0")
     child.logfile_read = transcript = io.StringIO()
     first = _song(child, 1)
-    pid1 = _pid(child)
+    pid1 = player_pid(child)
     assert psutil.Process(pid1).name() == "sidplayfp"
     child.send("n")
     child.expect("skipped")
-    assert _gone(pid1)
+    assert gone(pid1)
 
     second = _song(child, 2)
-    pid2 = _pid(child)
+    pid2 = player_pid(child)
     child.send(" ")
     child.expect("paused")
     assert _status(pid2) == psutil.STATUS_STOPPED
@@ -112,21 +103,21 @@ def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) 
     child.send("l")
     child.expect("liked")
     child.expect("played to the end", timeout=15)
-    assert _gone(pid2)
+    assert gone(pid2)
 
     third = _song(child, 3)
-    pid3 = _pid(child)
+    pid3 = player_pid(child)
     child.send("d")
     child.expect("disliked")
-    assert _gone(pid3)
+    assert gone(pid3)
 
     _song(child, 4)
-    pid4 = _pid(child)
+    pid4 = player_pid(child)
     child.send("q")
     child.expect(r"session (\S+): 1 play, 1 skip, 1 like, 1 dislike — resume with: sidflow play --resume")
     child.expect(pexpect.EOF)
     child.close()
-    assert _gone(pid4)
+    assert gone(pid4)
     assert not [p for p in psutil.process_iter(["name", "ppid"]) if p.info["name"] == "sidplayfp" and p.info["ppid"] == child.pid]
     assert "next: " in transcript.getvalue()
 
@@ -147,10 +138,10 @@ def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) 
     fourth_expected = (saved["queue"][3]["sid_path"], saved["queue"][3]["song_index"])
     child = _spawn(config, home, "--resume", "--preview", "20")
     assert _song(child, 4) == fourth_expected
-    _pid(child)
+    player_pid(child)
     child.expect("played to the end", timeout=15)
     _song(child, 5)
-    _pid(child)
+    player_pid(child)
     child.send("q")
     child.expect(pexpect.EOF)
     assert _events(config)[-1] == ("play", *fourth_expected)
@@ -224,7 +215,7 @@ def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
     child.expect("cannot play this song")
     child.expect("skipping")
     _song(child, 2)
-    _pid(child)
+    player_pid(child)
     child.send("q")
     child.expect(pexpect.EOF)
 

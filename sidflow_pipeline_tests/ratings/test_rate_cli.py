@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.demo.collection import write_demo_collection
 from sidflow_pipeline.ratings.session import KeyInput
+from sidflow_pipeline_tests.processes import gone, player_pid
 
 SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
 
@@ -37,16 +38,6 @@ def _spawn(config: Path, home: Path, *args: str) -> pexpect.spawn:
     return pexpect.spawn(SIDFLOW, ["--config", str(config), "rate", *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200))
 
 
-def _player_pid(child: pexpect.spawn) -> int:
-    child.expect(r"playing \(pid (\d+)\)")
-    return int(child.match.group(1))
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 @pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")
@@ -55,7 +46,7 @@ def test_rate_three_skip_one_quit_in_a_pty(collection: tuple[Path, Path], tmp_pa
     child = _spawn(config, home, "--path", "MUSICIANS/D/Demo_Composer")
     child.expect(r"\[1/(\d+)\] (\S+)  song (\d+)/")
     first = (child.match.group(2), int(child.match.group(3)))
-    pid = _player_pid(child)
+    pid = player_pid(child)
     assert psutil.Process(pid).name() == "sidplayfp"
     child.send("e5")
     child.expect("e=5")
@@ -63,11 +54,11 @@ def test_rate_three_skip_one_quit_in_a_pty(collection: tuple[Path, Path], tmp_pa
     child.expect("m=1")
     child.send("\r")
     child.expect("saved")
-    assert _gone(pid), "the first song's player must be stopped when moving on"
+    assert gone(pid), "the first song's player must be stopped when moving on"
 
     child.expect(r"\[2/\d+\] (\S+)  song (\d+)/")
     second = (child.match.group(1), int(child.match.group(2)))
-    _player_pid(child)
+    player_pid(child)
     child.send("c4p2")
     child.expect("p=2")
     child.send("\r")
@@ -75,26 +66,26 @@ def test_rate_three_skip_one_quit_in_a_pty(collection: tuple[Path, Path], tmp_pa
 
     child.expect(r"\[3/\d+\] (\S+)  song (\d+)/")
     skipped = (child.match.group(1), int(child.match.group(2)))
-    pid3 = _player_pid(child)
+    pid3 = player_pid(child)
     child.send("e3")
     child.expect("e=3")
     child.send("s")
     child.expect("skipped")
-    assert _gone(pid3)
+    assert gone(pid3)
 
     child.expect(r"\[4/\d+\] (\S+)  song (\d+)/")
     fourth = (child.match.group(1), int(child.match.group(2)))
-    pid4 = _player_pid(child)
+    pid4 = player_pid(child)
     child.send("x")
     child.expect("unknown key")
     child.send("e2\r")
     child.expect("saved")
     child.expect(r"\[5/\d+\]")
-    pid5 = _player_pid(child)
+    pid5 = player_pid(child)
     child.send("q")
     child.expect(r"done: 3 saved, 1 skipped")
     child.expect(pexpect.EOF)
-    assert _gone(pid4) and _gone(pid5)
+    assert gone(pid4) and gone(pid5)
 
     def tags(key: tuple[str, int]) -> dict:
         data = json.loads((tmp_path / "tags" / f"{key[0]}.tags.json").read_text())
