@@ -464,12 +464,15 @@ def feedback_validate(ctx: Context) -> None:
 def verify(ctx: Context) -> None:
     """Check derived data against the canonical data; name what is stale and how to fix it."""
     from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.lance.verify import check_lance_manifest
+    from sidflow_pipeline.training.model import check_model
 
     cfg = ctx.config
     checks = [
         ("HVSC tree", *check_tree_against_manifest(cfg.hvsc_path)[::2]),
         ("sidflow.lance", *check_lance_manifest(cfg)),
+        ("rating model", *check_model(cfg.data_path / "model", FEATURE_SET_VERSION)),
     ]
     table = Table(title="sidflow verify")
     for column in ("artifact", "status", "detail"):

@@ -51,6 +51,7 @@ __all__ = [
     "ModelSpec",
     "RatingModel",
     "create_model",
+    "check_model",
     "evaluate",
     "load_model",
     "load_predictor",
@@ -291,6 +292,18 @@ def load_model(model_dir: Path, feature_set_version: str) -> RatingModel | None:
             raise ModelError(f"{path} is missing (the binary model is not in git); rebuild it with 'sidflow train --force'")
         boosters[dim] = lgb.Booster(model_file=str(path))
     return RatingModel(boosters, stats, meta)
+
+
+def check_model(model_dir: Path, feature_set_version: str) -> tuple[bool, str]:
+    """(ok, detail) for ``sidflow verify``: no model is fine (the baseline rates)."""
+    try:
+        model = load_model(model_dir, feature_set_version)
+    except ModelError as exc:
+        return False, str(exc)
+    if model is None:
+        return True, "no trained model yet: the baseline rates songs (sidflow train)"
+    trained = model.metadata.get("trainedAt", "?")
+    return True, f"{model.name}, trained {trained}, dimensions {', '.join(sorted(model.boosters)) or 'none'}"
 
 
 def load_predictor(model_dir: Path, feature_set_version: str) -> RatingModel | None:

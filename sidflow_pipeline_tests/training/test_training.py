@@ -112,11 +112,19 @@ def test_model_refuses_another_feature_set_and_missing_boosters(project: tuple[P
     config = load_config(config_path)
     run_training(config, now=NOW)
     model_dir = config.data_path / "model"
+    from click.testing import CliRunner
+
+    from sidflow_pipeline.cli.main import cli
+
+    verified = CliRunner().invoke(cli, ["--config", str(config_path), "verify"])
+    assert "rating model" in verified.output and "lightgbm-lgbm-1.0, trained" in verified.output
     with pytest.raises(ModelError, match="trained on feature set"):
         load_model(model_dir, "1999-01-01.0")
     (model_dir / "model-m.txt").unlink()
     with pytest.raises(ModelError, match="sidflow train --force"):
         load_model(model_dir, FEATURE_SET_VERSION)
+    verified = CliRunner().invoke(cli, ["--config", str(config_path), "verify"])
+    assert verified.exit_code == 1 and "rating model" in verified.output and "missing" in verified.output
     (model_dir / "feature-stats.json").write_text("{")
     with pytest.raises(ModelError, match="unreadable"):
         load_model(model_dir, FEATURE_SET_VERSION)
