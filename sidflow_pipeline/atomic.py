@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["append_json_line", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -36,3 +36,33 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_json(path: Path, data: Any) -> None:
     """Indented, key-sorted JSON with a final newline (diff-friendly, deterministic)."""
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def append_json_line(path: Path, record: Any) -> None:
+    """Append one JSON object as one whole line, under an exclusive ``flock``.
+
+    For the append-only logs (feedback, training, mastering ratings): concurrent
+    writers never interleave, and a line left without its newline by a writer killed
+    mid-write is not glued to ours — we start on a fresh line, so at most that one
+    fragment is lost, never a complete record.
+    """
+    import fcntl
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # RDWR: pread the last byte
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line
+            written = os.write(fd, line)
+            if written != len(line):  # pragma: no cover - a full disk mid-write
+                raise OSError(f"short write to {path}: {written}/{len(line)} bytes")
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -9,15 +9,15 @@ from two devices) are counted once.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import uuid as uuid_module
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sidflow_pipeline.atomic import append_json_line
 
 __all__ = [
     "ACTIONS",
@@ -78,29 +78,7 @@ def append_event(
         action=action,
         uuid=event_id or str(uuid_module.uuid4()),
     )
-    path = day_file(root, stamp)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(event.to_json(), sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            # A previous writer killed mid-line leaves no newline: start on a fresh line
-            # so our event is not glued to its fragment.
-            size = os.fstat(fd).st_size
-            if size:
-                with open(path, "rb") as handle:
-                    handle.seek(size - 1)
-                    if handle.read(1) != b"\n":
-                        line = b"\n" + line
-            written = os.write(fd, line)
-            if written != len(line):
-                raise OSError(f"short write to {path}: {written}/{len(line)} bytes")
-            os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    append_json_line(day_file(root, stamp), event.to_json())
     return event
 
 

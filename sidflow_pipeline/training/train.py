@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.training.model import (
     Metrics,
@@ -226,18 +227,7 @@ def run_training(
 
 def append_training_log(path: Path, entry: Mapping[str, Any]) -> None:
     """Append-only, one whole line per write (the same discipline as the feedback log)."""
-    import fcntl
-    import os
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_json_line(path, dict(entry))
 
 
 def read_training_log(path: Path) -> list[dict[str, Any]]:
