@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
-
 from sidflow_pipeline.mastering.errors import RatingsError
 
 __all__ = ["RATINGS_FILE", "RATING_KEYS", "append_rating", "read_ratings", "timestamp"]
