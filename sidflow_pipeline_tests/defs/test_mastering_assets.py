@@ -1,0 +1,78 @@
+"""mastering_profiles, its validation check and the ratings sensor, through Dagster."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from sidflow_pipeline.config import load_config
+from sidflow_pipeline.defs.mastering import (
+    mastering_profiles,
+    mastering_ratings_sensor,
+    profiles_load_and_validate,
+)
+from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.mastering.audio import write_audio
+from sidflow_pipeline.mastering.loop import rate_file
+from sidflow_pipeline.mastering.profiles import ensure_profiles
+from sidflow_pipeline.mastering.signals import make_signal
+
+
+def _config(tmp_path: Path) -> Path:
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc"}))
+    return config
+
+
+def _resources(config: Path) -> dict:
+    return {"sidflow": SidflowConfigResource(config_path=str(config))}
+
+
+def test_profiles_are_seeded_analysed_and_validated(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    data = load_config(config).data_path
+    result = dg.materialize([mastering_profiles], resources=_resources(config))
+    assert result.success
+    meta = result.asset_materializations_for_node("mastering_profiles")[0].metadata
+    assert meta["ratings"].value == 0 and meta["current_versions"].value["studio"] == "1.0"
+    assert (data / "profiles" / "versions.json").is_file() and (data / "mastering-feedback" / "patterns.json").is_file()
+
+    # Ten ratings of one file, all asking for less bass → a suggestion.
+    audio = tmp_path / "noise.wav"
+    write_audio(audio, make_signal("pink_noise", 44100, 3.0), 44100)
+    for i in range(10):
+        rate_file(data / "mastering-feedback", data / "profiles", audio, 2 + i % 2, "too much bass, muddy")
+    result = dg.materialize([mastering_profiles], resources=_resources(config))
+    meta = result.asset_materializations_for_node("mastering_profiles")[0].metadata
+    assert meta["ratings"].value == 10 and meta["suggestions"].value >= 1
+    patterns = json.loads((data / "mastering-feedback" / "patterns.json").read_text())
+    assert sum(t["samples"] for t in patterns["types"].values()) == 10
+
+    check = profiles_load_and_validate(dg.build_asset_check_context(resources=_resources(config)))
+    assert check.passed and check.metadata["profiles_checked"].value == 8
+    broken = data / "profiles" / "studio_v1.0.json"
+    profile = json.loads(broken.read_text())
+    profile["loudness"]["target_lufs"] = 12  # louder than digital full scale
+    broken.write_text(json.dumps(profile))
+    check = profiles_load_and_validate(dg.build_asset_check_context(resources=_resources(config)))
+    assert not check.passed and "studio" in check.metadata["failures"].value
+
+
+def test_sensor_runs_on_new_ratings_only(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    data = load_config(config).data_path
+    context = dg.build_sensor_context(resources=_resources(config))
+    assert "no mastering ratings yet" in mastering_ratings_sensor(context).skip_reason.skip_message
+    ensure_profiles(data / "profiles")
+    audio = tmp_path / "sweep.wav"
+    write_audio(audio, make_signal("sine_sweep", 44100, 2.0), 44100)
+    rate_file(data / "mastering-feedback", data / "profiles", audio, 4)
+    first = mastering_ratings_sensor(dg.build_sensor_context(resources=_resources(config)))
+    assert len(first.run_requests) == 1
+    again = mastering_ratings_sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(config)))
+    assert not again.run_requests and "no new" in again.skip_reason.skip_message
+    rate_file(data / "mastering-feedback", data / "profiles", audio, 5)
+    third = mastering_ratings_sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(config)))
+    assert third.run_requests[0].run_key != first.run_requests[0].run_key
