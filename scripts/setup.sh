@@ -18,6 +18,7 @@ fi
 
 apt_packages=()
 command -v sidplayfp >/dev/null 2>&1 || apt_packages+=(sidplayfp)
+command -v aplay >/dev/null 2>&1 || apt_packages+=(alsa-utils)  # plays mastered audio (sidflow play --master)
 "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 for extra in ${SIDFLOW_APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra"); done
 if [ ${#apt_packages[@]} -gt 0 ]; then

@@ -17,6 +17,7 @@ import click
 from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.export_audio import export_audio
 from sidflow_pipeline.cli.master import master
 from sidflow_pipeline.cli.play import play
 from sidflow_pipeline.cli.recommend import recommend
@@ -493,6 +494,7 @@ def _existing(path: Path) -> Path | None:
 cli.add_command(recommend)
 cli.add_command(play)
 cli.add_command(master)
+cli.add_command(export_audio)
 cli.add_command(train)
 
 

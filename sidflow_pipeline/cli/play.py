@@ -24,6 +24,10 @@ def _fmt(seconds: float) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+class _SongFailed(Exception):
+    """This song could not be prepared (render or mastering failed): skip it."""
+
+
 def _read_key(fd: int, timeout: float) -> str | None:
     """One key within ``timeout`` seconds; '' at end of input; None when nothing came."""
     ready, _, _ = select.select([fd], [], [], timeout)
@@ -47,6 +51,10 @@ def _export_format(path: Path, given: str | None) -> str:
 @click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the queue to FILE.")
 @click.option("--export-format", type=click.Choice(["json", "m3u", "m3u8"]), help="Default: from the file suffix, else json.")
 @click.option("--export-only", is_flag=True, help="Write the export and do not play.")
+@click.option(
+    "--master", "mastered", is_flag=True,
+    help="Render each song, master it with its type's profile (data/profiles) and play it at the profile's loudness (needs aplay).",
+)  # fmt: skip
 @pass_ctx
 @user_errors
 def play(
@@ -56,6 +64,7 @@ def play(
     export_path: Path | None,
     export_format: str | None,
     export_only: bool,
+    mastered: bool,
     **options: Any,
 ) -> None:
     """Play a personal radio: recommended songs through sidplayfp, with live controls.
@@ -112,15 +121,57 @@ def play(
         fail(f"{exc}; the queue can still be saved with --export FILE --export-only")
     if session is None:
         session = RadioSession.new(sessions, query, queue)
-    _run(cfg, session, binary, preview)
+    wav_player = None
+    if mastered:
+        from sidflow_pipeline.radio.master import WavPlayerNotFound, find_wav_player
+
+        try:
+            wav_player = find_wav_player()
+        except WavPlayerNotFound as exc:
+            fail(str(exc))
+    _run(cfg, session, binary, preview, wav_player)
 
 
-def _run(cfg: Any, session: Any, binary: Path, preview: int | None) -> None:
+class _Mastering:
+    """Renders and masters songs one ahead of playback, so mastered play has no gaps."""
+
+    def __init__(self, cfg: Any, binary: Path, preview: int | None) -> None:
+        import tempfile
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.cfg, self.binary, self.preview = cfg, binary, preview
+        self.workdir = Path(tempfile.mkdtemp(prefix="sidflow-master-"))
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.pending: dict[str, Any] = {}
+
+    def _job(self, item: Any) -> Any:
+        from sidflow_pipeline.radio.master import master_song
+
+        seconds = min(item.length_s, self.preview) if self.preview else item.length_s
+        return master_song(item, self.binary, self.workdir, self.cfg.data_path / "profiles", seconds)
+
+    def prefetch(self, item: Any) -> None:
+        if item is not None and item.key not in self.pending:
+            self.pending[item.key] = self.pool.submit(self._job, item)
+
+    def get(self, item: Any) -> Any:
+        self.prefetch(item)
+        return self.pending.pop(item.key).result()
+
+    def close(self) -> None:
+        import shutil
+
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: Path | None = None) -> None:
     from sidflow_pipeline.feedback.log import append_event
     from sidflow_pipeline.radio.player import NoAudioDevice, RadioPlayer
 
     feedback_root = cfg.data_path / "feedback"
-    player = RadioPlayer(binary)
+    player = RadioPlayer(binary, wav_player=wav_player)
+    mastering = _Mastering(cfg, binary, preview) if wav_player is not None else None
     fd = sys.stdin.fileno()
     restore = None
     if os.isatty(fd):
@@ -152,7 +203,18 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None) -> None:
             if upcoming:
                 console.print("  next: " + " · ".join(u.label for u in upcoming), highlight=False, markup=False)
             try:
-                problem = player.start(item, length)
+                wav = None
+                if mastering is not None:
+                    try:
+                        song = mastering.get(item)
+                    except (RuntimeError, ValueError) as exc:
+                        raise _SongFailed(str(exc)) from exc
+                    console.print(f"  {song.describe()}", highlight=False, soft_wrap=True, markup=False)
+                    wav = song.wav
+                    mastering.prefetch(session.upcoming(1)[0] if session.upcoming(1) else None)
+                problem = player.start(item, length, wav=wav)
+            except _SongFailed as exc:
+                problem = str(exc)
             except NoAudioDevice as exc:
                 err_console.print(
                     f"[bold red]error:[/] no audio device ({exc}); save the queue instead with --export FILE --export-only",
@@ -221,6 +283,8 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None) -> None:
                     console.print("\n" + KEYS_HELP, highlight=False, soft_wrap=True)
     finally:
         player.stop()
+        if mastering is not None:
+            mastering.close()
         if restore is not None:
             import termios
 

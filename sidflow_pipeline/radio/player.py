@@ -1,4 +1,4 @@
-"""Playing one queue item through ``sidplayfp``: start, pause (SIGSTOP), resume
+"""Playing one queue item through ``sidplayfp`` (or, mastered, through ``aplay``): start, pause (SIGSTOP), resume
 (SIGCONT), stop, and tell "ended" from "failed".
 
 The player runs in its own process group so pausing and stopping reach it whatever
@@ -20,7 +20,7 @@ from sidflow_pipeline.radio.queue import QueueItem
 
 __all__ = ["NoAudioDevice", "RadioPlayer"]
 
-_DEVICE_HINTS = ("audio device", "alsa", "pcm", "/dev/dsp", "pulse", "oss error")
+_DEVICE_HINTS = ("audio device", "alsa", "pcm", "/dev/dsp", "pulse", "oss error", "audio open error")
 
 
 class NoAudioDevice(RuntimeError):
@@ -28,8 +28,9 @@ class NoAudioDevice(RuntimeError):
 
 
 class RadioPlayer:
-    def __init__(self, binary: Path, startup_grace: float = 0.5) -> None:
+    def __init__(self, binary: Path, startup_grace: float = 0.5, wav_player: Path | None = None) -> None:
         self.binary = binary
+        self.wav_player = wav_player
         self.startup_grace = startup_grace
         self.process: subprocess.Popen[bytes] | None = None
         self.paused = False
@@ -37,15 +38,20 @@ class RadioPlayer:
         self._paused_at: float | None = None
         self._paused_total = 0.0
 
-    def start(self, item: QueueItem, seconds: int | None = None) -> str | None:
-        """Start ``item``; a message when this song cannot be played, else None.
+    def start(self, item: QueueItem, seconds: int | None = None, wav: Path | None = None) -> str | None:
+        """Start ``item`` (or its mastered ``wav`` through the WAV player); a message when
+        this song cannot be played, else None.
 
         Raises :class:`NoAudioDevice` when the failure is the audio output's.
         """
         self.stop()
         length = seconds if seconds is not None else item.length_s
+        if wav is not None and self.wav_player is not None:
+            command = [str(self.wav_player), "-q", str(wav)]
+        else:
+            command = [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file]
         self.process = subprocess.Popen(
-            [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -60,7 +66,7 @@ class RadioPlayer:
         if code not in (None, 0):
             err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
             self.process = None
-            last = err.splitlines()[-1] if err else f"sidplayfp exited with status {code}"
+            last = err.splitlines()[-1] if err else f"{Path(command[0]).name} exited with status {code}"
             if any(hint in err.lower() for hint in _DEVICE_HINTS):
                 raise NoAudioDevice(last)
             return last

@@ -18,7 +18,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXPORT_FORMATS", "QueueItem", "export_text", "load_lengths", "make_queue", "write_export"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "PlaylistError",
+    "QueueItem",
+    "export_text",
+    "load_lengths",
+    "make_queue",
+    "read_playlist",
+    "write_export",
+]
+
+
+class PlaylistError(ValueError):
+    """A playlist file that cannot be read; one line for the user."""
 
 EXPORT_FORMATS = ("json", "m3u", "m3u8")
 
@@ -105,3 +118,58 @@ def write_export(path: Path, items: Sequence[QueueItem], fmt: str, query: Mappin
     # Plain .m3u is traditionally Latin-1; .m3u8 and JSON are UTF-8.
     data = text.encode("latin-1", errors="replace") if fmt == "m3u" else text.encode("utf-8")
     atomic_write_bytes(path, data)
+
+
+def _item_for_file(file: Path, song: int, seconds: int, title: str, hvsc_root: Path) -> QueueItem:
+    try:
+        sid_path = file.resolve().relative_to(hvsc_root.resolve()).as_posix()
+    except ValueError:
+        sid_path = str(file)
+    name, _, composer = title.partition(" — ")  # our #EXTINF titles read "Title — Composer"
+    return QueueItem(f"{sid_path}#{song}", sid_path, song, name, composer, seconds, str(file), {}, 0.0)
+
+
+def read_playlist(path: Path, hvsc_root: Path, default_seconds: float) -> list[QueueItem]:
+    """Songs of a ``sidflow play --export`` file (JSON, M3U, M3U8) or any M3U of SID files.
+
+    In a foreign M3U a file is song 1 unless a ``#SIDFLOW-SONG`` line says otherwise,
+    and its length comes from ``#EXTINF`` (else ``defaultSongSeconds``).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlaylistError(f"{path}: cannot read ({exc.strerror})") from exc
+    text = raw.decode("utf-8", errors="replace") if path.suffix.lower() != ".m3u" else raw.decode("latin-1")
+    if text.lstrip().startswith("{"):
+        try:
+            return [QueueItem.from_json(song) for song in json.loads(text)["songs"]]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise PlaylistError(f"{path}: not a sidflow playlist export ({exc})") from exc
+    items: list[QueueItem] = []
+    seconds, title, song = None, "", 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line in ("#EXTM3U",) or line.startswith("#PLAYLIST"):
+            continue
+        if line.startswith("#EXTINF:"):
+            length, _, title = line[len("#EXTINF:") :].partition(",")
+            try:
+                seconds = max(1, round(float(length))) if float(length) > 0 else None
+            except ValueError:
+                raise PlaylistError(f"{path}:{number}: bad #EXTINF duration {length!r}") from None
+            title = title.rsplit(" (song ", 1)[0].strip()
+            continue
+        if line.startswith("#SIDFLOW-SONG:"):
+            try:
+                song = int(line.split(":", 1)[1])
+            except ValueError:
+                raise PlaylistError(f"{path}:{number}: bad song number in {line!r}") from None
+            continue
+        if line.startswith("#"):
+            continue
+        file = Path(line) if Path(line).is_absolute() else (path.parent / line)
+        items.append(_item_for_file(file, song, seconds or max(1, round(default_seconds)), title, hvsc_root))
+        seconds, title, song = None, "", 1
+    if not items:
+        raise PlaylistError(f"{path}: no songs in this playlist")
+    return items

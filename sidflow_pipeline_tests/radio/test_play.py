@@ -234,3 +234,67 @@ def test_bad_invocations(radio: tuple[Path, Path]) -> None:
     (sessions / "20990101T000000Z-dead.json").write_text("{broken")
     result = runner.invoke(cli, ["--config", str(config), "play", "--resume"])
     assert result.exit_code == 2 and "not a readable radio session" in result.output
+
+
+@needs_sidplayfp
+def test_export_audio_master_gives_consistent_loudness(radio: tuple[Path, Path], tmp_path: Path) -> None:
+    from sidflow_pipeline.mastering.audio import read_audio
+    from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
+    from sidflow_pipeline.mastering.profiles import load_profile
+
+    config, _home = radio
+    runner = CliRunner()
+    playlist = tmp_path / "q.m3u8"
+    runner.invoke(cli, ["--config", str(config), "play", "--mood", "bright", "--limit", "4", "--export", str(playlist), "--export-only"])
+    mastered = runner.invoke(cli, ["--config", str(config), "export-audio", str(playlist), str(tmp_path / "m"), "--master", "--preview", "12"])
+    assert mastered.exit_code == 0, mastered.output
+    plain = runner.invoke(cli, ["--config", str(config), "export-audio", str(playlist), str(tmp_path / "p"), "--preview", "12"])
+    assert plain.exit_code == 0, plain.output
+    profiles = load_config(config).data_path / "profiles"
+
+    def measure(folder: Path) -> list[float]:
+        values = []
+        for flac in sorted(folder.glob("*.flac")):
+            audio, sr = read_audio(flac)
+            assert sr == 44100 and audio.shape[1] == 2
+            values.append((integrated_loudness_lufs(audio, sr), true_peak_dbtp(audio)))
+        assert len(values) == 4
+        return values
+
+    after = measure(tmp_path / "m")
+    before = measure(tmp_path / "p")
+    kinds = [line.split("│")[3].split()[0] for line in mastered.output.splitlines() if "v1.0" in line]
+    assert len(kinds) == 4
+    for (lufs, peak), kind in zip(after, kinds, strict=True):
+        profile = load_profile(profiles, kind)
+        assert abs(lufs - profile.target_lufs) <= 0.5 and peak <= profile.true_peak_ceiling_dbtp + 0.05
+    spread = lambda values: max(v[0] for v in values) - min(v[0] for v in values)  # noqa: E731
+    assert spread(after) <= 1.0 < spread(before)
+    assert "loudness spread" in mastered.output
+    result = runner.invoke(cli, ["--config", str(config), "export-audio", str(tmp_path / "q.m3u8"), str(tmp_path / "x"), "--format", "wav", "--preview", "2"])
+    assert result.exit_code == 0 and len(list((tmp_path / "x").glob("*.wav"))) == 4
+    (tmp_path / "bad.json").write_text("{}")
+    result = runner.invoke(cli, ["--config", str(config), "export-audio", str(tmp_path / "bad.json"), str(tmp_path / "y")])
+    assert result.exit_code == 2 and "not a sidflow playlist export" in result.output
+
+
+@needs_sidplayfp
+@pytest.mark.skipif(shutil.which("aplay") is None, reason="needs aplay (alsa-utils)")
+def test_play_master_plays_mastered_audio(radio: tuple[Path, Path]) -> None:
+    """aplay writes to ALSA's null device as fast as it can (no pacing, unlike sidplayfp),
+    so each mastered song ends at once here; pausing is covered by the sidplayfp test."""
+    config, home = radio
+    child = _spawn(config, home, "--mood", "dark", "--limit", "2", "--preview", "20", "--master", "--exploration", "0")
+    child.logfile_read = transcript = io.StringIO()
+    first = _song(child, 1)
+    child.expect(r"mastered as (\S+) \(\d+%\) with profile v1\.0: \S+ → (-?[\d.]+) LUFS, true peak (-?[\d.]+) dBTP")
+    assert abs(float(child.match.group(2)) - (-16.0)) <= 0.5 and float(child.match.group(3)) <= -1.0
+    player_pid(child)
+    child.expect("played to the end", timeout=30)
+    second = _song(child, 2)
+    child.expect("mastered as")
+    child.expect("played to the end", timeout=30)
+    child.expect(r"session \S+: 2 play, 0 skip, 0 like, 0 dislike")
+    child.expect(pexpect.EOF)
+    assert transcript.getvalue().count("mastered as") == 2
+    assert _events(config) == [("play", *first), ("play", *second)]
