@@ -94,7 +94,8 @@ def analyse_records(
         pool = None
         if executor is not None:
             results: Iterable[dict[str, float]] = executor.map(_extract, paths, chunksize=2)
-        elif workers <= 1 or len(todo) == 1:
+        elif workers <= 1 or len(todo) == 1 or multiprocessing.current_process().daemon:
+            # A daemonic process (e.g. a Celery prefork pool child) may not start a pool.
             _worker_init()
             results = map(_extract, paths)
         else:
