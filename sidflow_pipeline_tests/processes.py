@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import pexpect
 import psutil
+
+SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
 
 
 def player_pid(child: pexpect.spawn) -> int:
@@ -18,3 +24,20 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+NULL_ALSA = "pcm.!default { type null }\nctl.!default { type hw card 0 }\n"
+
+
+def null_audio_home(parent: Path) -> Path:
+    """A HOME whose ``.asoundrc`` sends ALSA output to the null device (no sound card here)."""
+    home = parent / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text(NULL_ALSA)
+    return home
+
+
+def spawn_sidflow(config: Path, home: Path, command: str, *args: str) -> pexpect.spawn:
+    """``sidflow --config CONFIG COMMAND ARGS`` in a real pseudo-terminal, 200 columns wide."""
+    env = {**os.environ, "HOME": str(home), "COLUMNS": "200", "TERM": "dumb"}
+    return pexpect.spawn(SIDFLOW, ["--config", str(config), command, *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200))

@@ -160,6 +160,16 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
     return node
 
 
+def _exact_keys(block: dict[str, Any], keys: set[str] | frozenset[str], source: str, where: str) -> None:
+    """A typo'd key would silently fall back to nothing: refuse unknown and missing keys."""
+    extra = sorted(set(block) - keys)
+    if extra:
+        raise ProfileError(f"{source}: unknown key '{where}.{extra[0]}'")
+    missing = sorted(keys - set(block))
+    if missing:
+        raise ProfileError(f"{source}: missing required key '{where}.{missing[0]}'")
+
+
 def parse_profile(data: Any, source: str) -> Profile:
     """Validate a profile's JSON; ``source`` (a path or name) starts every error line."""
     if not isinstance(data, dict):
@@ -186,22 +196,12 @@ def parse_profile(data: Any, source: str) -> Profile:
         block = data[section]
         if not isinstance(block, dict):
             raise ProfileError(f"{source}: '{section}' must be an object")
-        extra = sorted(set(block) - keys)
-        if extra:
-            raise ProfileError(f"{source}: unknown key '{section}.{extra[0]}'")
-        missing = sorted(keys - set(block))
-        if missing:
-            raise ProfileError(f"{source}: missing required key '{section}.{missing[0]}'")
+        _exact_keys(block, keys, f"{source}", section)
     for band, expected in BAND_FILTERS.items():
         spec = data["eq"][band]
         if not isinstance(spec, dict):
             raise ProfileError(f"{source}: 'eq.{band}' must be an object")
-        extra = sorted(set(spec) - _BAND_KEYS)
-        if extra:
-            raise ProfileError(f"{source}: unknown key 'eq.{band}.{extra[0]}'")
-        missing = sorted(_BAND_KEYS - set(spec))
-        if missing:
-            raise ProfileError(f"{source}: missing required key 'eq.{band}.{missing[0]}'")
+        _exact_keys(spec, _BAND_KEYS, f"{source}", f"eq.{band}")
         if spec["filter"] != expected:
             raise ProfileError(f"{source}: 'eq.{band}.filter' must be \"{expected}\", got {json.dumps(spec['filter'])}")
     for dotted, (low, high, unit) in PARAMETERS.items():

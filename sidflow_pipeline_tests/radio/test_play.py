@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -24,9 +22,8 @@ from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.feedback.log import read_events
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.lance.synthetic import synthetic_rows
-from sidflow_pipeline_tests.processes import gone, player_pid
+from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
-SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
 needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")
 
 
@@ -44,15 +41,11 @@ def radio(tmp_path: Path) -> tuple[Path, Path]:
         rows.append(row | {"sid_path": key[0], "song_index": key[1]})
         names[key] = (song.tune.author, song.tune.name)
     build_database(cfg.data_path / "sidflow.lance", rows, {}, names, sources={}, feedback_events=0)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
-    return config, home
+    return config, null_audio_home(tmp_path)
 
 
 def _spawn(config: Path, home: Path, *args: str) -> pexpect.spawn:
-    env = {**os.environ, "HOME": str(home), "COLUMNS": "200", "TERM": "dumb"}
-    return pexpect.spawn(SIDFLOW, ["--config", str(config), "play", *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200))
+    return spawn_sidflow(config, home, "play", *args)
 
 
 def _song(child: pexpect.spawn, position: int) -> tuple[str, int]:

@@ -4,7 +4,6 @@ null device (this machine has no sound card: the one fake, at the edge)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,9 +16,8 @@ from click.testing import CliRunner
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.demo.collection import write_demo_collection
 from sidflow_pipeline.ratings.session import KeyInput
-from sidflow_pipeline_tests.processes import gone, player_pid
+from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
-SIDFLOW = str(Path(sys.executable).with_name("sidflow"))
 
 
 @pytest.fixture()
@@ -27,15 +25,11 @@ def collection(tmp_path: Path) -> tuple[Path, Path]:
     write_demo_collection(tmp_path / "hvsc", version=1)
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"hvscPath": "hvsc", "tagsPath": "tags", "dataPath": "data", "classifiedPath": "data/classified"}))
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
-    return config, home
+    return config, null_audio_home(tmp_path)
 
 
 def _spawn(config: Path, home: Path, *args: str) -> pexpect.spawn:
-    env = {**os.environ, "HOME": str(home), "COLUMNS": "200", "TERM": "dumb"}
-    return pexpect.spawn(SIDFLOW, ["--config", str(config), "rate", *args], env=env, encoding="utf-8", timeout=20, dimensions=(50, 200))
+    return spawn_sidflow(config, home, "rate", *args)
 
 
 
