@@ -78,8 +78,8 @@ def collect(quick: bool) -> dict[str, Any]:
         rows.append(
             {
                 "measure": f"classification {stage} (CPU-s/song, {songs} songs)",
-                "value": round(one["cpu_per_song"][stage], 4),
-                "baseline": round(whole["cpu_per_song"][stage], 4),
+                "value": one["cpu_per_song"][stage],
+                "baseline": whole["cpu_per_song"][stage],
                 "baseline_is": "whole-song renders",
             }
         )
@@ -160,6 +160,13 @@ def collect(quick: bool) -> dict[str, Any]:
     }
 
 
+def _fmt(value: Any) -> str:
+    """Three significant digits: 0.000031 s of prediction must not print as 0.0."""
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Measured {report['when']} on {report['machine']['cpus']} cores, Python {report['machine']['python']}"
@@ -169,8 +176,8 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---|",
     ]
     for row in report["rows"]:
-        baseline = "" if row["baseline"] is None else f"{row['baseline']} — "
-        lines.append(f"| {row['measure']} | {row['value']} | {baseline}{row['baseline_is']} |")
+        baseline = "" if row["baseline"] is None else f"{_fmt(row['baseline'])} — "
+        lines.append(f"| {row['measure']} | {_fmt(row['value'])} | {baseline}{row['baseline_is']} |")
     return "\n".join(lines)
 
 
@@ -187,16 +194,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller inputs (smoke test)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the README table")
+    parser.add_argument("--table-only", action="store_true", help="re-render the table from bench/results.json, run nothing")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    report = collect(args.quick)
-    RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if args.table_only:
+        report = json.loads(RESULTS.read_text(encoding="utf-8"))
+    else:
+        report = collect(args.quick)
+        RESULTS.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     table = Table(title="SIDFlow benchmarks")
     for column in ("measure", "value", "baseline (same run)"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for row in report["rows"]:
-        baseline = "" if row["baseline"] is None else f"{row['baseline']} — "
-        table.add_row(row["measure"], str(row["value"]), f"{baseline}{row['baseline_is']}")
+        baseline = "" if row["baseline"] is None else f"{_fmt(row['baseline'])} — "
+        table.add_row(row["measure"], _fmt(row["value"]), f"{baseline}{row['baseline_is']}")
     Console().print(table)
     if not args.no_readme:
         update_readme(markdown(report))
