@@ -251,10 +251,11 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                     continue
                 if key == "":
                     key = "q"  # input closed
-                if key == "n":
+                if key in ("n", "d"):  # skip, or dislike — both end this song
                     player.stop()
-                    log("skip", item)
-                    console.print("\n  skipped", highlight=False, soft_wrap=True)
+                    action, said = ("skip", "skipped") if key == "n" else ("dislike", "disliked — next")
+                    log(action, item)
+                    console.print(f"\n  {said}", highlight=False, soft_wrap=True)
                     session.advance()
                     break
                 if key == " ":
@@ -269,12 +270,6 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                 elif key == "l":
                     log("like", item)
                     console.print("\n  liked ♥", highlight=False, soft_wrap=True)
-                elif key == "d":
-                    player.stop()
-                    log("dislike", item)
-                    console.print("\n  disliked — next", highlight=False, soft_wrap=True)
-                    session.advance()
-                    break
                 elif key in ("q", "Q"):
                     player.stop()
                     quit_requested = True
