@@ -388,5 +388,5 @@ def export_command(ctx: Context, version: str, output_dir: Path, kinds: tuple[st
         console.print(f"no v{version} for: {', '.join(skipped)}", highlight=False)
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m sidflow_pipeline.cli.master …` until `sidflow` registers it
+if __name__ == "__main__":  # pragma: no cover - `python -m sidflow_pipeline.cli.master …` (also `sidflow master`)
     master(obj=Context(None))

@@ -62,15 +62,20 @@ class RadioPlayer:
         deadline = self._started + self.startup_grace
         while time.monotonic() < deadline and self.process.poll() is None:
             time.sleep(0.02)
-        code = self.process.poll()
-        if code not in (None, 0):
-            err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+        if self.process.poll() not in (None, 0):
+            err, last = self._failure()
             self.process = None
-            last = err.splitlines()[-1] if err else f"{Path(command[0]).name} exited with status {code}"
             if any(hint in err.lower() for hint in _DEVICE_HINTS):
                 raise NoAudioDevice(last)
             return last
         return None
+
+    def _failure(self) -> tuple[str, str]:
+        """(all of stderr, the line to show) for an exited player."""
+        assert self.process is not None
+        err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+        program = Path(str(self.process.args[0])).name
+        return err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}"
 
     @property
     def pid(self) -> int | None:
@@ -90,8 +95,7 @@ class RadioPlayer:
             return None
         if self.process.returncode == 0:
             return "played"
-        err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
-        return err.splitlines()[-1] if err else f"sidplayfp exited with status {self.process.returncode}"
+        return self._failure()[1]
 
     def pause(self) -> None:
         if self.process is not None and not self.paused and self.process.poll() is None:

@@ -10,6 +10,7 @@ use it as the run key: the same content never starts two runs.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,13 +39,15 @@ class RetrainDecision:
 
 
 def observe(config: SidflowConfig) -> Observation:
-    from sidflow_pipeline.feedback.log import iter_log_files, read_events
+    from sidflow_pipeline.feedback.log import read_events
     from sidflow_pipeline.ratings.tags import TagsError, effective_tags_files, read_tags
 
     digest = hashlib.sha256()
-    feedback_root = config.data_path / "feedback"
-    for path in iter_log_files(feedback_root):
-        digest.update(path.relative_to(feedback_root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    # One read of the log: the digest covers the valid, deduplicated events (a broken
+    # line is not something new the listener said).
+    events = read_events(config.data_path / "feedback").events
+    for event in events:
+        digest.update(json.dumps(event.to_json(), sort_keys=True).encode() + b"\0")
     manual_songs = 0
     for sid_path, path in effective_tags_files(config.tags_roots):
         digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -52,8 +55,7 @@ def observe(config: SidflowConfig) -> Observation:
             manual_songs += len(read_tags(path))
         except TagsError:
             continue
-    events = len(read_events(feedback_root).events)
-    return Observation(events, manual_songs, digest.hexdigest())
+    return Observation(len(events), manual_songs, digest.hexdigest())
 
 
 def _parse_ts(text: Any) -> datetime | None:

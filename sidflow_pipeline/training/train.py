@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,7 +248,3 @@ def last_training(config: SidflowConfig) -> dict[str, Any] | None:
     """The last training that ran (published or not)."""
     entries = read_training_log(training_dir(config) / "training-log.jsonl")
     return entries[-1] if entries else None
-
-
-def samples_by_dim(samples: Sequence[Sample]) -> dict[str, int]:
-    return {d: sum(1 for s in samples if d in s.targets) for d in ("e", "m", "c", "p")}

@@ -160,7 +160,7 @@ def test_no_samples_and_evaluate_only(tmp_path: Path) -> None:
     assert not (cfg.data_path / "training" / "training-log.jsonl").exists()
 
 
-def test_feedback_only_listener_trains_p(project: tuple[Path, dict, Listener], tmp_path: Path) -> None:
+def test_feedback_only_listener_trains_p(project: tuple[Path, dict, Listener]) -> None:
     config_path, features, listener = project
     config = load_config(config_path)
     for path in (config.data_path / "tags").rglob("*.tags.json"):
