@@ -44,9 +44,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sidflow_pipeline.mastering.fingerprint import Fingerprint, fingerprint
+if TYPE_CHECKING:  # the rules need no numpy; only detect_audio touches audio
+    from sidflow_pipeline.mastering.fingerprint import Fingerprint
 
 __all__ = [
     "DETECTABLE_TYPES",
@@ -224,6 +225,8 @@ def detect(fp: Fingerprint, hints: DetectionHints | None = None) -> Detection:
 
 def detect_audio(audio: Any, sr: int, hints: DetectionHints | None = None) -> tuple[Detection, Fingerprint]:
     """Fingerprint (without tempo, which no rule reads) and detect in one call."""
+    from sidflow_pipeline.mastering.fingerprint import fingerprint
+
     fp = fingerprint(audio, sr, tempo=False)
     return detect(fp, hints), fp
 
