@@ -72,6 +72,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from sidflow_pipeline.features.jit import load_librosa
+
 __all__ = [
     "FEATURE_NAMES",
     "FEATURE_SET_VERSION",
@@ -243,7 +245,7 @@ def _sounding_mean(values: np.ndarray, sounding: np.ndarray) -> float:
 
 def _spectrogram(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The one STFT magnitude everything spectral derives from, plus aligned frame RMS."""
-    import librosa
+    librosa = load_librosa()
 
     magnitude = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP))
     # Same framing (centred, hop, length) as the STFT, so frame i of both agree.
@@ -253,7 +255,7 @@ def _spectrogram(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _spectral(y: np.ndarray, sr: int, magnitude: np.ndarray, sounding: np.ndarray) -> dict[str, float]:
     """Brightness, noisiness and texture from the shared magnitude spectrogram."""
-    import librosa
+    librosa = load_librosa()
 
     power = magnitude**2
     centroid = librosa.feature.spectral_centroid(S=magnitude, sr=sr, n_fft=N_FFT)
@@ -275,7 +277,7 @@ def _spectral(y: np.ndarray, sr: int, magnitude: np.ndarray, sounding: np.ndarra
 
 def _mel_and_mfcc(sr: int, magnitude: np.ndarray, sounding: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     """Log-mel spectrum (shared with onset detection) and the MFCC means."""
-    import librosa
+    librosa = load_librosa()
 
     mel = librosa.feature.melspectrogram(S=magnitude**2, sr=sr, n_fft=N_FFT)
     # Absolute dB (ref 1.0) so mfcc1 tracks level; librosa's own onset_strength uses the same scaling.
@@ -307,7 +309,7 @@ def _rhythm(sr: int, mel_db: np.ndarray, sounding: np.ndarray, duration: float) 
     tone — has no pulse at all, and neither has an excerpt shorter than two beats:
     both report ``bpm = confidence = 0``.
     """
-    import librosa
+    librosa = load_librosa()
 
     envelope = librosa.onset.onset_strength(S=mel_db, sr=sr, hop_length=HOP)
     onsets = librosa.onset.onset_detect(onset_envelope=envelope, sr=sr, hop_length=HOP)
@@ -349,7 +351,7 @@ def _rhythm(sr: int, mel_db: np.ndarray, sounding: np.ndarray, duration: float) 
 def _tonality(sr: int, magnitude: np.ndarray, sounding: np.ndarray) -> dict[str, float]:
     """Key strength/mode (Essentia Key, Krumhansl) and pitch-class spread of the mean chroma."""
     import essentia.standard as es
-    import librosa
+    librosa = load_librosa()
     from scipy.stats import entropy
 
     # tuning=0: librosa would otherwise estimate tuning with piptrack, the costliest step by far.

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from sidflow_pipeline.features.jit import load_librosa
 from sidflow_pipeline.mastering.audio import as_frames, read_audio
 
 __all__ = [
@@ -219,7 +220,7 @@ def _band_power(freqs: np.ndarray, power: np.ndarray, low: float, high: float) -
 
 
 def _tempo_bpm(frames: np.ndarray, sr: int) -> float:
-    import librosa
+    librosa = load_librosa()
 
     if frames.shape[0] < MIN_TEMPO_S * sr or not np.any(frames):
         return 0.0

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -23,6 +22,7 @@ import soundfile as sf
 from sidflow_pipeline.demo.collection import build_release_tree, release
 from sidflow_pipeline.demo.player import build_sid, note_frequency
 from sidflow_pipeline.demo.spec import DemoSong, TuneSpec
+from sidflow_pipeline.features.jit import load_librosa
 from sidflow_pipeline.demo.tunes import PITCH_REFERENCE_NOTES, PITCH_REFERENCE_PATH, base_tunes
 from sidflow_pipeline.sid.player import RenderSettings, render_excerpt
 
@@ -41,6 +41,7 @@ class Measured:
 
 
 def measure(wav: Path) -> Measured:
+    librosa = load_librosa()
     y, sr = sf.read(wav, dtype="float32")
     y = y - float(np.mean(y))
     rms = float(np.sqrt(np.mean(y * y)))
@@ -169,6 +170,7 @@ def test_known_notes_play_at_their_frequency(tmp_path: Path, clock: str) -> None
             [round(f, 1) for f in expected],
         )
     # librosa's pYIN agrees on the first note (A4 = 440 Hz)
+    librosa = load_librosa()
     y, sr = sf.read(wav, dtype="float32")
     f0, voiced, _ = librosa.pyin(y[int(0.2 * step_s * sr) : int(0.8 * step_s * sr)], fmin=100, fmax=1000, sr=sr)
     assert float(np.nanmedian(f0[voiced])) == pytest.approx(440.0, rel=0.02)
