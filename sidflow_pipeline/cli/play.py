@@ -47,7 +47,10 @@ def _export_format(path: Path, given: str | None) -> str:
 @click.command("play")
 @seed_options
 @click.option("--resume", is_flag=True, help="Continue the last unfinished session (data/sessions/).")
-@click.option("--preview", type=click.IntRange(1, 3600), help="Play at most this many seconds of each song.")
+@click.option(
+    "--preview", type=click.IntRange(1, 3600),
+    help="Play at most this many seconds of each song (a cut-short song is not logged as played).",
+)  # fmt: skip
 @click.option("--export", "export_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the queue to FILE.")
 @click.option("--export-format", type=click.Choice(["json", "m3u", "m3u8"]), help="Default: from the file suffix, else json.")
 @click.option("--export-only", is_flag=True, help="Write the export and do not play.")
@@ -87,12 +90,12 @@ def play(
     if export_only and export_path is None:
         fail("--export-only needs --export FILE")
     if resume:
-        try:
-            session = latest_session(sessions)
-        except SessionError as exc:
-            fail(str(exc))
+        unreadable: list[str] = []
+        session = latest_session(sessions, unreadable)
+        for problem in unreadable:
+            err_console.print(f"[yellow]warning:[/] skipped {problem}", highlight=False, soft_wrap=True, markup=True)
         if session is None:
-            fail(f"no unfinished radio session in {sessions} to resume")
+            fail(f"no unfinished radio session in {sessions} to resume" + (f" ({len(unreadable)} unreadable)" if unreadable else ""))
         queue = session.queue
         query = session.query
     else:
@@ -233,6 +236,13 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
             while True:
                 key = _read_key(fd, 0.25)
                 ended = player.finished() if key is None else None
+                if ended == "played" and length < item.length_s:
+                    # Only a song heard to its end is a `play` for the sensors and the recommender.
+                    sys.stdout.write("\n")
+                    session.record("previewed", item)
+                    console.print(f"  preview ended after {_fmt(length)} (not logged as played)", highlight=False, soft_wrap=True)
+                    session.advance()
+                    break
                 if ended == "played":
                     sys.stdout.write("\n")
                     log("play", item)

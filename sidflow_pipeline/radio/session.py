@@ -112,12 +112,21 @@ class RadioSession:
         return counts
 
 
-def latest_session(folder: Path) -> RadioSession | None:
-    """The newest session that still has songs to play."""
+def latest_session(folder: Path, unreadable: list[str] | None = None) -> RadioSession | None:
+    """The newest session that still has songs to play.
+
+    An unreadable file (a crash, a hand edit) must not hide an older session that can
+    still be resumed: it is passed over and its problem appended to ``unreadable``.
+    """
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob("*.json"), reverse=True):
-        session = RadioSession.load(path)
+        try:
+            session = RadioSession.load(path)
+        except SessionError as exc:
+            if unreadable is not None:
+                unreadable.append(str(exc))
+            continue
         if not session.ended and session.position < len(session.queue):
             return session
     return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import m3u8
 import pexpect
+import polars as pl
 import psutil
 import pytest
 from click.testing import CliRunner
@@ -22,8 +23,12 @@ from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.feedback.log import read_events
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.lance.synthetic import synthetic_rows
+from sidflow_pipeline.mastering.profiles import load_profile
+from sidflow_pipeline.radio.queue import QueueItem
+from sidflow_pipeline.radio.session import RadioSession, latest_session
 from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
+SONG_MS = 20_000
 needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")
 
 
@@ -33,7 +38,11 @@ def radio(tmp_path: Path) -> tuple[Path, Path]:
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"hvscPath": "hvsc", "dataPath": "data"}))
     cfg = load_config(config)
-    write_catalog(build_catalog(cfg.hvsc_root).frame, cfg.catalog_path)
+    # Every song 20 s long, so whole songs play in a test's time: ALSA's null device does
+    # not pace sidplayfp, and 20 s of song pass in about 5 s.
+    frame = build_catalog(cfg.hvsc_root).frame
+    frame = frame.with_columns(pl.lit(SONG_MS, dtype=frame.schema["length_ms"]).alias("length_ms"))
+    write_catalog(frame, cfg.catalog_path)
     songs = sorted(demo_songs(1).items())
     fake = synthetic_rows(len(songs), seed=3)
     rows, names = [], {}
@@ -74,8 +83,7 @@ def _events(config: Path) -> list[tuple[str, str, int]]:
 @needs_sidplayfp
 def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) -> None:
     config, home = radio
-    # ALSA's null device does not pace sidplayfp: 20 s of song pass in about 5 s.
-    child = _spawn(config, home, "--mood", "energetic", "--limit", "6", "--preview", "20", "--exploration", "0")
+    child = _spawn(config, home, "--mood", "energetic", "--limit", "6", "--exploration", "0")
     child.logfile_read = transcript = io.StringIO()
     first = _song(child, 1)
     pid1 = player_pid(child)
@@ -106,12 +114,13 @@ def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) 
 
     _song(child, 4)
     pid4 = player_pid(child)
+    players = [p.pid for p in psutil.Process(child.pid).children(recursive=True) if p.name() == "sidplayfp"]
+    assert players == [pid4]
     child.send("q")
     child.expect(r"session (\S+): 1 play, 1 skip, 1 like, 1 dislike — resume with: sidflow play --resume")
     child.expect(pexpect.EOF)
     child.close()
-    assert gone(pid4)
-    assert not [p for p in psutil.process_iter(["name", "ppid"]) if p.info["name"] == "sidplayfp" and p.info["ppid"] == child.pid]
+    assert all(gone(pid) for pid in players)
     assert "next: " in transcript.getvalue()
 
     assert _events(config) == [
@@ -129,7 +138,7 @@ def test_skip_pause_resume_like_dislike_quit_in_a_pty(radio: tuple[Path, Path]) 
 
     # --resume continues at the song that was playing when we quit.
     fourth_expected = (saved["queue"][3]["sid_path"], saved["queue"][3]["song_index"])
-    child = _spawn(config, home, "--resume", "--preview", "20")
+    child = _spawn(config, home, "--resume")
     assert _song(child, 4) == fourth_expected
     player_pid(child)
     child.expect("played to the end", timeout=15)
@@ -195,6 +204,22 @@ def test_no_audio_device_is_one_clear_line(radio: tuple[Path, Path], tmp_path: P
 
 
 @needs_sidplayfp
+def test_a_preview_cut_short_is_not_logged_as_played(radio: tuple[Path, Path]) -> None:
+    config, home = radio
+    child = _spawn(config, home, "--mood", "quiet", "--limit", "2", "--exploration", "0", "--preview", "4")
+    _song(child, 1)
+    child.expect(r"preview ended after 00:04 \(not logged as played\)", timeout=15)
+    _song(child, 2)
+    child.expect("preview ended", timeout=15)
+    child.expect(r"session \S+: 0 play, 0 skip, 0 like, 0 dislike")
+    child.expect(pexpect.EOF)
+    assert _events(config) == []
+    saved = json.loads(next((load_config(config).data_path / "sessions").glob("*.json")).read_text())
+    assert [e["action"] for e in saved["events"]] == ["started", "previewed", "started", "previewed"]
+    assert saved["ended"]
+
+
+@needs_sidplayfp
 def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
     config, home = radio
     runner = CliRunner()
@@ -203,7 +228,7 @@ def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
     )["results"]
     broken = load_config(config).hvsc_root / queue[0]["sid_path"]
     broken.write_bytes(b"PSID" + b"\x00" * 10)  # truncated header: sidplayfp refuses it
-    child = _spawn(config, home, "--mood", "bright", "--limit", "3", "--exploration", "0", "--preview", "20")
+    child = _spawn(config, home, "--mood", "bright", "--limit", "3", "--exploration", "0")
     _song(child, 1)
     child.expect("cannot play this song")
     child.expect("skipping")
@@ -227,6 +252,23 @@ def test_bad_invocations(radio: tuple[Path, Path]) -> None:
     (sessions / "20990101T000000Z-dead.json").write_text("{broken")
     result = runner.invoke(cli, ["--config", str(config), "play", "--resume"])
     assert result.exit_code == 2 and "not a readable radio session" in result.output
+    assert "no unfinished radio session" in result.output and "(1 unreadable)" in result.output
+
+
+def test_resume_passes_over_an_unreadable_newer_session(radio: tuple[Path, Path]) -> None:
+    config, _ = radio
+    runner = CliRunner()
+    sessions = load_config(config).data_path / "sessions"
+    assert runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet", "--limit", "3", "--export", str(sessions.parent / "q.json"), "--export-only"]).exit_code == 0
+    queue = json.loads((sessions.parent / "q.json").read_text())
+    items = [QueueItem.from_json(i) for i in queue["songs"]]
+    older = RadioSession(path=sessions / "20260101T000000Z-old.json", id="20260101T000000Z-old", started_at="2026-01-01T00:00:00Z", query={}, queue=items)
+    older.save()
+    (sessions / "20990101T000000Z-dead.json").write_text("{broken")
+    problems: list[str] = []
+    found = latest_session(sessions, problems)
+    assert found is not None and found.id == older.id
+    assert len(problems) == 1 and "20990101T000000Z-dead.json" in problems[0]
 
 
 @needs_sidplayfp
@@ -277,11 +319,13 @@ def test_play_master_plays_mastered_audio(radio: tuple[Path, Path]) -> None:
     """aplay writes to ALSA's null device as fast as it can (no pacing, unlike sidplayfp),
     so each mastered song ends at once here; pausing is covered by the sidplayfp test."""
     config, home = radio
-    child = _spawn(config, home, "--mood", "dark", "--limit", "2", "--preview", "20", "--master", "--exploration", "0")
+    child = _spawn(config, home, "--mood", "dark", "--limit", "2", "--master", "--exploration", "0")
     child.logfile_read = transcript = io.StringIO()
     first = _song(child, 1)
     child.expect(r"mastered as (\S+) \(\d+%\) with profile v1\.0: \S+ → (-?[\d.]+) LUFS, true peak (-?[\d.]+) dBTP")
-    assert abs(float(child.match.group(2)) - (-16.0)) <= 0.5 and float(child.match.group(3)) <= -1.0
+    profile = load_profile(load_config(config).data_path / "profiles", child.match.group(1))
+    assert abs(float(child.match.group(2)) - profile.target_lufs) <= 0.5
+    assert float(child.match.group(3)) <= profile.true_peak_ceiling_dbtp
     player_pid(child)
     child.expect("played to the end", timeout=30)
     second = _song(child, 2)
