@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.classify.analyse import dumps_row
-from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor
+from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor, check_feature_sets
 from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.ratings.tags import Rating
 
@@ -34,8 +34,13 @@ def classify_rows(
     manual: Mapping[tuple[str, int], Rating],
     predictor: Predictor | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """``(classified rows, songs left out)`` in ``(sid_path, song_index)`` order."""
+    """``(classified rows, songs left out)`` in ``(sid_path, song_index)`` order.
+
+    Raises :class:`FeatureSetMismatchError` before predicting anything when a trained
+    model meets rows of another feature set (all or nothing: no half-classified file).
+    """
     predictor = predictor or BaselinePredictor()
+    check_feature_sets(feature_rows, predictor)
     rows: list[dict[str, Any]] = []
     skipped = 0
     for row in sorted(feature_rows, key=lambda r: (r["sid_path"], r["song_index"])):

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["BASELINE_NAME", "Predictor", "baseline_predict", "load_calibration"]
+__all__ = ["BASELINE_NAME", "FeatureSetMismatchError", "Predictor", "baseline_predict", "check_feature_sets", "load_calibration"]
 
 BASELINE_NAME = "baseline-1"
 DIMENSIONS = ("e", "m", "c", "p")
@@ -31,11 +31,48 @@ _CALIBRATION_FILE = Path(__file__).with_name("baseline_calibration.json")
 
 
 class Predictor(Protocol):
-    """What ``classified`` needs from a model: ratings 1–5 and a confidence."""
+    """What ``classified`` needs from a model: ratings 1–5 and a confidence.
+
+    A trained model also has ``feature_set_version`` (the feature set it was trained
+    on); a predictor without one (the baseline) reads features by name and takes any.
+    """
 
     name: str
 
     def predict(self, features: Mapping[str, float]) -> tuple[dict[str, float], float]: ...
+
+
+class FeatureSetMismatchError(ValueError):
+    """Feature rows of another feature set than the model's; one line for the user."""
+
+
+def check_feature_sets(rows: Iterable[Mapping[str, Any]], predictor: object) -> None:
+    """Refuse rows whose own ``featureSetVersion`` differs from the model's.
+
+    Loading the model only compares it with the code's feature-set constant; the rows
+    on disk may still be older (or newer) than that, and a model would then mis-read
+    their columns without a word. Rows without features are not predicted, so they
+    do not count.
+    """
+    expected = getattr(predictor, "feature_set_version", None)
+    if expected is None:
+        return
+    other: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("features") is None:
+            continue
+        version = row.get("featureSetVersion")
+        if version != expected:
+            other.setdefault(str(version), []).append(f"{row.get('sid_path')}#{row.get('song_index')}")
+    if not other:
+        return
+    count = sum(len(v) for v in other.values())
+    version, songs = max(other.items(), key=lambda item: (len(item[1]), item[0]))
+    raise FeatureSetMismatchError(
+        f"{count} songs (e.g. {min(songs)}) have features of feature set {version!r} but the model "
+        f"{getattr(predictor, 'name', '?')} was trained on {expected!r}; re-materialize audio_features for them "
+        "(scripts/run.sh or the Dagster UI), or retrain on the current features with 'sidflow train --force'"
+    )
 
 
 @cache

@@ -17,6 +17,7 @@ import polars as pl
 
 from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
+from sidflow_pipeline.classify.predict import FeatureSetMismatchError
 from sidflow_pipeline.training.model import ModelError, load_predictor
 from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
 from sidflow_pipeline.classify.progress import SongProgress
@@ -220,7 +221,10 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
     except ModelError as exc:
         raise dg.Failure(description=str(exc)) from exc
     started = time.perf_counter()
-    rows, skipped = classify_rows(feature_rows, manual, predictor)
+    try:
+        rows, skipped = classify_rows(feature_rows, manual, predictor)
+    except FeatureSetMismatchError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     digest = _write_per_partition(context.partition_keys, rows, lambda key: classified_path(config, key), dict, lambda r: r["sid_path"])
     auto_files = 0
     for key in context.partition_keys:

@@ -5,10 +5,17 @@ than the published model on the same held-out songs is not published, the check 
 with the reason, and nothing downstream (reclassification, the database) runs on it.
 The sensor and the schedule both request `sidflow_retrain`: retrain → reclassify every
 section → rebuild `sidflow_lance`.
+
+Every run the sensor requests is tagged with the content it was requested for and the
+attempt number, so the next evaluation can ask the instance how it ended: a failed run
+is requested again (new run key, at most :data:`MAX_ATTEMPTS` per content) unless it
+failed because the candidate was rejected — retraining the same data gives the same
+model, so that would only fail again.
 """
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
@@ -16,10 +23,14 @@ from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, cl
 from sidflow_pipeline.defs.feedback import feedback_aggregates, feedback_events, sidflow_lance
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.training.model import MODEL_VERSION
-from sidflow_pipeline.training.retrain import content_run_key, decide, observe
+from sidflow_pipeline.training.retrain import Observation, content_run_key, covered_inputs, decide, observe, trained_on
 from sidflow_pipeline.training.train import last_training, model_dir, run_training
 
 CHECK_NAME = "not_worse_than_current"
+CONTENT_TAG = "sidflow/retrain-content"
+ATTEMPT_TAG = "sidflow/retrain-attempt"
+REASON_TAG = "sidflow/retrain-reason"
+MAX_ATTEMPTS = 3
 
 
 @dg.asset(
@@ -71,6 +82,54 @@ retrain_job = dg.define_asset_job(
 )
 
 
+def _runs_for(context: dg.SensorEvaluationContext, key: str) -> list[dg.DagsterRun]:
+    """Runs requested for this content, newest first; none when the context has no instance."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # build_sensor_context() without an instance
+        return []
+    return list(instance.get_runs(filters=dg.RunsFilter(tags={CONTENT_TAG: key})))
+
+
+def _attempt(run: dg.DagsterRun) -> int:
+    try:
+        return max(1, int(run.tags.get(ATTEMPT_TAG, "1")))
+    except ValueError:
+        return 1
+
+
+def _request(seen: Observation, attempt: int, reason: str) -> dg.RunRequest:
+    key = content_run_key(seen)
+    return dg.RunRequest(
+        run_key=key if attempt == 1 else f"{key}-attempt{attempt}",
+        tags={REASON_TAG: reason, CONTENT_TAG: key, ATTEMPT_TAG: str(attempt)},
+    )
+
+
+def _after_previous_runs(
+    runs: list[dg.DagsterRun], seen: Observation, last: dict[str, Any] | None, enabled: bool
+) -> tuple[dg.RunRequest | None, str]:
+    """A retry of the newest run for this content if it failed and retrying can help, else why not."""
+    latest = runs[0]
+    attempts = max(_attempt(r) for r in runs)
+    name = f"run {latest.run_id[:8]}"
+    if not latest.is_finished:
+        return None, f"{name} for these ratings/feedback is {latest.status.value.lower()}"
+    if latest.status != dg.DagsterRunStatus.FAILURE:
+        return None, f"no new ratings or feedback since {name} ({latest.status.value.lower()})"
+    if attempts >= MAX_ATTEMPTS:
+        return None, (
+            f"retraining these ratings/feedback failed {attempts} times (last: {name}); not retried again — "
+            "fix the cause, then launch sidflow_retrain or run 'sidflow train'"
+        )
+    if trained_on(seen, last) and last is not None and not last.get("published", True):
+        return None, f"{name} failed because the candidate was rejected ({last.get('reason', '')}); retrying the same data gives the same model"
+    if not enabled:
+        return None, "retraining is disabled (retrain.enabled = false in .sidflow.json)"
+    reason = f"retry {attempts + 1}/{MAX_ATTEMPTS}: {name} failed"
+    return _request(seen, attempts + 1, reason), reason
+
+
 @dg.sensor(
     job=retrain_job,
     minimum_interval_seconds=300,
@@ -81,17 +140,23 @@ def retrain_on_feedback(context: dg.SensorEvaluationContext, sidflow: SidflowCon
     config = sidflow.load()
     seen = observe(config)
     cursor = json.loads(context.cursor) if context.cursor else {}
-    new_cursor = json.dumps({"content": seen.content, "said": seen.said, "requested": False}, sort_keys=True)
+    last = last_training(config)
+
+    def cursor_for(requested: bool, attempt: int = 0) -> str:
+        return json.dumps({"content": seen.content, "said": seen.said, "requested": requested, "attempt": attempt}, sort_keys=True)
+
+    runs = _runs_for(context, content_run_key(seen))
+    if runs:
+        retry, reason = _after_previous_runs(runs, seen, last, config.retrain.enabled)
+        if retry is None:
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor_for(True, max(_attempt(r) for r in runs)))
+        return dg.SensorResult(run_requests=[retry], cursor=cursor_for(True, int(retry.tags[ATTEMPT_TAG])))
     if cursor.get("content") == seen.content and cursor.get("requested"):
         return dg.SensorResult(skip_reason=dg.SkipReason("no new ratings or feedback since the run already requested"))
-    decision = decide(config.retrain, seen, last_training(config), datetime.now(UTC))
+    decision = decide(config.retrain, seen, last, datetime.now(UTC), covered_inputs(config, last))
     if not decision.retrain:
-        return dg.SensorResult(skip_reason=dg.SkipReason(decision.reason), cursor=new_cursor)
-    cursor_data = {"content": seen.content, "said": seen.said, "requested": True}
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=content_run_key(seen), tags={"sidflow/retrain-reason": decision.reason})],
-        cursor=json.dumps(cursor_data, sort_keys=True),
-    )
+        return dg.SensorResult(skip_reason=dg.SkipReason(decision.reason), cursor=cursor_for(False))
+    return dg.SensorResult(run_requests=[_request(seen, 1, decision.reason)], cursor=cursor_for(True, 1))
 
 
 @dg.schedule(

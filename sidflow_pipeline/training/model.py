@@ -168,6 +168,12 @@ class RatingModel:
         self.name = f"lightgbm-{self.metadata.get('modelVersion', MODEL_VERSION)}"
         self.confidence = float(self.metadata.get("confidence", 0.5))
 
+    @property
+    def feature_set_version(self) -> str | None:
+        """The feature set it was trained on: ``classified`` refuses rows of another one."""
+        version = self.metadata.get("featureSetVersion")
+        return str(version) if version is not None else None
+
     def predict_matrix(self, rows: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray]:
         x = self.stats.normalise(feature_matrix(rows, self.stats.names))
         out = {}

@@ -1,34 +1,63 @@
 """When to retrain: enough new things said, and enough time since the last training.
 
-"New feedback" counts what the listener said since the last training — feedback
-events (valid, uuid-deduplicated) plus manually rated songs — against the counts the
-training log recorded. The content digest covers the feedback log files and the tags
-files, so the sensor can tell "nothing changed" from "changed, but not enough yet" and
-use it as the run key: the same content never starts two runs.
+"New feedback" is counted by content, not by subtracting counts: every rating entry
+and feedback event has an id (:mod:`sidflow_pipeline.training.inputs`), training
+records the ids it read, and the sensor counts the ids it sees that the last training
+did not read. Counting the same unit on both sides is what lets the count fall to 0
+after a training (no retrain every ``intervalHours`` with nothing new) and makes one
+new rating or event count exactly 1. A log entry from before the ids were recorded
+(or whose inputs file no longer matches it) falls back to comparing counts once; the
+next training records the ids.
+
+The content digest covers the feedback log's events and the tags files, so the sensor
+can tell "nothing changed" from "changed, but not enough yet" and use it as the run
+key: the same content never starts two runs (retries of a failed run get their own).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.config import RetrainConfig, SidflowConfig
+from sidflow_pipeline.training.inputs import (
+    INPUTS_FILE,
+    input_ids,
+    inputs_digest,
+    read_inputs,
+)
 
-__all__ = ["Observation", "RetrainDecision", "content_run_key", "decide", "observe"]
+__all__ = [
+    "Observation",
+    "RetrainDecision",
+    "content_run_key",
+    "covered_inputs",
+    "decide",
+    "new_since",
+    "observe",
+    "trained_on",
+]
 
 
 @dataclass(frozen=True)
 class Observation:
     feedback_events: int
-    manual_songs: int
+    manual_songs: int  # rating entries in tags files (a file-wide rating is one)
     content: str
+    items: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def said(self) -> int:
-        return self.feedback_events + self.manual_songs
+        return len(self.items) if self.items else self.feedback_events + self.manual_songs
+
+    @property
+    def inputs_digest(self) -> str:
+        """The digest a training of exactly this content records (see ``trained_on``)."""
+        return inputs_digest(self.items)
 
 
 @dataclass(frozen=True)
@@ -40,7 +69,12 @@ class RetrainDecision:
 
 def observe(config: SidflowConfig) -> Observation:
     from sidflow_pipeline.feedback.log import read_events
-    from sidflow_pipeline.ratings.tags import TagsError, effective_tags_files, read_tags
+    from sidflow_pipeline.ratings.tags import (
+        Rating,
+        TagsError,
+        effective_tags_files,
+        read_tags,
+    )
 
     digest = hashlib.sha256()
     # One read of the log: the digest covers the valid, deduplicated events (a broken
@@ -48,14 +82,51 @@ def observe(config: SidflowConfig) -> Observation:
     events = read_events(config.data_path / "feedback").events
     for event in events:
         digest.update(json.dumps(event.to_json(), sort_keys=True).encode() + b"\0")
-    manual_songs = 0
+    tags: dict[str, dict[int | None, Rating]] = {}
     for sid_path, path in effective_tags_files(config.tags_roots):
         digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
         try:
-            manual_songs += len(read_tags(path))
+            tags[sid_path] = read_tags(path)
         except TagsError:
             continue
-    return Observation(len(events), manual_songs, digest.hexdigest())
+    items = input_ids(tags, events)
+    ratings = sum(1 for item in items if item.startswith("rating "))
+    return Observation(len(events), ratings, digest.hexdigest(), items)
+
+
+def _inputs_path(config: SidflowConfig) -> Path:
+    return config.data_path / "training" / INPUTS_FILE
+
+
+def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozenset[str] | None:
+    """The ids the last training read, when its inputs file is the one its log entry names."""
+    recorded = (last or {}).get("inputs")
+    if not isinstance(recorded, dict) or not recorded.get("sha256"):
+        return None
+    stored = read_inputs(_inputs_path(config))
+    if stored is None or stored[1] != recorded["sha256"]:
+        return None
+    return stored[0]
+
+
+def trained_on(seen: Observation, last: dict[str, Any] | None) -> bool:
+    """Whether the last training read exactly the content seen now."""
+    recorded = (last or {}).get("inputs")
+    return isinstance(recorded, dict) and recorded.get("sha256") == seen.inputs_digest
+
+
+def new_since(seen: Observation, last: dict[str, Any] | None, covered: frozenset[str] | None) -> int:
+    """Ratings/events seen now that the last training did not read."""
+    if last is None:
+        return seen.said
+    if covered is not None:
+        return len(seen.items - covered)
+    recorded = last.get("inputs")
+    if isinstance(recorded, dict) and "count" in recorded:
+        before = int(recorded["count"])
+    else:  # a log entry from before the ids were recorded
+        before = int(last.get("feedbackEvents", 0)) + int(last.get("manualSongs", 0))
+    return max(0, seen.said - before)
 
 
 def _parse_ts(text: Any) -> datetime | None:
@@ -65,10 +136,18 @@ def _parse_ts(text: Any) -> datetime | None:
         return None
 
 
-def decide(retrain: RetrainConfig, seen: Observation, last: dict[str, Any] | None, now: datetime) -> RetrainDecision:
-    """Whether to retrain now; the reason is shown as the sensor's skip or run reason."""
-    said_before = 0 if last is None else int(last.get("feedbackEvents", 0)) + int(last.get("manualSongs", 0))
-    new = max(0, seen.said - said_before)
+def decide(
+    retrain: RetrainConfig,
+    seen: Observation,
+    last: dict[str, Any] | None,
+    now: datetime,
+    covered: frozenset[str] | None = None,
+) -> RetrainDecision:
+    """Whether to retrain now; the reason is shown as the sensor's skip or run reason.
+
+    ``covered`` is :func:`covered_inputs` for ``last``; without it the counts are compared.
+    """
+    new = new_since(seen, last, covered)
     if not retrain.enabled:
         return RetrainDecision(False, "retraining is disabled (retrain.enabled = false in .sidflow.json)", new)
     if new < retrain.min_new_feedback:

@@ -7,6 +7,10 @@ data grows, so today's candidate and yesterday's model are compared on songs nei
 was trained on. "Worse" means a higher mean MAE over the dimensions both models were
 evaluated on; a worse candidate is not published unless ``force`` (the old model stays
 and the log says why).
+
+Every training that ran records what it read (``training-inputs.jsonl``, its digest in
+the log entry), so the retrain sensor can count what is new by content: see
+:mod:`sidflow_pipeline.training.inputs`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.training.inputs import INPUTS_FILE, input_ids, write_inputs
 from sidflow_pipeline.training.model import (
     Metrics,
     ModelError,
@@ -74,6 +79,9 @@ class TrainingData:
     feedback_events: int
     manual_songs: int
     problems: list[str] = field(default_factory=list)
+    # Ids of every rating entry and feedback event read (training.inputs): what the
+    # retrain sensor compares with, whether or not the song had features.
+    inputs: frozenset[str] = field(default_factory=frozenset)
 
 
 def load_training_data(config: SidflowConfig) -> TrainingData:
@@ -110,7 +118,8 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
     moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
     samples = build_samples(features, tags, report.events, moves)
     manual_songs = sum(1 for s in samples if s.source != "feedback")
-    return TrainingData(samples, features, FEATURE_SET_VERSION, len(report.events), manual_songs, problems)
+    inputs = input_ids(tags, report.events)
+    return TrainingData(samples, features, FEATURE_SET_VERSION, len(report.events), manual_songs, problems, inputs)
 
 
 @dataclass
@@ -204,6 +213,9 @@ def run_training(
     model.confidence = float(model.metadata["confidence"])
     if outcome.published:
         save_model(model, model_dir(config))
+    # The inputs file first, then the log entry naming its digest: a crash in between
+    # leaves a mismatch, which the sensor treats as "compare counts", never as "all new".
+    inputs_sha = write_inputs(training_dir(config) / INPUTS_FILE, data.inputs)
     outcome.log_entry = {
         "modelVersion": model.metadata["modelVersion"],
         "trainedAt": trained_at,
@@ -213,6 +225,12 @@ def run_training(
         "testSamples": len(test),
         "feedbackEvents": data.feedback_events,
         "manualSongs": data.manual_songs,
+        "inputs": {
+            "count": len(data.inputs),
+            "ratings": sum(1 for i in data.inputs if i.startswith("rating ")),
+            "feedbackEvents": sum(1 for i in data.inputs if i.startswith("feedback ")),
+            "sha256": inputs_sha,
+        },
         "metrics": candidate.to_json(),
         "meanMae": round(candidate.mean_mae or 0.0, 4),
         "baseline": baseline.to_json(),

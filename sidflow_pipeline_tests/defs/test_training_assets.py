@@ -149,3 +149,137 @@ def test_retrain_job_runs_as_the_sensor_launches_it(tmp_path: Path, monkeypatch:
     keys = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
     assert keys == {"rating_model", "classified", "feedback_aggregates", "sidflow_lance"}
     assert len(_classified_rows(tmp_path / "data")) == len(features)
+
+
+def _instance_sensor(config: Path, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, resources={"sidflow": SidflowConfigResource(config_path=str(config))}
+    )
+    return retrain_on_feedback(context)
+
+
+def _store_run(instance: dg.DagsterInstance, request: dg.RunRequest, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    """A run as the daemon would have launched it for ``request``, already in ``status``."""
+    from dagster._core.utils import make_new_run_id
+
+    tags = {**request.tags, "dagster/run_key": request.run_key}
+    return instance.add_run(dg.DagsterRun(job_name="sidflow_retrain", run_id=make_new_run_id(), status=status, tags=tags))
+
+
+def test_a_failed_retrain_is_retried_at_most_three_times(tmp_path: Path) -> None:
+    from sidflow_pipeline.defs.training import ATTEMPT_TAG, CONTENT_TAG, MAX_ATTEMPTS
+
+    config, _, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 5, "intervalHours": 24})
+    with dg.instance_for_test() as instance:
+        first = _instance_sensor(config, instance)
+        request = first.run_requests[0]
+        assert request.tags[ATTEMPT_TAG] == "1" and request.tags[CONTENT_TAG] == request.run_key
+        # Still running: nothing more, whatever the cursor says.
+        running = _store_run(instance, request, dg.DagsterRunStatus.STARTED)
+        waiting = _instance_sensor(config, instance)
+        assert not waiting.run_requests and f"run {running.run_id[:8]}" in waiting.skip_reason.skip_message
+        assert "started" in waiting.skip_reason.skip_message
+        # It failed: the same content is requested again, under a new run key.
+        instance.delete_run(running.run_id)
+        failed = _store_run(instance, request, dg.DagsterRunStatus.FAILURE)
+        retry = _instance_sensor(config, instance, first.cursor)
+        assert len(retry.run_requests) == 1
+        second = retry.run_requests[0]
+        assert second.run_key == f"{request.run_key}-attempt2" and second.tags[ATTEMPT_TAG] == "2"
+        assert f"retry 2/3: run {failed.run_id[:8]} failed" == second.tags["sidflow/retrain-reason"]
+        assert json.loads(retry.cursor)["attempt"] == 2
+        _store_run(instance, second, dg.DagsterRunStatus.FAILURE)
+        third = _instance_sensor(config, instance, retry.cursor).run_requests[0]
+        assert third.run_key == f"{request.run_key}-attempt3"
+        last_failed = _store_run(instance, third, dg.DagsterRunStatus.FAILURE)
+        # Three failures: skipped with the reason, not retried again (with or without the cursor).
+        for cursor in (retry.cursor, None):
+            given_up = _instance_sensor(config, instance, cursor)
+            assert not given_up.run_requests
+            assert f"failed {MAX_ATTEMPTS} times (last: run {last_failed.run_id[:8]})" in given_up.skip_reason.skip_message
+        # New content starts afresh at attempt 1.
+        cfg = load_config(config)
+        append_event(cfg.data_path / "feedback", "MUSICIANS/T/Tester_00/Tune_0000.sid", "like", event_id="like-new")
+        fresh = _instance_sensor(config, instance, retry.cursor).run_requests[0]
+        assert fresh.tags[ATTEMPT_TAG] == "1" and fresh.run_key != request.run_key
+        # A run that succeeded is not repeated.
+        _store_run(instance, fresh, dg.DagsterRunStatus.SUCCESS)
+        done = _instance_sensor(config, instance)
+        assert not done.run_requests and "(success)" in done.skip_reason.skip_message
+
+
+def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> None:
+    from sidflow_pipeline.training.retrain import observe
+
+    config, _, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 5, "intervalHours": 24})
+    cfg = load_config(config)
+    with dg.instance_for_test() as instance:
+        request = _instance_sensor(config, instance).run_requests[0]
+        _store_run(instance, request, dg.DagsterRunStatus.FAILURE)
+        # The run trained on exactly this content and the blocking check rejected the candidate.
+        seen = observe(cfg)
+        append_training_log(
+            cfg.data_path / "training" / "training-log.jsonl",
+            {
+                "trainedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "inputs": {"count": seen.said, "sha256": seen.inputs_digest},
+                "published": False,
+                "reason": "candidate mean MAE 0.9 > current 0.5",
+            },
+        )
+        result = _instance_sensor(config, instance)
+        assert not result.run_requests and "candidate was rejected (candidate mean MAE 0.9 > current 0.5)" in result.skip_reason.skip_message
+
+
+def test_sensor_sees_nothing_new_after_training_a_multi_song_tune(tmp_path: Path) -> None:
+    """A file-wide rating on a 10-song tune and rated songs without features: 0 new after training, then exactly 1."""
+    from sidflow_pipeline.classify.analyse import write_jsonl_rows
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.ratings.tags import Rating, write_rating
+    from sidflow_pipeline.training.model import create_model
+    from sidflow_pipeline.training.train import run_training
+    from sidflow_pipeline_tests.training.listener import synthetic_features
+
+    config, _, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 1, "intervalHours": 0})
+    cfg = load_config(config)
+    multi = "MUSICIANS/Z/Zed/Ten_Songs.sid"
+    rows = [
+        {"sid_path": multi, "song_index": i, "featureSetVersion": FEATURE_SET_VERSION, "features": f, "status": "ok"}
+        for i, f in enumerate(synthetic_features(10, seed=9).values(), start=1)
+    ]
+    write_jsonl_rows(cfg.data_path / "features" / "extra.jsonl", rows)
+    (cfg.data_path / "tags" / "MUSICIANS/Z/Zed").mkdir(parents=True)
+    (cfg.data_path / "tags" / f"{multi}.tags.json").write_text(json.dumps({"e": 4, "m": 2, "c": 3, "p": 5}))
+    for name in ("A", "B"):
+        write_rating(cfg.data_path / "tags" / f"MUSICIANS/Z/Zed/Unrendered_{name}.sid.tags.json", 1, 1, Rating(p=2))
+    append_event(cfg.data_path / "feedback", "MUSICIANS/Z/Zed/Unrendered_A.sid", "like", event_id="like-0")
+    with dg.instance_for_test() as instance:
+        before = _instance_sensor(config, instance)
+        assert "28 new" in before.run_requests[0].tags["sidflow/retrain-reason"]
+        run_training(cfg, spec=create_model(num_boost_round=20))  # as `sidflow train` would
+        after = _instance_sensor(config, instance)
+        assert not after.run_requests and after.skip_reason.skip_message.startswith("0 new ratings/feedback events")
+        append_event(cfg.data_path / "feedback", multi, "dislike", song_index=4, event_id="dislike-1")
+        one = _instance_sensor(config, instance, after.cursor)
+        assert "1 new ratings/feedback events" in one.run_requests[0].tags["sidflow/retrain-reason"]
+
+
+def test_classified_refuses_rows_of_another_feature_set_than_the_model(tmp_path: Path) -> None:
+    from sidflow_pipeline.training.model import create_model
+    from sidflow_pipeline.training.train import run_training
+
+    config, _, _ = write_project(tmp_path, count=40)
+    cfg = load_config(config)
+    assert run_training(cfg, spec=create_model(num_boost_round=20)).published
+    path = min((cfg.data_path / "features").glob("*.jsonl"))
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[0]["featureSetVersion"] = "1999-01-01.0"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = dg.materialize(
+        [classified], resources={"sidflow": SidflowConfigResource(config_path=str(config))}, tags=ALL_SECTIONS_TAGS, raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.step_failure_data.user_failure_data.description
+    assert "'1999-01-01.0'" in message and "was trained on" in message and "audio_features" in message
+    assert not list((cfg.data_path / "classified").glob("*.jsonl"))  # nothing half-classified
