@@ -220,13 +220,21 @@ def fetch(ctx: Context, source: str | None) -> None:
     The same code as the hvsc_mirror asset: base archive + update scripts, verified
     downloads, staging tree swapped in only when everything succeeded.
     """
-    from sidflow_pipeline.hvsc.sync import SyncError, sync_hvsc
+    from sidflow_pipeline.hvsc.sync import SyncError, sync_collection
 
     cfg = ctx.config
     try:
-        result = sync_hvsc(source or cfg.hvsc_source, cfg.hvsc_path, checksums=cfg.hvsc_checksums, log=lambda m: console.print(f"[dim]{m}[/]"))
+        synced = sync_collection(
+            source or cfg.hvsc_source,
+            cfg.hvsc_path,
+            cfg.data_path,
+            cfg.tags_path,
+            checksums=cfg.hvsc_checksums,
+            log=lambda m: console.print(f"[dim]{m}[/]"),
+        )
     except SyncError as exc:
         fail(str(exc))
+    result = synced.result
     if result.status == "current":
         console.print(f"HVSC release {result.version} is current; nothing downloaded.")
         return
@@ -238,6 +246,8 @@ def fetch(ctx: Context, source: str | None) -> None:
         console.print(f"  {archive.filename}  {archive.checksum}")
     if result.moves:
         console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.hvsc_path / 'path-moves.jsonl'}")
+    if synced.tags_moved:
+        console.print(f"  {synced.tags_moved} rating files under {cfg.tags_path} moved with their tunes")
 
 
 @cli.command("format-json")
@@ -413,6 +423,33 @@ def _feedback_root(cfg: SidflowConfig) -> Path:
     return cfg.data_path / "feedback"
 
 
+def _feedback_sid_path(cfg: SidflowConfig, sid: str, song_index: int) -> str:
+    """The HVSC path to log for SID, or :class:`FeedbackError` saying why not.
+
+    Nothing reaches the append-only log unless it could name a real song: a line with
+    an empty or non-.sid path, or a subtune the tune does not have, would be counted
+    as feedback for nothing and flagged by ``validate`` forever (lines are never
+    rewritten). A tune that is not in the local collection is accepted (the log may be
+    written before a sync), so the song range is only checked when the file is there.
+    """
+    from sidflow_pipeline.feedback.log import FeedbackError, normalise_sid_path
+    from sidflow_pipeline.sid.header import read_sid
+
+    candidate = Path(sid)
+    if sid.strip() and candidate.is_file():
+        try:
+            sid = candidate.resolve().relative_to(cfg.hvsc_root.resolve()).as_posix()
+        except ValueError:
+            raise FeedbackError(f"{sid} is not inside the collection {cfg.hvsc_root} (hvscPath)") from None
+    sid_path = normalise_sid_path(sid)
+    tune = cfg.hvsc_root / sid_path
+    if tune.is_file():
+        songs = read_sid(tune).header.songs
+        if not 1 <= song_index <= songs:
+            raise FeedbackError(f"{sid_path}: song {song_index} out of range 1–{songs}")
+    return sid_path
+
+
 for _action in ("like", "dislike", "skip", "play"):
 
     def _make(action: str) -> None:
@@ -425,14 +462,8 @@ for _action in ("like", "dislike", "skip", "play"):
             from sidflow_pipeline.feedback.log import FeedbackError, append_event
 
             cfg = ctx.config
-            sid_path = sid
-            candidate = Path(sid)
-            if candidate.is_file():
-                try:
-                    sid_path = candidate.resolve().relative_to(cfg.hvsc_root.resolve()).as_posix()
-                except ValueError:
-                    fail(f"{sid} is not inside the collection {cfg.hvsc_root} (hvscPath)")
             try:
+                sid_path = _feedback_sid_path(cfg, sid, song_index)
                 event = append_event(_feedback_root(cfg), sid_path, action, song_index=song_index)
             except FeedbackError as exc:
                 fail(str(exc))
@@ -461,29 +492,45 @@ def feedback_validate(ctx: Context) -> None:
 
 
 @cli.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output: one object per artifact.")
 @pass_ctx
 @user_errors
-def verify(ctx: Context) -> None:
-    """Check derived data against the canonical data; name what is stale and how to fix it."""
-    from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
+def verify(ctx: Context, as_json: bool) -> None:
+    """Check derived data against the canonical data; name what is stale and how to fix it.
+
+    Every failing artifact gets its own `fix:` line with the exact command, because a
+    generic hint would send the user to rebuild the database when it is the feedback
+    aggregates that are behind (the database's manifest records what they were built from).
+    """
     from sidflow_pipeline.features import FEATURE_SET_VERSION
-    from sidflow_pipeline.lance.verify import check_lance_manifest
+    from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
+    from sidflow_pipeline.lance.verify import fix_command, lance_status
     from sidflow_pipeline.training.model import check_model
 
     cfg = ctx.config
-    checks = [
-        ("HVSC tree", *check_tree_against_manifest(cfg.hvsc_path)[::2]),
-        ("sidflow.lance", *check_lance_manifest(cfg)),
-        ("rating model", *check_model(cfg.data_path / "model", FEATURE_SET_VERSION)),
+    hvsc_ok, _meta, hvsc_detail = check_tree_against_manifest(cfg.hvsc_path)
+    model_ok, model_detail = check_model(cfg.data_path / "model", FEATURE_SET_VERSION)
+    lance = lance_status(cfg)
+    checks: list[dict[str, Any]] = [
+        {"artifact": "HVSC tree", "ok": hvsc_ok, "status": "ok" if hvsc_ok else "stale/corrupt",
+         "detail": hvsc_detail, "fix": None if hvsc_ok else fix_command("hvsc_mirror")},
+        {"artifact": "sidflow.lance", "ok": lance.ok, "status": lance.state, "detail": lance.detail, "fix": lance.fix},
+        {"artifact": "rating model", "ok": model_ok, "status": "ok" if model_ok else "stale/corrupt",
+         "detail": model_detail, "fix": None if model_ok else f"sidflow train --force (or {fix_command('rating_model')})"},
     ]
-    table = Table(title="sidflow verify")
-    for column in ("artifact", "status", "detail"):
-        table.add_column(column)
-    for name, ok, detail in checks:
-        table.add_row(name, "[green]ok[/]" if ok else "[red]stale/corrupt[/]", detail)
-    console.print(table)
-    if not all(ok for _name, ok, _detail in checks):
-        console.print("fix: dagster asset materialize -m sidflow_pipeline.definitions --select <asset> (or bash scripts/run.sh)")
+    failed = [c for c in checks if not c["ok"]]
+    if as_json:
+        click.echo(json.dumps(checks, indent=2, sort_keys=True))
+    else:
+        table = Table(title="sidflow verify")
+        for column in ("artifact", "status", "detail"):
+            table.add_column(column)
+        for check in checks:
+            table.add_row(check["artifact"], "[green]ok[/]" if check["ok"] else f"[red]{check['status']}[/]", check["detail"])
+        console.print(table)
+        for check in failed:  # click.echo: a command must not be wrapped mid-word
+            click.echo(f"{check['artifact']}: {check['status']} — fix: {check['fix']}")
+    if failed:
         sys.exit(1)
 
 

@@ -2,7 +2,10 @@
 
 `sidflow_lance` also reads every `classified` section; its manifest (in git) is
 written from the materialization's metadata, and an asset check compares the
-manifest's source checksums with the canonical files on disk.
+manifest's source checksums with the canonical files on disk. The manifest's
+feedback checksum is the one `feedback_aggregates` recorded for the log it read, not
+the log's state when the database is built: otherwise rebuilding only
+`sidflow_lance` after new feedback would claim freshness for counts it never saw.
 """
 
 from typing import Any
@@ -15,11 +18,25 @@ from sidflow_pipeline.classify.analyse import read_jsonl_rows
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs.classify import classified
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.feedback.aggregate import aggregate_events, write_aggregates
-from sidflow_pipeline.feedback.log import read_events
+from sidflow_pipeline.feedback.aggregate import (
+    aggregate_events,
+    read_aggregates,
+    write_aggregates,
+)
+from sidflow_pipeline.feedback.log import log_checksum, read_events
 from sidflow_pipeline.hvsc.sync import read_moves
 from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
-from sidflow_pipeline.lance.verify import aggregates_path, check_lance_manifest, current_sources, feedback_root, lance_path
+from sidflow_pipeline.lance.verify import (
+    aggregates_path,
+    classified_checksum,
+    feedback_root,
+    lance_path,
+    lance_status,
+)
+
+# What the manifest records when no aggregates were usable: never equal to a real
+# log checksum, so the database shows as stale until feedback_aggregates is built.
+UNKNOWN_FEEDBACK = "unknown: feedback_aggregates missing or predates source checksums"
 
 
 @dg.observable_source_asset(
@@ -28,7 +45,7 @@ from sidflow_pipeline.lance.verify import aggregates_path, check_lance_manifest,
 )
 def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()
-    return dg.DataVersion(current_sources(config)["feedback"].removeprefix("sha256:")[:16])
+    return dg.DataVersion(log_checksum(feedback_root(config)).removeprefix("sha256:")[:16])
 
 
 @dg.asset(
@@ -43,9 +60,10 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
     for path, number, reason in report.bad_lines[:20]:
         context.log.warning(f"{path}:{number}: {reason} (skipped)")
     frame = aggregate_events(report, read_moves(config.hvsc_path))
-    write_aggregates(frame, aggregates_path(config))
+    write_aggregates(frame, aggregates_path(config), feedback_checksum=report.checksum, feedback_events=len(report.events))
     return dg.MaterializeResult(
         metadata={
+            "feedback_checksum": report.checksum,
             "events": len(report.events),
             "bad_lines": len(report.bad_lines),
             "duplicates": report.duplicates,
@@ -73,6 +91,9 @@ def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
 )
 def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
+    # Checksum first: if a section changes while we read, the manifest names the older
+    # state and the database shows as stale instead of claiming rows it never read.
+    classified_sum = classified_checksum(config)
     rows: list[dict[str, Any]] = []
     bad = 0
     if config.classified_path.is_dir():
@@ -80,13 +101,15 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
             part, part_bad = read_jsonl_rows(path)
             rows.extend(part)
             bad += part_bad
-    aggregates: dict[tuple[str, int], dict[str, Any]] = {}
-    if aggregates_path(config).is_file():
-        for r in pl.read_parquet(aggregates_path(config)).iter_rows(named=True):
-            aggregates[(r["sid_path"], r["song_index"])] = r
-    sources = current_sources(config)
-    events = len(read_events(feedback_root(config)).events)
-    result = build_database(lance_path(config), rows, aggregates, _names(config), sources=sources, feedback_events=events)
+    # Counts and checksum both come from the aggregates file, so the manifest says
+    # exactly which feedback the database reflects.
+    saved = read_aggregates(aggregates_path(config))
+    if saved.feedback_checksum is None:
+        context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
+    sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
+    result = build_database(
+        lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events
+    )
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
     return dg.MaterializeResult(
         metadata={
@@ -101,10 +124,16 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     )
 
 
-@dg.asset_check(asset=sidflow_lance, description="The manifest's source checksums match classified/ and feedback/ on disk.")
+@dg.asset_check(
+    asset=sidflow_lance,
+    description="The manifest's source checksums match classified/ and the feedback log on disk, and every row reads back.",
+)
 def lance_manifest_matches_sources(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
-    ok, detail = check_lance_manifest(sidflow.load())
-    return dg.AssetCheckResult(passed=ok, metadata={"detail": detail})
+    status = lance_status(sidflow.load())
+    metadata: dict[str, Any] = {"state": status.state, "detail": status.detail}
+    if status.fix:
+        metadata["fix"] = status.fix
+    return dg.AssetCheckResult(passed=status.ok, metadata=metadata)
 
 
 defs = dg.Definitions(

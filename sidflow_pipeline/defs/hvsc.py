@@ -1,6 +1,6 @@
 """`hvsc_mirror`: the local HVSC tree, synced to the newest release.
 
-The asset is a thin shell over :func:`sidflow_pipeline.hvsc.sync.sync_hvsc`; the
+The asset is a thin shell over :func:`sidflow_pipeline.hvsc.sync.sync_collection`; the
 manifest ``hvsc-version.json`` in ``dataPath`` (the copy kept in git) is written from
 the materialization's metadata. A daily schedule asks the mirror for a newer release
 and requests a run only when there is one.
@@ -10,18 +10,9 @@ and requests a run only when there is one.
 
 import dagster as dg
 
-from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
 from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
-from sidflow_pipeline.hvsc.sync import (
-    MANIFEST_NAME,
-    SyncError,
-    compose_moves,
-    installed_version,
-    migrate_mirrored_user_files,
-    sync_hvsc,
-    tree_stats,
-)
+from sidflow_pipeline.hvsc.sync import SyncError, installed_version, sync_collection
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
@@ -35,25 +26,18 @@ from sidflow_pipeline.defs.resources import SidflowConfigResource
 def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
     try:
-        result = sync_hvsc(
+        synced = sync_collection(
             config.hvsc_source,
             config.hvsc_path,
+            config.data_path,
+            config.tags_path,
             checksums=config.hvsc_checksums,
             progress=False,
             log=context.log.info,
         )
     except SyncError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    tags_moved = 0
-    if result.moves and config.tags_path is not None:  # tags beside the SIDs moved with the tree already
-        tags_moved = migrate_mirrored_user_files(config.tags_path, compose_moves(result.moves))
-    stats = tree_stats(config.hvsc_path / "C64Music")
-    manifest = dict(result.manifest)
-    if result.status != "current":
-        manifest["files"] = stats["files"]
-        manifest["sidFiles"] = stats["sid_files"]
-        atomic_write_json(config.hvsc_path / MANIFEST_NAME, manifest)
-    atomic_write_json(config.data_path / MANIFEST_NAME, manifest)
+    result, manifest, stats, tags_moved = synced.result, synced.manifest, synced.stats, synced.tags_moved
     return dg.MaterializeResult(
         metadata={
             "status": result.status,

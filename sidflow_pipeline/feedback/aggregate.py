@@ -8,14 +8,23 @@ their current name (``path-moves.jsonl``), so old feedback still counts.
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from sidflow_pipeline.feedback.log import ReadReport
 
-__all__ = ["AGGREGATE_SCHEMA", "aggregate_events"]
+__all__ = ["AGGREGATE_SCHEMA", "SOURCE_METADATA_KEY", "Aggregates", "aggregate_events", "read_aggregates", "write_aggregates"]
+
+# Parquet key-value metadata naming the log state the aggregates were computed from.
+# It lives inside the one file written atomically, so counts and checksum can never
+# disagree (a sidecar file could be left behind by a crash between two writes).
+SOURCE_METADATA_KEY = b"sidflow.feedback_source"
 
 AGGREGATE_SCHEMA = {
     "sid_path": pl.String(),
@@ -54,10 +63,60 @@ def aggregate_events(report: ReadReport, moves: Mapping[str, str] | None = None)
     return out.sort(["sid_path", "song_index"]).select(list(AGGREGATE_SCHEMA))
 
 
-def write_aggregates(frame: pl.DataFrame, path: Path) -> None:
-    from sidflow_pipeline.atomic import atomic_write_bytes
-    import io
+def write_aggregates(frame: pl.DataFrame, path: Path, *, feedback_checksum: str, feedback_events: int) -> None:
+    """Write the aggregates atomically, recording which log they were computed from.
 
+    ``feedback_checksum`` must be the checksum of the very bytes the events were read
+    from (:attr:`ReadReport.checksum`): ``sidflow_lance`` copies it into its manifest,
+    and that is what makes a database built from old aggregates show as stale.
+    """
+    import pyarrow.parquet as pq
+
+    from sidflow_pipeline.atomic import atomic_write_bytes
+
+    table = frame.to_arrow()
+    source = {"feedback_checksum": feedback_checksum, "feedback_events": feedback_events}
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), SOURCE_METADATA_KEY: json.dumps(source, sort_keys=True).encode()}
+    )
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, statistics=False)
+    pq.write_table(table, buffer, write_statistics=False)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class Aggregates:
+    """The saved aggregates and the log state they reflect.
+
+    ``feedback_checksum`` is ``None`` when the file is missing, unreadable or was
+    written before the checksum was recorded: the feedback they reflect is unknown,
+    so anything built from them must count as stale.
+    """
+
+    rows: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    feedback_checksum: str | None = None
+    feedback_events: int = 0
+
+
+def read_aggregates(path: Path) -> Aggregates:
+    """Rows keyed by (sid_path, song_index), plus the recorded source checksum."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        return Aggregates()
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError):  # pyarrow raises ArrowInvalid (a ValueError) on garbage
+        return Aggregates()
+    try:
+        source = json.loads((table.schema.metadata or {}).get(SOURCE_METADATA_KEY, b"{}"))
+    except json.JSONDecodeError:
+        source = {}
+    checksum = source.get("feedback_checksum") if isinstance(source, dict) else None
+    events = source.get("feedback_events", 0) if isinstance(source, dict) else 0
+    rows = {(r["sid_path"], r["song_index"]): r for r in table.to_pylist()}
+    return Aggregates(
+        rows=rows,
+        feedback_checksum=checksum if isinstance(checksum, str) else None,
+        feedback_events=events if isinstance(events, int) else 0,
+    )

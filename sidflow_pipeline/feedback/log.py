@@ -9,6 +9,8 @@ from two devices) are counted once.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import uuid as uuid_module
 from collections.abc import Iterator
@@ -28,6 +30,8 @@ __all__ = [
     "append_event",
     "day_file",
     "iter_log_files",
+    "log_checksum",
+    "normalise_sid_path",
     "read_events",
 ]
 
@@ -62,6 +66,23 @@ def day_file(root: Path, when: datetime) -> Path:
     return root / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}" / "events.jsonl"
 
 
+def normalise_sid_path(sid: str) -> str:
+    """An HVSC path as the log stores it (no leading ``/``), or :class:`FeedbackError`.
+
+    Readers reject an empty ``sid_path``, so writing one would put a line in the log
+    that ``validate`` then flags forever; a path that is not a ``.sid`` file or climbs
+    out with ``..`` can never match a song either. Better to refuse it up front.
+    """
+    path = sid.strip().replace("\\", "/").lstrip("/")
+    if not path:
+        raise FeedbackError(f"no SID path given ({sid!r}); expected an HVSC path like MUSICIANS/H/Hubbard_Rob/Delta.sid")
+    if ".." in path.split("/"):
+        raise FeedbackError(f"{sid!r}: '..' is not allowed in an HVSC path")
+    if not path.lower().endswith(".sid") or path.endswith("/") or path.rsplit("/", 1)[-1].lower() == ".sid":
+        raise FeedbackError(f"{sid!r} is not a .sid file path")
+    return path
+
+
 def append_event(
     root: Path, sid_path: str, action: str, *, song_index: int = 1, when: datetime | None = None, event_id: str | None = None
 ) -> FeedbackEvent:
@@ -70,6 +91,8 @@ def append_event(
         raise FeedbackError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
     if song_index < 1:
         raise FeedbackError(f"song index must be ≥ 1, got {song_index}")
+    if not sid_path.lstrip("/"):
+        raise FeedbackError("empty sid_path: a reader would reject the line")
     stamp = _utc(when)
     event = FeedbackEvent(
         ts=stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
@@ -117,18 +140,55 @@ def parse_line(line: str) -> FeedbackEvent:
 
 @dataclass
 class ReadReport:
+    """What one pass over the log saw.
+
+    ``checksum`` is the sha256 of exactly the bytes this pass parsed (same formula as
+    :func:`log_checksum`), so anything derived from these events can record which
+    state of the log it reflects — even if a writer appends a line a moment later.
+    """
+
     events: list[FeedbackEvent] = field(default_factory=list)
     bad_lines: list[tuple[str, int, str]] = field(default_factory=list)
     duplicates: int = 0
     lines: int = 0
+    checksum: str = ""
+
+
+def _digest_file(digest: hashlib._Hash, root: Path, path: Path, data: bytes) -> None:
+    # The formula of ``sidflow_pipeline.lance.build.source_checksum``: relative name,
+    # NUL, bytes, NUL per file in name order. Kept identical so manifests written
+    # before the log's own checksum existed still compare equal.
+    digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+    digest.update(data)
+    digest.update(b"\0")
+
+
+def _sorted_log_files(root: Path) -> list[Path]:
+    return sorted(iter_log_files(root), key=lambda p: p.relative_to(root).as_posix())
+
+
+def log_checksum(root: Path) -> str:
+    """``sha256:<hex>`` of the whole log as it is on disk now (no parsing)."""
+    digest = hashlib.sha256()
+    for path in _sorted_log_files(root):
+        _digest_file(digest, root, path, path.read_bytes())
+    return f"sha256:{digest.hexdigest()}"
 
 
 def read_events(root: Path) -> ReadReport:
-    """Every valid event once (first occurrence of a uuid wins), with what was skipped."""
+    """Every valid event once (first occurrence of a uuid wins), with what was skipped.
+
+    Each day's file is read into memory once and both parsed and hashed from those
+    bytes, so ``report.checksum`` names the log these events came from.
+    """
     report = ReadReport()
     seen: set[str] = set()
-    for path in iter_log_files(root):
-        with path.open("r", encoding="utf-8", errors="replace") as handle:
+    digest = hashlib.sha256()
+    for path in _sorted_log_files(root):
+        data = path.read_bytes()
+        _digest_file(digest, root, path, data)
+        # Same line splitting and decoding as ``path.open("r", errors="replace")``.
+        with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
@@ -143,4 +203,5 @@ def read_events(root: Path) -> ReadReport:
                     continue
                 seen.add(event.uuid)
                 report.events.append(event)
+    report.checksum = f"sha256:{digest.hexdigest()}"
     return report

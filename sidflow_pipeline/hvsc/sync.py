@@ -436,3 +436,44 @@ def _recover_interrupted_swap(target: Path) -> None:
         os.rename(backup, target)
     elif backup.exists():
         shutil.rmtree(backup, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class CollectionSync:
+    """A sync plus what it owes the user's data (see :func:`sync_collection`)."""
+
+    result: SyncResult
+    manifest: dict[str, Any]
+    stats: dict[str, int]
+    tags_moved: int
+
+
+def sync_collection(
+    source: str,
+    hvsc_path: Path,
+    data_path: Path,
+    tags_path: Path | None,
+    *,
+    checksums: dict[str, str] | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] = lambda _msg: None,
+    **fetch_options: Any,
+) -> CollectionSync:
+    """:func:`sync_hvsc`, then the steps every caller (asset or ``sidflow fetch``) must take.
+
+    Ratings kept under ``tagsPath`` follow moved tunes (the ones beside the SIDs moved
+    with the tree already), and the manifest is refreshed in the tree and in
+    ``dataPath`` — the copy kept in git — so neither entry point leaves them behind.
+    """
+    result = sync_hvsc(source, hvsc_path, checksums=checksums, progress=progress, log=log, **fetch_options)
+    tags_moved = 0
+    if result.moves and tags_path is not None:
+        tags_moved = migrate_mirrored_user_files(tags_path, compose_moves(result.moves))
+    stats = tree_stats(Path(hvsc_path) / "C64Music")
+    manifest = dict(result.manifest)
+    if result.status != "current":
+        manifest["files"] = stats["files"]
+        manifest["sidFiles"] = stats["sid_files"]
+        atomic_write_json(Path(hvsc_path) / MANIFEST_NAME, manifest)
+    atomic_write_json(Path(data_path) / MANIFEST_NAME, manifest)
+    return CollectionSync(result, manifest, stats, tags_moved)

@@ -1,14 +1,42 @@
-"""Where the feedback/database files live, and whether the database matches its sources."""
+"""Where the feedback/database files live, and whether the database matches its sources.
+
+The manifest's ``feedback`` checksum names the log state the *aggregates* were
+computed from (``sidflow_lance`` copies it from ``feedback-aggregates.parquet``), not
+the log on disk at build time. So new feedback keeps the database stale until both
+``feedback_aggregates`` and ``sidflow_lance`` are rebuilt, and the fix we print says
+which of the two is behind.
+"""
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from sidflow_pipeline.config import SidflowConfig
-from sidflow_pipeline.feedback.log import iter_log_files
-from sidflow_pipeline.lance.build import MANIFEST_NAME, read_manifest, source_checksum
+from sidflow_pipeline.feedback.aggregate import read_aggregates
+from sidflow_pipeline.feedback.log import log_checksum
+from sidflow_pipeline.lance.build import (
+    MANIFEST_NAME,
+    TABLE_NAME,
+    read_manifest,
+    source_checksum,
+)
 
-__all__ = ["aggregates_path", "check_lance_manifest", "current_sources", "feedback_root", "lance_path"]
+__all__ = [
+    "LanceStatus",
+    "aggregates_path",
+    "check_lance_manifest",
+    "classified_checksum",
+    "current_sources",
+    "feedback_root",
+    "fix_command",
+    "lance_path",
+    "lance_status",
+]
+
+Status = Literal["ok", "missing", "stale", "corrupt"]
 
 
 def feedback_root(config: SidflowConfig) -> Path:
@@ -23,30 +51,88 @@ def lance_path(config: SidflowConfig) -> Path:
     return config.data_path / "sidflow.lance"
 
 
+def fix_command(*assets: str) -> str:
+    """The shell command that rematerializes ``assets`` (in dependency order)."""
+    return f"dagster asset materialize -m sidflow_pipeline.definitions --select {','.join(assets)}"
+
+
+def classified_checksum(config: SidflowConfig) -> str:
+    """sha256 over every `classified/*.jsonl` section, as the manifest records it."""
+    files = sorted(config.classified_path.glob("*.jsonl")) if config.classified_path.is_dir() else []
+    return source_checksum(files, config.classified_path)
+
+
 def current_sources(config: SidflowConfig) -> dict[str, str]:
-    """Checksums of the canonical inputs of the database, as the manifest records them."""
-    classified_files = sorted(config.classified_path.glob("*.jsonl")) if config.classified_path.is_dir() else []
-    return {
-        "classified": source_checksum(classified_files, config.classified_path),
-        "feedback": source_checksum(list(iter_log_files(feedback_root(config))), feedback_root(config)),
-    }
+    """Checksums of the canonical inputs of the database as they are on disk now."""
+    return {"classified": classified_checksum(config), "feedback": log_checksum(feedback_root(config))}
+
+
+@dataclass(frozen=True)
+class LanceStatus:
+    """One verdict on the database: ``state``, a one-line ``detail`` and the ``fix`` command."""
+
+    state: Status
+    detail: str
+    fix: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def _read_all_rows(db_path: Path) -> int:
+    """Read every column of every row: opening a table only reads its manifest, so a
+    truncated or garbled data file would go unnoticed until a query hit it."""
+    import lancedb
+
+    table = lancedb.connect(str(db_path)).open_table(TABLE_NAME)
+    return table.to_arrow().num_rows
+
+
+def lance_status(config: SidflowConfig) -> LanceStatus:
+    """Shared by the asset check and ``sidflow verify``: missing, stale, corrupt or ok."""
+    rebuild = fix_command("sidflow_lance")
+    manifest = read_manifest(config.data_path / MANIFEST_NAME)
+    if manifest is None:
+        return LanceStatus("missing", f"no {MANIFEST_NAME}: materialize sidflow_lance", rebuild)
+    recorded = manifest.get("source_checksums") or {}
+    stale: list[str] = []
+    fix_assets: list[str] = []
+    if recorded.get("classified") != classified_checksum(config):
+        stale.append("classified")
+    log_now = log_checksum(feedback_root(config))
+    if recorded.get("feedback") != log_now:
+        stale.append("feedback")
+        if read_aggregates(aggregates_path(config)).feedback_checksum != log_now:
+            fix_assets.append("feedback_aggregates")
+    if stale:
+        fix_assets.append("sidflow_lance")
+        behind = " and ".join(fix_assets)
+        return LanceStatus(
+            "stale",
+            f"stale: {', '.join(stale)} changed since the database was built; rematerialize {behind}",
+            fix_command(*fix_assets),
+        )
+    try:
+        count = _read_all_rows(lance_path(config))
+    except Exception as exc:  # noqa: BLE001 - any failure to read is "corrupt" to the user
+        reason = str(exc).splitlines()[0][:120] if str(exc) else ""
+        return LanceStatus(
+            "corrupt",
+            f"corrupt: database {lance_path(config)} cannot be read ({type(exc).__name__}: {reason}); "
+            "delete it and rematerialize sidflow_lance",
+            f"rm -rf {shlex.quote(str(lance_path(config)))} && {rebuild}",
+        )
+    if count != manifest.get("record_count"):
+        return LanceStatus(
+            "corrupt",
+            f"corrupt: database has {count} rows, manifest says {manifest.get('record_count')}; rematerialize sidflow_lance",
+            rebuild,
+        )
+    return LanceStatus("ok", f"{count} songs; sources match the manifest")
 
 
 def check_lance_manifest(config: SidflowConfig) -> tuple[bool, str]:
-    """(ok, detail) — shared by the asset check and ``sidflow verify``."""
-    manifest = read_manifest(config.data_path / MANIFEST_NAME)
-    if manifest is None:
-        return False, f"no {MANIFEST_NAME}: materialize sidflow_lance"
-    current = current_sources(config)
-    stale = [name for name, value in current.items() if manifest.get("source_checksums", {}).get(name) != value]
-    if stale:
-        return False, f"stale: {', '.join(stale)} changed since the database was built; rematerialize sidflow_lance"
-    try:
-        import lancedb
-
-        count = lancedb.connect(str(lance_path(config))).open_table("songs").count_rows()
-    except Exception as exc:  # any failure to open is "corrupt" to the user
-        return False, f"database {lance_path(config)} cannot be opened ({type(exc).__name__}); delete it and rematerialize sidflow_lance"
-    if count != manifest.get("record_count"):
-        return False, f"database has {count} rows, manifest says {manifest.get('record_count')}; rematerialize sidflow_lance"
-    return True, f"{count} songs; sources match the manifest"
+    """(ok, detail) — the asset check's view of :func:`lance_status`."""
+    status = lance_status(config)
+    return status.ok, status.detail

@@ -101,3 +101,23 @@ def test_format_json_pretty_prints_and_reports_bad_lines(tmp_path: Path) -> None
     skipped = CliRunner().invoke(cli, ["format-json", str(source), "--skip-bad", "-o", str(out)])
     assert skipped.exit_code == 0
     assert json.loads(out.read_text()) == [{"ok": 1}, {"ok": 2}]
+
+
+def test_fetch_refreshes_the_committed_manifest_and_moves_ratings_under_tags_path(tmp_path: Path) -> None:
+    """`sidflow fetch` takes the same post-sync steps as the hvsc_mirror asset."""
+    from sidflow_pipeline.demo.collection import write_demo_mirror
+
+    write_demo_mirror(tmp_path / "mirror", base_version=1, updates=2)
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"hvscPath": "hvsc", "dataPath": "data", "tagsPath": "tags", "hvscSource": str(tmp_path / "mirror")}))
+    old = tmp_path / "tags" / "DEMOS" / "UNKNOWN" / "Disk_Menu_3.sid.tags.json"
+    old.parent.mkdir(parents=True)
+    old.write_text('{"e": 4}\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "fetch"])
+    assert result.exit_code == 0, result.output
+    assert "1 rating files under" in result.output
+    moved = tmp_path / "tags" / "MUSICIANS" / "Z" / "Zinra_Mira" / "Disk_Menu_3.sid.tags.json"
+    assert moved.read_text() == '{"e": 4}\n' and not old.exists()
+    committed = json.loads((tmp_path / "data" / "hvsc-version.json").read_text())
+    assert committed == json.loads((tmp_path / "hvsc" / "hvsc-version.json").read_text())
+    assert committed["files"] > 0 and len(committed["deltas"]) == 2

@@ -13,13 +13,21 @@ import pytest
 from click.testing import CliRunner
 
 from sidflow_pipeline.cli.main import cli
-from sidflow_pipeline.defs.feedback import feedback_aggregates, lance_manifest_matches_sources, sidflow_lance
-from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.feedback.aggregate import aggregate_events
-from sidflow_pipeline.feedback.log import append_event, read_events
-from sidflow_pipeline.lance.build import AUDIO_FEATURES
-from sidflow_pipeline.lance.verify import check_lance_manifest
 from sidflow_pipeline.config import load_config
+from sidflow_pipeline.defs.feedback import (
+    feedback_aggregates,
+    lance_manifest_matches_sources,
+    sidflow_lance,
+)
+from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.feedback.aggregate import aggregate_events, read_aggregates
+from sidflow_pipeline.feedback.log import append_event, log_checksum, read_events
+from sidflow_pipeline.lance.build import AUDIO_FEATURES, source_checksum
+from sidflow_pipeline.lance.verify import (
+    check_lance_manifest,
+    current_sources,
+    lance_status,
+)
 
 
 def _row(path: str, song: int, e: float, onset: float) -> dict:
@@ -88,18 +96,131 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     assert check.passed
 
 
+def _verify(config: Path) -> tuple[int, dict[str, dict], str]:
+    """(exit code, rows of `sidflow verify --json` by artifact, human output)."""
+    runner = CliRunner()
+    as_json = runner.invoke(cli, ["--config", str(config), "verify", "--json"])
+    human = runner.invoke(cli, ["--config", str(config), "verify"])
+    assert as_json.exit_code == human.exit_code, (as_json.output, human.output)
+    return as_json.exit_code, {row["artifact"]: row for row in json.loads(as_json.output)}, human.output
+
+
+def _check(config: Path) -> dg.AssetCheckResult:
+    return lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(config)))
+
+
 def test_stale_and_corrupt_database_are_named(setup: Path) -> None:
     _materialize(setup)
     config = load_config(setup)
     assert check_lance_manifest(config)[0]
+    code, rows, _ = _verify(setup)
+    assert code == 1 and rows["HVSC tree"]["ok"] is False  # no HVSC here: the exit code alone proves nothing
+    assert rows["sidflow.lance"] | {"detail": None} == {
+        "artifact": "sidflow.lance", "ok": True, "status": "ok", "detail": None, "fix": None,
+    }
     append_event(config.data_path / "feedback", "MUSICIANS/A/Artist/t4.sid", "like")
     ok, detail = check_lance_manifest(config)
     assert not ok and "stale: feedback" in detail
-    result = CliRunner().invoke(cli, ["--config", str(setup), "verify"])
-    assert result.exit_code == 1 and "stale" in result.output
+    code, rows, human = _verify(setup)
+    lance = rows["sidflow.lance"]
+    assert code == 1 and lance["ok"] is False and lance["status"] == "stale"
+    assert lance["detail"].startswith("stale: feedback changed") and "classified" not in lance["detail"]
+    fix = "dagster asset materialize -m sidflow_pipeline.definitions --select feedback_aggregates,sidflow_lance"
+    assert lance["fix"] == fix
+    assert f"sidflow.lance: stale — fix: {fix}" in human.splitlines()
     _materialize(setup)
     shutil.rmtree(config.data_path / "sidflow.lance")
     ok, detail = check_lance_manifest(config)
-    assert not ok and "cannot be opened" in detail
+    assert not ok and detail.startswith("corrupt:") and "cannot be read" in detail
     (config.data_path / "sidflow.lance.manifest.json").unlink()
     assert "no sidflow.lance.manifest.json" in check_lance_manifest(config)[1]
+    assert _verify(setup)[1]["sidflow.lance"]["status"] == "missing"
+
+
+def test_truncated_data_file_is_named_corrupt(setup: Path) -> None:
+    """Opening a table reads only its manifest (count_rows still says 12), so the
+    check must read the rows to notice a damaged data file."""
+    _materialize(setup)
+    config = load_config(setup)
+    data_files = sorted((config.data_path / "sidflow.lance" / "songs.lance" / "data").glob("*.lance"))
+    assert data_files
+    raw = data_files[0].read_bytes()
+    data_files[0].write_bytes(raw[: len(raw) // 2])
+    assert lancedb.connect(str(config.data_path / "sidflow.lance")).open_table("songs").count_rows() == 12
+    check = _check(setup)
+    assert not check.passed and check.metadata["state"].value == "corrupt"
+    code, rows, human = _verify(setup)
+    lance = rows["sidflow.lance"]
+    assert code == 1 and lance["status"] == "corrupt" and lance["detail"].startswith("corrupt: database")
+    assert lance["fix"].startswith("rm -rf ") and lance["fix"].endswith("--select sidflow_lance")
+    assert "sidflow.lance: corrupt — fix: rm -rf " in human
+    shutil.rmtree(config.data_path / "sidflow.lance")  # what the fix says; the data is derived
+    _materialize(setup)
+    assert _check(setup).passed and _verify(setup)[1]["sidflow.lance"]["ok"] is True
+
+
+def test_rebuilding_only_the_database_after_new_feedback_stays_stale(setup: Path) -> None:
+    """The manifest records the feedback the aggregates were computed from, not the log
+    on disk at build time: old counts must never be certified by a new checksum."""
+    resources = {"sidflow": SidflowConfigResource(config_path=str(setup))}
+    _materialize(setup)
+    config = load_config(setup)
+    manifest_path = config.data_path / "sidflow.lance.manifest.json"
+    before = json.loads(manifest_path.read_text())["source_checksums"]["feedback"]
+    assert _check(setup).passed
+    append_event(config.data_path / "feedback", "MUSICIANS/A/Artist/t4.sid", "like", event_id="new-like")
+
+    assert dg.materialize([sidflow_lance], resources=resources, selection=[sidflow_lance]).success
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["source_checksums"]["feedback"] == before, "lance alone must not adopt the new log's checksum"
+    assert not any(r["key"] == "MUSICIANS/A/Artist/t4.sid#1" and r["likes"] for r in _table(setup))
+    check = _check(setup)
+    assert not check.passed and check.metadata["state"].value == "stale"
+    assert check.metadata["fix"].value.endswith("--select feedback_aggregates,sidflow_lance")
+    code, rows, _ = _verify(setup)
+    assert code == 1 and rows["sidflow.lance"]["status"] == "stale"
+    assert rows["sidflow.lance"]["fix"].endswith("--select feedback_aggregates,sidflow_lance")
+
+    aggregated = dg.materialize([feedback_aggregates], resources=resources, selection=[feedback_aggregates])
+    log_now = current_sources(config)["feedback"]
+    meta = aggregated.asset_materializations_for_node("feedback_aggregates")[0].metadata
+    assert meta["feedback_checksum"].value == log_now
+    # Aggregates caught up, database not yet: only the database needs rebuilding.
+    assert not _check(setup).passed
+    assert _verify(setup)[1]["sidflow.lance"]["fix"].endswith("--select sidflow_lance")
+
+    assert dg.materialize([sidflow_lance], resources=resources, selection=[sidflow_lance]).success
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["source_checksums"]["feedback"] == log_now and manifest["stats"]["total_feedback_events"] == 5
+    assert next(r for r in _table(setup) if r["key"] == "MUSICIANS/A/Artist/t4.sid#1")["likes"] == 1
+    assert _check(setup).passed
+    code, rows, _ = _verify(setup)
+    assert rows["sidflow.lance"]["ok"] is True and rows["sidflow.lance"]["fix"] is None
+
+
+def test_aggregates_without_a_recorded_checksum_are_never_trusted(setup: Path) -> None:
+    """A missing (or pre-checksum) aggregates file means the feedback behind the
+    database is unknown: stale, with the command that rebuilds both."""
+    resources = {"sidflow": SidflowConfigResource(config_path=str(setup))}
+    assert dg.materialize([sidflow_lance], resources=resources, selection=[sidflow_lance]).success
+    config = load_config(setup)
+    manifest = json.loads((config.data_path / "sidflow.lance.manifest.json").read_text())
+    assert manifest["source_checksums"]["feedback"].startswith("unknown")
+    assert manifest["stats"]["total_feedback_events"] == 0
+    status = lance_status(config)
+    assert status.state == "stale" and status.fix.endswith("--select feedback_aggregates,sidflow_lance")
+    # An aggregates file written the old way (plain polars, no source metadata).
+    aggregate_events(read_events(config.data_path / "feedback")).write_parquet(config.data_path / "feedback-aggregates.parquet")
+    saved = read_aggregates(config.data_path / "feedback-aggregates.parquet")
+    assert saved.feedback_checksum is None and len(saved.rows) == 3
+    assert lance_status(config).fix.endswith("--select feedback_aggregates,sidflow_lance")
+    _materialize(setup)
+    assert lance_status(config).ok
+
+
+def test_report_checksum_is_the_log_checksum(setup: Path) -> None:
+    """Both checksums use one formula, so a manifest from before the change still compares."""
+    root = setup.parent / "data" / "feedback"
+    files = sorted(root.rglob("events.jsonl"))
+    assert read_events(root).checksum == log_checksum(root) == source_checksum(files, root)
+    assert read_events(setup.parent / "nowhere").checksum == log_checksum(setup.parent / "nowhere") == source_checksum([], root)
