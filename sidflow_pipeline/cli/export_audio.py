@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,33 @@ def _file_name(index: int, item: Any, suffix: str) -> str:
     return re.sub(r"[^\w .()\-]+", "_", label).strip() + suffix
 
 
+def _move_into(source: Path, target: Path) -> None:
+    """Move a finished file into DEST without ever leaving half a file there.
+
+    The mastered song is written in the system temp folder, which is often another
+    filesystem than DEST (a tmpfs ``/tmp``, DEST on a disk or a USB stick); a rename
+    across filesystems fails with EXDEV. Then the file is copied to a hidden name in
+    DEST's own folder, flushed, and renamed onto the target there — still atomic.
+    """
+    try:
+        os.replace(source, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    source.unlink(missing_ok=True)
+
+
 @click.command("export-audio")
 @click.argument("playlist", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
@@ -35,8 +66,6 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     With --master each song is mastered with the current profile of its detected type,
     so the whole playlist plays at consistent loudness under the profile's true-peak ceiling.
     """
-    import tempfile
-
     from sidflow_pipeline.mastering.audio import read_audio, write_audio
     from sidflow_pipeline.mastering.errors import MasteringError
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
@@ -50,12 +79,16 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     except PlaylistError as exc:
         fail(str(exc))
     binary = find_sidplayfp(cfg.sidplay_path)
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create {dest}: {exc.strerror or exc}")
     table = Table(title=f"export-audio → {dest}" + (" (mastered)" if mastered else ""))
     for column in ("#", "file", "type / profile", "LUFS", "true peak dBTP"):
         table.add_column(column, justify="right" if column in ("#", "LUFS", "true peak dBTP") else "left")
     loudness: list[float] = []
     failed = 0
+    fatal: str | None = None  # an OSError (disk full, no permission): stop, one line
     with tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp, Progress(console=console, transient=True) as progress:
         task = progress.add_task("rendering", total=len(items))
         for index, item in enumerate(items, start=1):
@@ -64,7 +97,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
             try:
                 if mastered:
                     song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}")
-                    song.wav.replace(target)
+                    _move_into(song.wav, target)
                     kind = f"{song.detected_type} v{song.profile_version}"
                 else:
                     raw = render_song(item, binary, Path(tmp) / f"{index}.wav", seconds)
@@ -76,12 +109,17 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
                 table.add_row(str(index), f"[red]failed[/]: {item.sid_path}:{item.song_index}", str(exc), "", "")
                 progress.advance(task)
                 continue
+            except OSError as exc:
+                fatal = f"cannot export song {index} to {target}: {exc.strerror or exc}"
+                break
             audio, sr = read_audio(target)
             lufs, peak = integrated_loudness_lufs(audio, sr), true_peak_dbtp(audio)
             loudness.append(lufs)
             table.add_row(str(index), target.name, kind, f"{lufs:.1f}", f"{peak:.1f}")
             progress.advance(task)
     console.print(table)
+    if fatal:
+        fail(fatal)
     if loudness:
         console.print(
             f"{len(loudness)} files; loudness spread {max(loudness) - min(loudness):.1f} LU "

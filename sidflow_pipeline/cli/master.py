@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES, DetectionHints
 from sidflow_pipeline.mastering.errors import MasteringError
 
@@ -121,6 +121,7 @@ def apply_command(
     result = master_file(
         source, output, profiles, profile_type=profile_type, hints=_hints(is_sid, sid_model, sid_count)
     )
+    _warn_if_target_missed(result)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
         return
@@ -144,6 +145,28 @@ def apply_command(
     for note in report.notes:
         console.print(f"note       {note}", highlight=False)
     console.print(f"wrote      {result.output} (+ {result.sidecar.name})", highlight=False)
+
+
+def _warn_if_target_missed(result: Any) -> None:
+    """One yellow line on stderr when the loudness target was not met.
+
+    The file is still written and the exit status stays 0 (the output is valid and
+    under the ceiling, just not as loud as asked), but a note among the details is
+    easy to miss and the profile promises its target, so the shortfall is stated on
+    its own line, on stderr so that ``--json`` output stays parseable.
+    """
+    report, profile = result.report, result.profile
+    if not report.target_missed:
+        return
+    achieved = result.fingerprint_after.loudness_lufs
+    err_console.print(
+        f"[bold yellow]warning:[/] loudness target {profile.target_lufs:g} LUFS not reached: {achieved:.2f} LUFS"
+        f" ({achieved - profile.target_lufs:+.2f} LU) — the true-peak ceiling of"
+        f" {profile.true_peak_ceiling_dbtp:g} dBTP allows no more (limiter up to"
+        f" {report.limiter_max_reduction_db:.1f} dB)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @master.command("detect")
@@ -197,7 +220,8 @@ def rate_command(
     entry = rate_file(feedback, profiles, file, rating, comment, hints=_hints(is_sid, sid_model, sid_count))
     console.print(f"rated      {file.name}: {'★' * rating}{'☆' * (5 - rating)} ({rating}/5)", highlight=False)
     kind, confidence, version = entry["detected_type"], entry["confidence"], entry["profile_version"]
-    console.print(f"type       {kind} (confidence {confidence:.2f}), profile v{version}", highlight=False)
+    applied = f"profile v{version}" if entry["mastered"] else "not mastered (no profile applied; not counted for suggestions)"
+    console.print(f"type       {kind} (confidence {confidence:.2f}), {applied}", highlight=False)
     if comment:
         console.print(f"comment    {comment}", highlight=False)
     console.print(f"saved to   {feedback / RATINGS_FILE}", highlight=False)
@@ -213,7 +237,8 @@ def rate_command(
 def analyze_command(ctx: Context, kind: str | None, all_versions: bool, as_json: bool) -> None:
     """Patterns in the ratings and comments, per type, with concrete suggestions.
 
-    Writes mastering-feedback/patterns.json.
+    Writes mastering-feedback/patterns.json (with --type, only that type's entry is
+    replaced). Only ratings of mastered audio count toward suggestions.
     """
     from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
     from sidflow_pipeline.mastering.ratings import read_ratings
@@ -221,7 +246,7 @@ def analyze_command(ctx: Context, kind: str | None, all_versions: bool, as_json:
     profiles, feedback = _dirs(ctx)
     entries, skipped = read_ratings(feedback)
     patterns = analyze_ratings(entries, profiles, kind=kind, all_versions=all_versions, skipped_lines=skipped)
-    path = write_patterns(feedback, patterns)
+    path = write_patterns(feedback, patterns, merge=kind is not None)  # --type T keeps the other types
     if as_json:
         click.echo(json.dumps(patterns, indent=2, sort_keys=True, ensure_ascii=False))
         return
@@ -247,6 +272,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     stars = "  ".join(f"{star}★ {summary['histogram'][str(star)]}" for star in range(5, 0, -1))
     table.add_row("ratings", stars)
     versions = ", ".join(f"v{v}: {n}" for v, n in summary["samples_by_version"].items()) or "—"
+    unmastered = summary["unmastered_samples"]
+    if unmastered:
+        versions += f"; unmastered: {unmastered} (not counted)"
     table.add_row("by version", f"{versions} (analysed: {summary['analysed_version']}, {summary['analysed_samples']})")
     for pattern in summary["patterns"]:
         phrases = ", ".join(f'"{p}" ×{n}' for p, n in pattern["phrases"].items())

@@ -2,20 +2,31 @@
 
 A thin layer over ``sidflow_pipeline.mastering``: the asset seeds missing profiles,
 analyses ``mastering-feedback/ratings.jsonl`` into ``patterns.json`` and reports the
-current version of every type; its check loads every profile and runs the same
-validation suite as ``sidflow master update``. A sensor notices new mastering ratings
+current version of every type; its check loads every profile *file* — each version
+present in the folder or listed in ``versions.json``, not just the current ones,
+since a rollback makes an old version current again — and runs the same validation
+suite as ``sidflow master update`` on each. A sensor notices new mastering ratings
 and re-runs the analysis, so suggestions are ready when the listener looks.
 """
 
 import hashlib
 import json
+from pathlib import Path
 
 import dagster as dg
 
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
 from sidflow_pipeline.mastering.errors import MasteringError
-from sidflow_pipeline.mastering.profiles import current_version, ensure_profiles, load_profile, profile_types
+from sidflow_pipeline.mastering.profiles import (
+    current_version,
+    ensure_profiles,
+    iter_profile_files,
+    load_profile_file,
+    profile_path,
+    profile_types,
+    read_versions,
+)
 from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
 from sidflow_pipeline.mastering.update import validate_profile
 
@@ -70,25 +81,48 @@ def mastering_profiles(context: dg.AssetExecutionContext, sidflow: SidflowConfig
     )
 
 
-@dg.asset_check(asset=mastering_profiles, description="Every profile loads and passes the validation suite (EQ gains, LUFS, ceiling, determinism).")
+def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]]]:
+    """Every profile file to check, by name: those present plus those versions.json lists
+    (a listed file that is missing must fail the check, not be skipped); and the
+    failures found on the way (an unreadable versions.json)."""
+    files = {path.name: path for path in iter_profile_files(profiles)}
+    try:
+        types = read_versions(profiles)["types"]
+    except MasteringError as exc:
+        return files, {"versions.json": [str(exc)]}
+    for kind, entry in sorted(types.items()):
+        listed = [h.get("file") for h in entry["history"] if isinstance(h, dict)]
+        listed.append(profile_path(profiles, kind, entry["current"]).name)
+        for name in listed:
+            if isinstance(name, str) and name:
+                base = Path(name).name  # history names files in this folder, never elsewhere
+                files.setdefault(base, profiles / base)
+    return files, {}
+
+
+@dg.asset_check(asset=mastering_profiles, description="Every profile file (every version, not only the current ones) loads and passes the validation suite (EQ gains, LUFS, ceiling, determinism).")
 def profiles_load_and_validate(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     profiles, _feedback = _dirs(sidflow)
-    failures: dict[str, list[str]] = {}
+    files, failures = _profile_files(profiles)
     checked = 0
-    for kind in profile_types(profiles):
+    for name, path in files.items():
         try:
-            profile = load_profile(profiles, kind)
+            profile = load_profile_file(path)
         except MasteringError as exc:
-            failures[kind] = [str(exc)]
+            failures[name] = [str(exc)]
             continue
         checked += 1
         failed = [f"{c.name}: {c.detail}" for c in validate_profile(profile) if not c.passed]
         if failed:
-            failures[kind] = failed
+            failures[name] = failed
+    if failures:
+        summary = f"{len(failures)} profile file(s) failed: {', '.join(sorted(failures))}"
+    else:
+        summary = f"all {checked} profile files valid" if checked else f"no profile files in {profiles}"
     return dg.AssetCheckResult(
         passed=not failures and checked > 0,
         metadata={"profiles_checked": checked, "failures": dg.MetadataValue.json(failures)},
-        description="all profiles valid" if not failures and checked else f"{len(failures)} profile(s) failed",
+        description=summary,
     )
 
 

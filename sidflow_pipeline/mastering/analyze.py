@@ -27,12 +27,19 @@ A **suggestion** for a parameter needs a net majority of at least
 :data:`MIN_NET_MENTIONS` mentions in one direction; its size is the median of the
 explicit amounts given in that direction, else one :data:`STEPS` step (0.5 dB for
 EQ, 0.1 for width, 1 LU for loudness) — deliberately small, since the loop runs again
-after the next ratings. By default only ratings of the type's *current* profile
-version count toward suggestions: complaints about v1.0 should not push v1.1 further.
+after the next ratings. Only ratings of audio that was *mastered* with the type's
+profile count toward suggestions — a rating of an unmastered recording says nothing
+about what a profile did to it (those are counted as ``unmastered_samples``) — and by
+default only those of the *current* version: complaints about v1.0 should not push
+v1.1 further.
+
+``sidflow master analyze --type T`` rewrites only T's summary in ``patterns.json``
+(:func:`write_patterns` with ``merge=True``), so the other types' summaries survive.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from collections import Counter
@@ -43,6 +50,7 @@ from typing import Any
 from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.mastering.errors import ProfileError
 from sidflow_pipeline.mastering.profiles import PARAMETERS, current_version, load_profile
+from sidflow_pipeline.mastering.ratings import is_mastered
 
 __all__ = [
     "MIN_NET_MENTIONS",
@@ -50,6 +58,7 @@ __all__ = [
     "STEPS",
     "Mention",
     "analyze_ratings",
+    "merge_patterns",
     "parse_comment",
     "write_patterns",
 ]
@@ -256,9 +265,11 @@ def _type_summary(kind: str, entries: list[dict[str, Any]], profiles_dir: Path, 
         profile = load_profile(profiles_dir, kind)
     except ProfileError:
         current, profile = None, None
-    by_version = Counter(str(e.get("profile_version")) for e in entries)
+    # Only ratings of audio mastered with this type's profile can steer it.
+    mastered = [e for e in entries if is_mastered(e)]
+    by_version = Counter(str(e.get("profile_version")) for e in mastered)
     analysed = (
-        entries if all_versions or current is None else [e for e in entries if str(e.get("profile_version")) == current]
+        mastered if all_versions or current is None else [e for e in mastered if str(e.get("profile_version")) == current]
     )
     ratings = [int(e["rating"]) for e in entries]
     confidences = [float(e["confidence"]) for e in entries if isinstance(e.get("confidence"), int | float)]
@@ -321,6 +332,7 @@ def _type_summary(kind: str, entries: list[dict[str, Any]], profiles_dir: Path, 
         "current_version": current,
         "samples": len(entries),
         "samples_by_version": dict(sorted(by_version.items())),
+        "unmastered_samples": len(entries) - len(mastered),
         "analysed_version": "all" if all_versions or current is None else current,
         "analysed_samples": len(analysed),
         "average_rating": round(statistics.fmean(ratings), 3) if ratings else None,
@@ -361,7 +373,29 @@ def analyze_ratings(
     }
 
 
-def write_patterns(feedback_dir: Path, patterns: dict[str, Any]) -> Path:
+def merge_patterns(existing: Any, patterns: dict[str, Any]) -> dict[str, Any]:
+    """``patterns`` with the other types' summaries kept from ``existing``.
+
+    An analysis of one type must not erase what an earlier analysis said about the
+    rest. The top-level counts come from ``patterns`` (the log as it is now); an
+    ``existing`` that is not a patterns object is ignored, since the file is derived
+    and the next full analysis rebuilds it anyway.
+    """
+    kept = existing.get("types") if isinstance(existing, dict) else None
+    if not isinstance(kept, dict):
+        return patterns
+    return {**patterns, "types": dict(sorted({**kept, **patterns["types"]}.items()))}
+
+
+def write_patterns(feedback_dir: Path, patterns: dict[str, Any], *, merge: bool = False) -> Path:
+    """Write ``patterns.json`` atomically; with ``merge`` (an analysis of some types
+    only), keep the summaries of the types ``patterns`` does not cover."""
     path = Path(feedback_dir) / PATTERNS_FILE
+    if merge and path.is_file():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            existing = None  # unreadable derived data: replaced by this analysis
+        patterns = merge_patterns(existing, patterns)
     atomic_write_json(path, patterns)
     return path

@@ -15,7 +15,9 @@ Why each stage is built the way it is:
 * **Loudness**: a gain brings the BS.1770 integrated loudness to the profile's target.
   Limiting lowers loudness again, so gain and limiter are iterated (secant steps on
   the measured loudness) until the result is within 0.05 LU of the target — or, when
-  a target cannot be reached under the ceiling, the closest the iterations got.
+  a target cannot be reached under the ceiling, the closest the iterations got, with
+  ``target_missed`` set in the report so that callers can warn instead of passing a
+  quieter file off as on target.
 * **Limiter**: the gain is computed on the 4× oversampled peak envelope (the same
   oversampler :func:`~sidflow_pipeline.mastering.fingerprint.true_peak_dbtp` measures
   with), so inter-sample peaks are caught. Per sample, the attenuation needed to keep
@@ -95,6 +97,10 @@ class MasteringReport:
     silent: bool
     parameters: dict[str, float]
     notes: tuple[str, ...] = field(default=())
+    # True when the loudness iterations could not get within LOUDNESS_TOLERANCE_LU of
+    # the target under the true-peak ceiling: callers warn, since the output is then
+    # quieter (or louder) than the profile promises.
+    target_missed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -243,7 +249,13 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
         notes.append(f"shorter than {LOUDNESS_BLOCK_S:g} s: loudness measured as if looped")
 
     def report(
-        out_loudness: float, out_peak: float, gain: float, reduction: float, rounds: int, silent: bool
+        out_loudness: float,
+        out_peak: float,
+        gain: float,
+        reduction: float,
+        rounds: int,
+        silent: bool,
+        missed: bool = False,
     ) -> MasteringReport:
         return MasteringReport(
             profile_type=profile.type,
@@ -261,6 +273,7 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
             silent=silent,
             parameters=profile.parameters(),
             notes=tuple(notes),
+            target_missed=missed,
         )
 
     if loudness_in <= LOUDNESS_FLOOR_LUFS:
@@ -312,7 +325,8 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
         gain = min(first_gain + MAX_LIMITING_DB, gain + max(-24.0, min(24.0, error / slope)))
     assert best is not None
     error_abs, out, gain, reduction, loudness_out = best
-    if error_abs > LOUDNESS_TOLERANCE_LU:
+    missed = error_abs > LOUDNESS_TOLERANCE_LU
+    if missed:
         notes.append(f"loudness target {target:g} LUFS not reached under the ceiling (off by {error_abs:.2f} LU)")
 
     peak_out = true_peak_dbtp(out)
@@ -323,4 +337,6 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
         gain += trim
         peak_out = true_peak_dbtp(out)
         loudness_out = integrated_loudness_lufs(out, sr)
-    return (out[:, 0] if one_dimensional else out), report(loudness_out, peak_out, gain, reduction, rounds, False)
+    return (out[:, 0] if one_dimensional else out), report(
+        loudness_out, peak_out, gain, reduction, rounds, False, missed
+    )

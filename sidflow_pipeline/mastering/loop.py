@@ -7,8 +7,9 @@ is rated later, :func:`rate_file` takes the type, profile version, parameters an
 the *source's* fingerprint from the sidecar instead of re-detecting on the mastered
 audio (which would describe the profile's work, not the recording, and would miss a
 type forced with ``--profile``). Rating a file without a sidecar (an unmastered
-source, as the radio plays it) fingerprints and detects it, and records the current
-profile of the detected type.
+source, as the radio plays it) fingerprints and detects it, and records that *no*
+profile was applied (``mastered: false``, no version, no parameters): the listener
+heard the recording as it is, so the rating must not steer any profile version.
 """
 
 from __future__ import annotations
@@ -150,7 +151,12 @@ def rate_file(
     hints: DetectionHints | None = None,
     when: datetime | None = None,
 ) -> dict[str, Any]:
-    """Append one rating of ``file`` to ``ratings.jsonl``; returns the entry written."""
+    """Append one rating of ``file`` to ``ratings.jsonl``; returns the entry written.
+
+    ``profiles_dir`` is no longer read (an unmastered file is rated against no
+    profile); it stays in the signature so the CLI, the radio and old callers keep
+    working unchanged.
+    """
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise RatingsError(f"rating must be a whole number 1..5, got {rating!r}")
     file = Path(file)
@@ -164,22 +170,26 @@ def rate_file(
             "mastered_file": str(file.resolve()),
             "detected_type": sidecar["detection"]["type"],
             "confidence": sidecar["detection"]["confidence"],
+            "mastered": True,
             "profile_version": sidecar["profile_version"],
             "fingerprint": sidecar["fingerprint_before"],
             "parameters_applied": sidecar["parameters_applied"],
             "hints": sidecar.get("hints", hints.to_json()),
         }
     else:
+        # Nothing was applied: record the detected type (useful context) but no
+        # profile, so `analyze` cannot mistake this for feedback on one.
         fp = fingerprint_file(file)
-        detection, profile = choose_profile(profiles_dir, fp, hints=hints)
+        detection = detect(fp, hints)
         entry = {
             "file": str(file.resolve()),
             "mastered_file": None,
             "detected_type": detection.type,
             "confidence": detection.confidence,
-            "profile_version": str(profile.version),
+            "mastered": False,
+            "profile_version": None,
             "fingerprint": fp.to_json(),
-            "parameters_applied": profile.parameters(),
+            "parameters_applied": None,
             "hints": hints.to_json(),
         }
     entry.update(rating=rating, comment=comment or None, timestamp=timestamp(when))

@@ -11,15 +11,24 @@ One line per rating (keys sorted):
 ``timestamp``           UTC, ISO 8601 with milliseconds and ``Z``
 ``file``                the rated track (absolute path)
 ``mastered_file``       the ``master apply`` output that was listened to, or null
+``mastered``            whether the audio listened to was mastered (false: the source itself)
 ``rating``              1–5
 ``comment``             free text or null (``analyze`` reads it)
-``detected_type``       the recording type whose profile was applied
+``detected_type``       the recording type whose profile was applied (unmastered: the
+                        type detected, whose profile was *not* applied)
 ``confidence``          the detector's confidence (0–1; 1 when the type was forced)
-``profile_version``     e.g. ``"1.0"``
+``profile_version``     e.g. ``"1.0"``; null when nothing was applied
 ``fingerprint``         the source's fingerprint, every field with its unit
-``parameters_applied``  every profile number by dotted path (``eq.bass.gain_db`` …)
+``parameters_applied``  every profile number by dotted path (``eq.bass.gain_db`` …); null
+                        when nothing was applied
 ``hints``               the SID hints given to the detector
 ``uuid``                identifies the line (duplicates after merging logs)
+
+``mastered`` arrived after the first lines were written. Older lines lack it, and
+their unmastered ratings carry the *current* profile's version and parameters as if
+they had been applied; :func:`is_mastered` reads such a line as mastered only when it
+names a ``mastered_file`` (the only way those writers recorded a mastered listen), so
+old logs keep loading and stop claiming a profile they never heard.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from typing import Any
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.mastering.errors import RatingsError
 
-__all__ = ["RATINGS_FILE", "RATING_KEYS", "append_rating", "read_ratings", "timestamp"]
+__all__ = ["RATINGS_FILE", "RATING_KEYS", "append_rating", "is_mastered", "read_ratings", "timestamp"]
 
 RATINGS_FILE = "ratings.jsonl"
 RATING_KEYS = (
@@ -58,6 +67,17 @@ def timestamp(when: datetime | None = None) -> str:
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
+def is_mastered(entry: dict[str, Any]) -> bool:
+    """Was the rated audio mastered with the entry's profile version?
+
+    Only such ratings may steer that profile. Lines written before ``mastered``
+    existed are mastered exactly when they name a ``mastered_file``.
+    """
+    if "mastered" in entry:
+        return entry["mastered"] is True
+    return entry.get("mastered_file") is not None and entry.get("profile_version") is not None
+
+
 def _check(entry: dict[str, Any]) -> None:
     missing = [key for key in RATING_KEYS if key not in entry]
     if missing:
@@ -65,12 +85,20 @@ def _check(entry: dict[str, Any]) -> None:
     rating = entry["rating"]
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise RatingsError(f"rating must be a whole number 1..5, got {json.dumps(rating)}")
+    mastered = entry.get("mastered")
+    if mastered is not None and not isinstance(mastered, bool):
+        raise RatingsError(f"'mastered' must be true or false, got {json.dumps(mastered)}")
+    if mastered and entry["profile_version"] is None:
+        raise RatingsError("a mastered rating needs the 'profile_version' that was applied")
 
 
 def append_rating(feedback_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """Append one complete entry (see the module docstring) under an exclusive lock;
-    returns it as written (with its ``uuid``)."""
+    returns it as written (with its ``uuid``). Without ``mastered``, the entry is
+    mastered when it names a ``mastered_file`` (as :func:`is_mastered` reads old lines)."""
     entry = {"uuid": str(uuid_module.uuid4()), **entry}
+    if "mastered" not in entry:
+        entry["mastered"] = is_mastered(entry)
     _check(entry)
     append_json_line(Path(feedback_dir) / RATINGS_FILE, entry)
     return entry

@@ -14,7 +14,9 @@ from click.testing import CliRunner, Result
 from sidflow_pipeline.cli.common import Context
 from sidflow_pipeline.cli.master import master
 from sidflow_pipeline.mastering.fingerprint import fingerprint_file
-from sidflow_pipeline.mastering.profiles import ensure_profiles
+from sidflow_pipeline.mastering.analyze import STEPS
+from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
+from sidflow_pipeline.mastering.ratings import append_rating, timestamp
 from sidflow_pipeline_tests.mastering.synthetic import SR, studio_like
 
 
@@ -89,14 +91,16 @@ def test_the_whole_loop(ws: Workspace) -> None:
     # apply: detected as studio, mastered with v1.0.
     sources = [ws.track(f"song{i}.wav", seed=i + 1) for i in range(2)]
     outputs = []
+    v10 = load_profile(ws.profiles, "studio")  # the numbers come from the profile, never from here
     for source in sources:
         output = ws.music / f"{source.stem}.mastered.flac"
         done = ws.json("apply", source, output, "--auto")
         assert done["detection"]["type"] == "studio" and done["profile_version"] == "1.0"
-        assert done["parameters_applied"]["eq.bass.gain_db"] == 1.5
+        assert done["parameters_applied"] == v10.parameters()
         assert Path(f"{output}.mastering.json").is_file()
         after = fingerprint_file(output, tempo=False)
-        assert after.loudness_lufs == pytest.approx(-14.0, abs=0.5) and after.true_peak_dbtp <= -1.0
+        assert after.loudness_lufs == pytest.approx(v10.target_lufs, abs=0.5)
+        assert after.true_peak_dbtp <= v10.true_peak_ceiling_dbtp
         outputs.append(output)
 
     # rate ×10 (the sidecar says what was applied to which source).
@@ -116,13 +120,14 @@ def test_the_whole_loop(ws: Workspace) -> None:
     studio = patterns["types"]["studio"]
     assert studio["samples"] == 10
     (bass,) = studio["suggestions"]
-    assert bass["parameter"] == "bass" and bass["suggested"] == 1.0 and bass["less"] == 6
+    bass_step = STEPS["bass"][1]
+    assert bass["parameter"] == "bass" and bass["suggested"] == v10.bass.gain_db - bass_step and bass["less"] == 6
     assert json.loads((ws.feedback / "patterns.json").read_text()) == patterns
     table = ws.ok("analyze", "--type", "studio").output
-    assert "suggest bass" in table and "sidflow master update studio --bass 1" in table
+    assert "suggest bass" in table and f"sidflow master update studio --bass {bass['suggested']:g}" in table
 
     # update: v1.1, validated, committed with the reason.
-    reason = "feedback: bass -0.5 (10 ratings of v1.0)"
+    reason = f"feedback: bass {-bass_step:+g} (10 ratings of v1.0)"
     updated = ws.ok("update", "studio", "--bass", str(bass["suggested"]), "--reason", reason).output
     assert "v1.0 → v1.1" in updated and "checks passed" in updated and "committed" in updated
     assert git(ws.repo, "log", "--format=%s", "-n", "1").strip() == f"mastering: studio profile v1.1 - {reason}"
@@ -131,7 +136,7 @@ def test_the_whole_loop(ws: Workspace) -> None:
 
     # The next apply uses v1.1.
     again = ws.json("apply", sources[0], ws.music / "song0.v11.wav")
-    assert again["profile_version"] == "1.1" and again["parameters_applied"]["eq.bass.gain_db"] == 1.0
+    assert again["profile_version"] == "1.1" and again["parameters_applied"]["eq.bass.gain_db"] == bass["suggested"]
 
     # v1.0's complaints no longer drive suggestions.
     assert ws.json("analyze", "--type", "studio")["types"]["studio"]["suggestions"] == []
@@ -139,9 +144,10 @@ def test_the_whole_loop(ws: Workspace) -> None:
     # test: old vs new on generated signals — less bass, same loudness.
     compared = ws.json("test", "studio", "--sample-size", "2")
     assert (compared["old_version"], compared["new_version"]) == ("1.0", "1.1")
+    v11 = load_profile(ws.profiles, "studio")
     for track in compared["tracks"]:
         assert track["bass_mid_ratio_db"]["new"] < track["bass_mid_ratio_db"]["old"]
-        assert track["loudness_lufs"]["new"] == pytest.approx(-14.0, abs=0.5)
+        assert track["loudness_lufs"]["new"] == pytest.approx(v11.target_lufs, abs=0.5)
     on_files = ws.ok("test", "studio", "--sample-size", "1", "--files", ws.music).output
     assert "v1.0 (old) vs v1.1 (new)" in on_files
 
@@ -160,9 +166,13 @@ def test_the_whole_loop(ws: Workspace) -> None:
 
 def test_apply_prints_what_it_did(ws: Workspace) -> None:
     source = ws.track("a.wav", 4)
-    output = ws.ok("apply", source, ws.music / "a.out.wav", "--profile", "metal").output
+    result = ws.ok("apply", source, ws.music / "a.out.wav", "--profile", "metal")
+    output = result.output
+    metal = load_profile(ws.profiles, "metal")
     assert "metal (confidence 1.00: forced with --profile)" in output
-    assert "metal v1.0" in output and "LUFS (target -13)" in output and "dBTP (ceiling -1" in output
+    assert f"metal v{metal.version}" in output and f"LUFS (target {metal.target_lufs:g})" in output
+    assert f"dBTP (ceiling {metal.true_peak_ceiling_dbtp:g}" in output
+    assert "warning" not in result.stderr  # the target was reached
     sid = ws.music / "sid.wav"
     from sidflow_pipeline.mastering.signals import sid_like
 
@@ -180,6 +190,68 @@ def test_rating_a_source_detects_it(ws: Workspace) -> None:
     (line,) = (ws.feedback / "ratings.jsonl").read_text().splitlines()
     entry = json.loads(line)
     assert entry["mastered_file"] is None and entry["detected_type"] == "studio" and entry["comment"] is None
+    # Nothing was applied, and the line says so instead of naming the current profile.
+    assert entry["mastered"] is False and entry["profile_version"] is None and entry["parameters_applied"] is None
+
+
+def test_rating_unmastered_audio_does_not_drive_suggestions(ws: Workspace) -> None:
+    source = ws.track("raw.wav", 7)
+    for _ in range(6):
+        output = ws.ok("rate", source, "--rating", "2", "--comment", "too much bass, muddy").output
+        assert "not mastered" in output and "profile v" not in output
+    studio = ws.json("analyze", "--type", "studio")["types"]["studio"]
+    assert studio["samples"] == 6 and studio["unmastered_samples"] == 6 and studio["analysed_samples"] == 0
+    assert studio["suggestions"] == [] and studio["update_command"] is None
+    assert "unmastered: 6 (not counted)" in ws.ok("analyze", "--type", "studio").output
+    # Master it, then rate the master: now it counts.
+    mastered = ws.music / "raw.mastered.wav"
+    ws.ok("apply", source, mastered, "--profile", "studio")
+    for _ in range(2):
+        assert "profile v1.0" in ws.ok("rate", mastered, "--rating", "2", "--comment", "less bass").output
+    (bass,) = ws.json("analyze", "--type", "studio")["types"]["studio"]["suggestions"]
+    assert (bass["parameter"], bass["less"]) == ("bass", 2)
+
+
+def test_analyze_one_type_keeps_the_others(ws: Workspace) -> None:
+    def rating(kind: str, comment: str) -> dict[str, Any]:
+        return {
+            "timestamp": timestamp(), "file": f"/music/{kind}.wav", "mastered_file": f"/music/{kind}.m.wav",
+            "rating": 2, "comment": comment, "detected_type": kind, "confidence": 0.9, "profile_version": "1.0",
+            "fingerprint": {}, "parameters_applied": {}, "hints": {},
+        }  # fmt: skip
+
+    for kind, comment in (("studio", "less bass"), ("studio", "less bass"), ("metal", "too harsh")):
+        append_rating(ws.feedback, rating(kind, comment))
+    ws.ok("analyze")
+    patterns_file = ws.feedback / "patterns.json"
+    assert sorted(json.loads(patterns_file.read_text())["types"]) == ["metal", "studio"]
+    append_rating(ws.feedback, rating("metal", "too harsh"))
+    printed = ws.json("analyze", "--type", "metal")
+    assert list(printed["types"]) == ["metal"]  # what was asked for is printed …
+    written = json.loads(patterns_file.read_text())  # … and merged into the file
+    assert sorted(written["types"]) == ["metal", "studio"] and written["ratings"] == 4
+    assert written["types"]["metal"] == printed["types"]["metal"] and written["types"]["metal"]["samples"] == 2
+    assert written["types"]["studio"]["samples"] == 2
+
+
+def test_apply_warns_when_the_loudness_target_cannot_be_reached(ws: Workspace) -> None:
+    # A profile asking for more loudness than its ceiling allows (validation would refuse
+    # it as an update; a hand-edited file can still say it).
+    path = ws.profiles / "studio_v1.0.json"
+    data = json.loads(path.read_text())
+    data["loudness"].update(target_lufs=-5.0, true_peak_ceiling_dbtp=-9.0)
+    path.write_text(json.dumps(data))
+    source = ws.track("quiet.wav", 8)
+    result = ws.run("apply", source, ws.music / "loud.wav", "--profile", "studio")
+    assert result.exit_code == 0, result.output
+    (warning,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert warning.startswith("warning: loudness target -5 LUFS not reached: ")
+    assert "true-peak ceiling of -9 dBTP" in warning
+    achieved = fingerprint_file(ws.music / "loud.wav", tempo=False)
+    assert f"{achieved.loudness_lufs:.2f} LUFS" in warning and achieved.true_peak_dbtp <= -9.0
+    as_json = ws.run("apply", source, ws.music / "loud2.wav", "--profile", "studio", "--json")
+    assert as_json.exit_code == 0 and "warning: loudness target" in as_json.stderr
+    assert json.loads(as_json.stdout)["report"]["target_missed"] is True
 
 
 def test_every_bad_input_is_one_line_and_exit_2(ws: Workspace, tmp_path: Path) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from sidflow_pipeline.mastering.analyze import analyze_ratings, parse_comment, write_patterns
+from sidflow_pipeline.mastering.analyze import STEPS, analyze_ratings, parse_comment, write_patterns
 from sidflow_pipeline.mastering.errors import RatingsError
-from sidflow_pipeline.mastering.profiles import ensure_profiles
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, append_rating, read_ratings, timestamp
+from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
+from sidflow_pipeline.mastering.ratings import RATINGS_FILE, append_rating, is_mastered, read_ratings, timestamp
 
 
 @pytest.mark.parametrize(
@@ -71,10 +71,11 @@ def test_explicit_amounts(comment: str, amount: float) -> None:
 
 
 def entry(rating: int, comment: str | None, kind: str = "studio", version: str = "1.0", **extra: Any) -> dict[str, Any]:
+    """A rating of a mastered file (``mastered_file=None`` etc. in ``extra`` for others)."""
     return {
         "timestamp": timestamp(),
         "file": "/music/x.wav",
-        "mastered_file": None,
+        "mastered_file": "/music/x.mastered.wav",
         "rating": rating,
         "comment": comment,
         "detected_type": kind,
@@ -106,6 +107,12 @@ def test_append_and_read(tmp_path: Path) -> None:
         append_rating(tmp_path, entry(0, None))
     with pytest.raises(RatingsError, match="lacks 'fingerprint'"):
         append_rating(tmp_path, {k: v for k, v in entry(3, None).items() if k != "fingerprint"})
+    with pytest.raises(RatingsError, match="needs the 'profile_version'"):
+        append_rating(tmp_path, entry(3, None, profile_version=None, mastered=True))
+    with pytest.raises(RatingsError, match="'mastered' must be true or false"):
+        append_rating(tmp_path, entry(3, None, mastered="yes"))
+    assert written["mastered"] is True  # filled in from mastered_file
+    assert append_rating(tmp_path, entry(3, None, mastered_file=None))["mastered"] is False
 
 
 def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
@@ -140,16 +147,18 @@ def test_analyze_suggests_with_negation_and_current_version_only(tmp_path: Path)
     ]
     patterns = analyze_ratings(entries, profiles)
     studio = patterns["types"]["studio"]
-    assert studio["samples"] == 8 and studio["analysed_samples"] == 7
+    bass_now = load_profile(profiles, "studio").value("eq.bass.gain_db")
+    bass_step = STEPS["bass"][1]
+    assert studio["samples"] == 8 and studio["analysed_samples"] == 7 and studio["unmastered_samples"] == 0
     assert studio["samples_by_version"] == {"0.9": 1, "1.0": 7}
     assert studio["histogram"] == {"1": 1, "2": 1, "3": 2, "4": 3, "5": 1}
     assert studio["average_rating"] == pytest.approx(3.25)
     (bass,) = studio["suggestions"]
     assert bass == {
         "parameter": "bass", "field": "eq.bass.gain_db", "option": "--bass", "more": 0, "less": 4,
-        "delta": -0.5, "current": 1.5, "suggested": 1.0,
+        "delta": -bass_step, "current": bass_now, "suggested": bass_now - bass_step,
     }  # fmt: skip
-    assert studio["update_command"].startswith("sidflow master update studio --bass 1 --reason")
+    assert studio["update_command"].startswith(f"sidflow master update studio --bass {bass_now - bass_step:g} --reason")
     less_bass = next(p for p in studio["patterns"] if p["parameter"] == "bass" and p["direction"] == "less")
     assert less_bass["count"] == 4 and less_bass["phrases"]["too much bass"] == 1
     assert any(p["parameter"] == "treble" and p["direction"] == "no change" for p in studio["patterns"])
@@ -157,7 +166,8 @@ def test_analyze_suggests_with_negation_and_current_version_only(tmp_path: Path)
     assert studio["bottom_comment"] == {"rating": 1, "comment": "way too much bass"}
     # Metal: "too quiet" ×2 + "louder" + an explicit "+2": loudness up by the median explicit amount.
     (loud,) = patterns["types"]["metal"]["suggestions"]
-    assert loud["parameter"] == "loudness" and loud["delta"] == 2.0 and loud["suggested"] == -11.0
+    metal_target = load_profile(profiles, "metal").target_lufs
+    assert loud["parameter"] == "loudness" and loud["delta"] == 2.0 and loud["suggested"] == metal_target + 2.0
     # Counting every version changes the numbers.
     assert analyze_ratings(entries, profiles, all_versions=True)["types"]["studio"]["suggestions"][0]["less"] == 5
     # One type only; a type with no ratings still gets a summary.
@@ -181,3 +191,51 @@ def test_suggestions_are_clamped_and_patterns_written_deterministically(tmp_path
     odd = analyze_ratings([entry(2, "less bass", kind="jazz"), entry(2, "less bass", kind="jazz")], profiles)
     assert odd["types"]["jazz"]["current_version"] is None
     assert odd["types"]["jazz"]["suggestions"][0]["delta"] == -0.5 and odd["types"]["jazz"]["update_command"] is None
+
+
+def test_unmastered_ratings_are_counted_but_never_suggest(tmp_path: Path) -> None:
+    """A rating of the unmastered source says nothing about what a profile does to it:
+    neither new lines (``mastered: false``) nor old ones (no ``mastered`` key, the
+    current version recorded as if applied) may push that version's profile."""
+    profiles = tmp_path / "profiles"
+    ensure_profiles(profiles)
+    feedback = tmp_path / "fb"
+    feedback.mkdir()
+    unmastered = {"mastered_file": None, "mastered": False, "profile_version": None, "parameters_applied": None}
+    for _ in range(5):
+        append_rating(feedback, entry(2, "too much bass", **unmastered))
+    with open(feedback / RATINGS_FILE, "a", encoding="utf-8") as handle:  # written before `mastered` existed
+        for n in range(5):
+            old = {k: v for k, v in entry(2, "way too much bass, muddy", mastered_file=None).items()}
+            handle.write(json.dumps({**old, "uuid": f"old-{n}"}) + "\n")
+    entries, skipped = read_ratings(feedback)
+    assert len(entries) == 10 and skipped == 0 and not any(is_mastered(e) for e in entries)
+    studio = analyze_ratings(entries, profiles)["types"]["studio"]
+    assert studio["samples"] == 10 and studio["unmastered_samples"] == 10
+    assert studio["analysed_samples"] == 0 and studio["samples_by_version"] == {}
+    assert studio["suggestions"] == [] and studio["update_command"] is None and studio["patterns"] == []
+    assert studio["histogram"]["2"] == 10  # still counted as ratings
+    assert analyze_ratings(entries, profiles, all_versions=True)["types"]["studio"]["suggestions"] == []
+    # Two ratings of mastered audio are all that count: exactly the minimum majority.
+    current = str(load_profile(profiles, "studio").version)
+    entries += [entry(3, "less bass", version=current), entry(3, "less bass", version=current)]
+    (bass,) = analyze_ratings(entries, profiles)["types"]["studio"]["suggestions"]
+    assert (bass["less"], bass["more"]) == (2, 0)
+
+
+def test_analyzing_one_type_keeps_the_others_in_patterns_json(tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    ensure_profiles(profiles)
+    entries = [entry(2, "too much bass"), entry(2, "less bass"), entry(4, "too quiet", kind="metal")]
+    path = write_patterns(tmp_path / "fb", analyze_ratings(entries, profiles))
+    assert sorted(json.loads(path.read_text())["types"]) == ["metal", "studio"]
+    entries.append(entry(1, "too quiet", kind="metal"))
+    only_metal = analyze_ratings(entries, profiles, kind="metal")
+    merged = json.loads(write_patterns(tmp_path / "fb", only_metal, merge=True).read_text())
+    assert sorted(merged["types"]) == ["metal", "studio"]
+    assert merged["types"]["metal"]["samples"] == 2 and merged["types"]["studio"]["samples"] == 2
+    assert merged["ratings"] == 4
+    # An unreadable old file is simply replaced; without merge the file is the analysis.
+    path.write_text("{broken")
+    assert json.loads(write_patterns(tmp_path / "fb", only_metal, merge=True).read_text()) == only_metal
+    assert json.loads(write_patterns(tmp_path / "fb", only_metal).read_text()) == only_metal
