@@ -350,7 +350,10 @@ def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ..
 @click.argument("kind", metavar="TYPE", type=click.Choice(DETECTABLE_TYPES))
 @click.option("--sample-size", type=click.IntRange(1, 1000), default=5, show_default=True, help="Tracks to compare on.")
 @click.option(
-    "--files", "files_dir", type=click.Path(file_okay=False, path_type=Path), help="Pick tracks from this folder."
+    "--files",
+    "files_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Pick tracks from this folder (default: the tracks you rated as TYPE).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the track sample.")
 @click.option("--old", "old_version", help="Compare this version (default: the one before the current).")
@@ -369,17 +372,30 @@ def test_command(
     new_version: str | None,
     as_json: bool,
 ) -> None:
-    """Previous vs current profile of TYPE on N tracks (generated signals without --files)."""
+    """Previous vs current profile of TYPE on N tracks.
+
+    The tracks are a seeded sample of --files DIR when given; otherwise the audio
+    files you rated as TYPE (mastering-feedback/ratings.jsonl) that still exist;
+    generated signals only when there are none. The title says which.
+    """
     from sidflow_pipeline.mastering.compare import compare_versions
 
-    profiles, _ = _dirs(ctx)
+    profiles, feedback = _dirs(ctx)
     result = compare_versions(
-        profiles, kind, sample_size, files_dir=files_dir, seed=seed, old=old_version, new=new_version
+        profiles,
+        kind,
+        sample_size,
+        files_dir=files_dir,
+        feedback_dir=feedback,
+        seed=seed,
+        old=old_version,
+        new=new_version,
     )
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
         return
-    table = Table(title=f"{kind}: v{result.old_version} (old) vs v{result.new_version} (new) — {result.source}")
+    console.print(f"tracks     {result.source}", highlight=False, soft_wrap=True)
+    table = Table(title=f"{kind}: v{result.old_version} (old) vs v{result.new_version} (new)")
     table.add_column("track", overflow="fold")
     table.add_column("LUFS in→old→new", justify="right")
     table.add_column("dBTP in→old→new", justify="right")

@@ -4,12 +4,21 @@ Why each stage is built the way it is:
 
 * **EQ** is three biquads with the RBJ "Audio EQ Cookbook" coefficients (low shelf,
   peaking, high shelf), run as one second-order-sections cascade with
-  ``scipy.signal.sosfilt``. As in the cookbook, a shelf's ``freq_hz`` is its
-  *midpoint*: the response there is half the shelf gain in dB, and the full gain is
-  reached well inside the shelf (DC for the low shelf, Nyquist for the high shelf);
-  a peaking filter has its full gain at ``freq_hz``. A frequency at or above 0.45·sr
-  (a treble shelf at 8 kHz on an 8 kHz render) is moved down to 0.45·sr, and the
-  report says so. A 0 dB band is skipped (it would be the identity).
+  ``scipy.signal.sosfilt``. A peaking filter has its full gain at ``freq_hz`` (its
+  centre, as in the cookbook). A shelf's ``freq_hz`` is its **corner**, read the way
+  a user reads "+2 dB treble at 8 kHz": from there outwards (below it for the low
+  shelf, above it for the high shelf) the shelf gives its full gain — at ``freq_hz``
+  the response is within :data:`SHELF_CORNER_TOLERANCE_DB` of the profile's gain.
+  The cookbook's own frequency parameter is the shelf's *midpoint* (half the gain in
+  dB), so the midpoint is derived from the corner: :func:`shelf_midpoint_hz` solves
+  for it numerically on the very biquad the filter runs (same gain, Q and sample
+  rate), so no second set of numbers has to live in the profiles. With Q above
+  0.707 a shelf overshoots (a bump just past the corner); the corner is then where
+  the response first reaches the full gain within the tolerance. A frequency at or
+  above 0.45·sr (a treble shelf at 8 kHz on an 8 kHz render) is moved down to
+  0.45·sr, a midpoint is never placed above it either, and the report says so when
+  that leaves less than the full gain at the corner. A 0 dB band is skipped (it
+  would be the identity).
 * **Width** scales the side signal, S = (L−R)/2, by ``width_factor`` and leaves the
   mid alone; it does nothing to mono.
 * **Loudness**: a gain brings the BS.1770 integrated loudness to the profile's target.
@@ -43,6 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -64,9 +74,12 @@ __all__ = [
     "apply_eq",
     "apply_profile",
     "apply_width",
+    "band_sos",
     "biquad",
     "eq_sos",
     "limit",
+    "shelf_midpoint_hz",
+    "sos_response_db",
 ]
 
 LOUDNESS_TOLERANCE_LU = 0.05  # iterate until this close (the promise to callers is ±0.5 LU)
@@ -75,6 +88,16 @@ FINAL_MARGIN_DB = 0.01  # the output's true peak is at most ceiling − this
 MAX_LOUDNESS_ITERATIONS = 10
 MAX_LIMITING_DB = 40.0  # the most gain the limiter may be asked to take back
 MAX_FREQ_FRACTION = 0.45  # of the sample rate: above this a biquad's shape collapses
+# What a shelf's ``freq_hz`` means: the response there is within this of the full gain
+# (0.1 dB: well inside the ±0.5 dB the profiles promise, for every allowed gain).
+SHELF_CORNER_TOLERANCE_DB = 0.1
+# The midpoint is looked for within this factor of the corner (the gentlest allowed
+# shelf, Q 0.3 at ±12 dB, needs about 24×), on a log grid of this many steps: the
+# first grid point that reaches the tolerance brackets the root, which bisection
+# narrows (keeping the end that reaches it) to far below a hertz.
+SHELF_SEARCH_SPAN = 100.0
+SHELF_SEARCH_STEPS = 400
+SHELF_BISECTIONS = 40
 _ENVELOPE_FLOOR = 1e-12
 
 
@@ -111,10 +134,15 @@ class MasteringReport:
         return data
 
 
-def biquad(kind: str, gain_db: float, freq_hz: float, q: float, sr: int) -> np.ndarray:
-    """One RBJ-cookbook section as a ``(1, 6)`` SOS row ``[b0 b1 b2 1 a1 a2]``."""
+def biquad(kind: str, gain_db: float, f0_hz: float, q: float, sr: int) -> np.ndarray:
+    """One RBJ-cookbook section as a ``(1, 6)`` SOS row ``[b0 b1 b2 1 a1 a2]``.
+
+    ``f0_hz`` is the cookbook's frequency: a peaking filter's centre, a shelf's
+    *midpoint* (half the gain in dB). Profiles give a shelf's corner instead;
+    :func:`band_sos` converts.
+    """
     a = 10 ** (gain_db / 40)
-    w0 = 2 * math.pi * freq_hz / sr
+    w0 = 2 * math.pi * f0_hz / sr
     cos_w0, alpha = math.cos(w0), math.sin(w0) / (2 * q)
     if kind == "peaking":
         b = (1 + alpha * a, -2 * cos_w0, 1 - alpha * a)
@@ -137,19 +165,101 @@ def biquad(kind: str, gain_db: float, freq_hz: float, q: float, sr: int) -> np.n
     return np.array([[b[0] / den[0], b[1] / den[0], b[2] / den[0], 1.0, den[1] / den[0], den[2] / den[0]]])
 
 
+def sos_response_db(sos: np.ndarray, freq_hz: float, sr: int) -> float:
+    """The gain in dB of an SOS cascade at one frequency, evaluated exactly on the unit
+    circle (what ``scipy.signal.sosfreqz`` computes, without its per-call overhead —
+    the midpoint search evaluates it hundreds of times)."""
+    z = np.exp(-1j * 2 * math.pi * freq_hz / sr)
+    rows = np.atleast_2d(sos)
+    num = rows[:, 0] + rows[:, 1] * z + rows[:, 2] * z * z
+    den = rows[:, 3] + rows[:, 4] * z + rows[:, 5] * z * z
+    return float(20 * np.log10(np.abs(np.prod(num / den))))
+
+
+@lru_cache(maxsize=256)
+def shelf_midpoint_hz(kind: str, gain_db: float, corner_hz: float, q: float, sr: int) -> tuple[float, bool]:
+    """The cookbook midpoint that gives a shelf its full gain from ``corner_hz`` outwards.
+
+    Returns ``(midpoint, reached)``: the midpoint closest to the corner (on the
+    shelf's transition side: above it for a low shelf, below for a high shelf) at
+    which the section's response at the corner is the full gain within
+    :data:`SHELF_CORNER_TOLERANCE_DB`. It is found on the same :func:`biquad` the
+    filter runs — a log-grid scan for the first midpoint that reaches the tolerance
+    (with Q > 0.707 the response overshoots and comes back, so the *first* one),
+    then bisection inside that step. The search stays within
+    :data:`SHELF_SEARCH_SPAN` of the corner and under 0.45·sr; when the tolerance is
+    not reached there (a wide low shelf on a low sample rate), the bound is returned
+    with ``reached`` False, the closest the filter can get. Cached: every
+    ``apply_profile`` call asks the same question.
+    """
+    if kind not in ("low_shelf", "high_shelf"):
+        raise ValueError(f"not a shelf: {kind!r}")
+    sign = 1.0 if gain_db >= 0 else -1.0
+    wanted = abs(gain_db) - SHELF_CORNER_TOLERANCE_DB
+
+    def shortfall(log_f0: float) -> float:
+        """> 0 once the response at the corner is within the tolerance of the gain."""
+        return sign * sos_response_db(biquad(kind, gain_db, math.exp(log_f0), q, sr), corner_hz, sr) - wanted
+
+    start = math.log(corner_hz)
+    if kind == "low_shelf":
+        end = math.log(max(corner_hz, min(corner_hz * SHELF_SEARCH_SPAN, MAX_FREQ_FRACTION * sr)))
+    else:
+        end = math.log(corner_hz / SHELF_SEARCH_SPAN)
+    previous = start
+    if shortfall(start) >= 0 or end == start:  # a gain within 2× the tolerance, or no room
+        return corner_hz, shortfall(start) >= 0
+    for log_f0 in np.linspace(start, end, SHELF_SEARCH_STEPS + 1)[1:]:
+        reached = float(log_f0)
+        if shortfall(reached) >= 0:
+            # Bisect, keeping the reached end: a root-finder's answer may sit a hair on
+            # the short side, and with overshoot the grid point may be far past it.
+            for _ in range(SHELF_BISECTIONS):
+                middle = (previous + reached) / 2
+                if shortfall(middle) >= 0:
+                    reached = middle
+                else:
+                    previous = middle
+            return math.exp(reached), True
+        previous = reached
+    return math.exp(end), False
+
+
+def band_sos(name: str, band: EqBand, sr: int) -> tuple[np.ndarray, list[str]]:
+    """One profile band as a ``(1, 6)`` SOS row, and notes on what could not be honoured.
+
+    The profile's ``freq_hz`` is moved under 0.45·sr when needed; a shelf's corner is
+    turned into the cookbook midpoint by :func:`shelf_midpoint_hz`.
+    """
+    notes: list[str] = []
+    top = MAX_FREQ_FRACTION * sr
+    freq = band.freq_hz
+    if freq >= top:
+        freq = top
+        notes.append(f"{name} {band.filter} moved from {band.freq_hz:g} Hz to {freq:g} Hz (0.45 × {sr} Hz)")
+    if band.filter == "peaking":
+        return biquad(band.filter, band.gain_db, freq, band.q, sr), notes
+    midpoint, reached = shelf_midpoint_hz(band.filter, band.gain_db, freq, band.q, sr)
+    row = biquad(band.filter, band.gain_db, midpoint, band.q, sr)
+    if not reached:
+        at_corner = sos_response_db(row, freq, sr)
+        notes.append(
+            f"{name} {band.filter}: {at_corner:+.2f} dB at {freq:g} Hz instead of {band.gain_db:+g} dB"
+            f" (midpoint limited to {midpoint:.0f} Hz at {sr} Hz)"
+        )
+    return row, notes
+
+
 def eq_sos(bands: dict[str, EqBand], sr: int) -> tuple[np.ndarray, list[str]]:
     """The profile's EQ as one SOS cascade (0 dB bands left out) and notes on clamping."""
     rows: list[np.ndarray] = []
     notes: list[str] = []
-    top = MAX_FREQ_FRACTION * sr
     for name, band in bands.items():
         if band.gain_db == 0:
             continue
-        freq = band.freq_hz
-        if freq >= top:
-            freq = top
-            notes.append(f"{name} {band.filter} moved from {band.freq_hz:g} Hz to {freq:g} Hz (0.45 × {sr} Hz)")
-        rows.append(biquad(band.filter, band.gain_db, freq, band.q, sr))
+        row, band_notes = band_sos(name, band, sr)
+        rows.append(row)
+        notes.extend(band_notes)
     return (np.vstack(rows) if rows else np.zeros((0, 6))), notes
 
 

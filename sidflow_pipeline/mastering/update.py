@@ -122,9 +122,11 @@ def validate_profile(profile: Profile) -> list[Check]:
     """The checks an update must pass; each says what it measured.
 
     EQ (at 48 kHz, where every allowed frequency is below the 0.45·sr clamp): each
-    band's biquad has the profile's gain where the cookbook puts it — full gain at a
-    peaking filter's centre, half the dB gain at a shelf's midpoint, the full shelf
-    gain at the far end of the shelf (1 Hz, or just under Nyquist) — within ±0.5 dB. Then, on every
+    band's biquad has the profile's full gain at the profile's ``freq_hz`` — a peaking
+    filter's centre, a shelf's corner (from which the shelf gives its full gain, see
+    :mod:`~sidflow_pipeline.mastering.dsp`) — and a shelf also at its far end (1 Hz,
+    or just under Nyquist), within ±0.5 dB: what a user reads in the profile is what
+    the filter does. Then, on every
     :data:`VALIDATION_SIGNALS` entry: loudness within ±0.5 LU of the target, true
     peak at or under the ceiling, finite output; and on the first signal the result
     must be byte-identical when applied twice.
@@ -133,7 +135,7 @@ def validate_profile(profile: Profile) -> list[Check]:
     sr = EQ_CHECK_RATE
     for name, band in profile.bands.items():
         at = band.freq_hz
-        expected = band.gain_db if band.filter == "peaking" else band.gain_db / 2
+        expected = band.gain_db
         measured = _band_response_db(profile, name, at, sr)
         checks.append(Check(
             f"eq {name} at {at:g} Hz",

@@ -141,15 +141,17 @@ def test_the_whole_loop(ws: Workspace) -> None:
     # v1.0's complaints no longer drive suggestions.
     assert ws.json("analyze", "--type", "studio")["types"]["studio"]["suggestions"] == []
 
-    # test: old vs new on generated signals — less bass, same loudness.
+    # test: old vs new on the two rated sources — less bass, same loudness.
     compared = ws.json("test", "studio", "--sample-size", "2")
     assert (compared["old_version"], compared["new_version"]) == ("1.0", "1.1")
+    assert compared["source"] == f"rated studio tracks ({ws.feedback / 'ratings.jsonl'})"
+    assert [track["track"] for track in compared["tracks"]] == [str(s.resolve()) for s in sources]
     v11 = load_profile(ws.profiles, "studio")
     for track in compared["tracks"]:
         assert track["bass_mid_ratio_db"]["new"] < track["bass_mid_ratio_db"]["old"]
         assert track["loudness_lufs"]["new"] == pytest.approx(v11.target_lufs, abs=0.5)
     on_files = ws.ok("test", "studio", "--sample-size", "1", "--files", ws.music).output
-    assert "v1.0 (old) vs v1.1 (new)" in on_files
+    assert "v1.0 (old) vs v1.1 (new)" in on_files and f"tracks     {ws.music}" in on_files
 
     # export the new version.
     dist = ws.repo.parent / "dist"
@@ -292,6 +294,7 @@ def test_update_with_set_and_analyze_without_ratings(ws: Workspace) -> None:
     assert "eq.bass.freq_hz: 150 → 100" in result.output and "stereo.width_factor: 1.3 → 1.2" in result.output
     compared = ws.ok("test", "bootleg", "--sample-size", "1").output
     assert "v1.0 (old) vs v1.1 (new)" in compared
+    assert "tracks     generated signals (no rated bootleg track on disk in" in compared
 
 
 def test_a_fresh_data_dir_is_seeded(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from scipy.signal import sosfreqz
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES
 from sidflow_pipeline.mastering.dsp import (
     FINAL_MARGIN_DB,
+    SHELF_CORNER_TOLERANCE_DB,
     _backward_mean,
     _forward_max,
     _release,
@@ -21,6 +22,8 @@ from sidflow_pipeline.mastering.dsp import (
     biquad,
     eq_sos,
     limit,
+    shelf_midpoint_hz,
+    sos_response_db,
 )
 from sidflow_pipeline.mastering.fingerprint import fingerprint, integrated_loudness_lufs, true_peak_dbtp
 from sidflow_pipeline.mastering.profiles import Profile, default_profile_files, load_profile, parse_profile
@@ -43,11 +46,13 @@ def make_profile(**changes: float) -> Profile:
     return parse_profile(data, "test profile")
 
 
-def tone_gain_db(profile: Profile, freq: float, sr: int = SR) -> float:
-    """The EQ's gain for a steady sine, measured on the signal (after the filters settle)."""
+def tone_gain_db(profile: Profile, freq: float, sr: int = SR, band: str | None = None) -> float:
+    """The EQ's gain for a steady sine, measured on the signal (after the filters settle):
+    through the whole applied EQ, or through ``band`` alone."""
+    bands = profile.bands if band is None else {band: profile.bands[band]}
     t = np.arange(round(2.0 * sr)) / sr
     x = 0.1 * np.sin(2 * np.pi * freq * t)
-    y, _ = apply_eq(x[:, np.newaxis], sr, profile.bands)
+    y, _ = apply_eq(x[:, np.newaxis], sr, bands)
     steady = slice(sr, None)
     return 20 * math.log10(np.sqrt(np.mean(y[steady, 0] ** 2)) / np.sqrt(np.mean(x[steady] ** 2)))
 
@@ -57,30 +62,112 @@ def cascade_db(profile: Profile, freq: float, sr: int = SR) -> float:
     return float(20 * np.log10(np.abs(sosfreqz(sos, worN=[freq], fs=sr)[1][0])))
 
 
+def assert_gain_at_each_band_frequency(profile: Profile, sr: int = SR) -> None:
+    """The Done-means check: each band's gain, measured with a sine tone at the band's
+    ``freq_hz`` through the filter ``apply_eq`` runs for that band, is the profile's
+    gain within ±0.5 dB. (Band by band: where bands overlap — bootleg's mid at 400 Hz
+    sits on its bass shelf's slope — the cascade adds them, as any EQ does.)"""
+    for name, band in profile.bands.items():
+        measured = tone_gain_db(profile, band.freq_hz, sr, band=name)
+        assert measured == pytest.approx(band.gain_db, abs=0.5), (profile.type, name, band)
+        sos, _ = eq_sos({name: band}, sr)
+        computed = sos_response_db(sos, band.freq_hz, sr) if len(sos) else 0.0
+        assert measured == pytest.approx(computed, abs=0.05), (profile.type, name)
+
+
 @pytest.mark.parametrize("kind", DETECTABLE_TYPES)
-def test_each_band_has_the_profiles_gain_where_the_cookbook_puts_it(kind: str) -> None:
+def test_every_default_profile_has_its_gains_at_its_band_frequencies(kind: str) -> None:
+    assert_gain_at_each_band_frequency(load_profile(REPO_PROFILES, kind))
+
+
+@pytest.mark.parametrize("kind", DETECTABLE_TYPES)
+def test_each_band_alone_has_its_full_gain_at_freq_hz_and_beyond(kind: str) -> None:
+    """Band by band: full gain at ``freq_hz`` within the corner tolerance (a peaking
+    filter exactly), the shelf's plateau at its far end, and a shelf's gain staying
+    within the tolerance everywhere beyond the corner (no overshoot at Q 0.707)."""
     profile = load_profile(REPO_PROFILES, kind)
     for name, band in profile.bands.items():
-        sos = biquad(band.filter, band.gain_db, band.freq_hz, band.q, SR)
-        at_f0 = float(20 * np.log10(np.abs(sosfreqz(sos, worN=[band.freq_hz], fs=SR)[1][0])))
-        expected = band.gain_db if band.filter == "peaking" else band.gain_db / 2
-        assert at_f0 == pytest.approx(expected, abs=0.01), name
+        sos, _ = eq_sos({name: band}, SR)
+        if not len(sos):
+            assert band.gain_db == 0
+            continue
+        at_f0 = sos_response_db(sos, band.freq_hz, SR)
+        tolerance = 0.01 if band.filter == "peaking" else SHELF_CORNER_TOLERANCE_DB + 1e-9
+        assert at_f0 == pytest.approx(band.gain_db, abs=tolerance), name
         if band.filter != "peaking":
-            edge = 1.0 if band.filter == "low_shelf" else SR / 2 - 1
-            plateau = float(20 * np.log10(np.abs(sosfreqz(sos, worN=[edge], fs=SR)[1][0])))
-            assert plateau == pytest.approx(band.gain_db, abs=0.01), name
+            beyond = np.geomspace(1.0, band.freq_hz, 50) if band.filter == "low_shelf" else np.geomspace(
+                band.freq_hz, SR / 2 - 1, 50
+            )
+            response = 20 * np.log10(np.abs(sosfreqz(sos, worN=beyond, fs=SR)[1]))
+            assert np.all(np.abs(response - band.gain_db) <= SHELF_CORNER_TOLERANCE_DB + 1e-9), name
+            # The transition lies on the other side: half the gain (the cookbook
+            # midpoint) well inside the audible range, not at freq_hz.
+            midpoint, reached = shelf_midpoint_hz(band.filter, band.gain_db, band.freq_hz, band.q, SR)
+            assert reached
+            assert (midpoint > band.freq_hz) == (band.filter == "low_shelf")
+            assert sos_response_db(sos, midpoint, SR) == pytest.approx(band.gain_db / 2, abs=0.01)
+
+
+def test_an_updated_profile_has_its_gains_at_its_band_frequencies(tmp_path: Path) -> None:
+    """After ``update`` (new gains and frequencies), the applied EQ still has the new
+    profile's gains at the new frequencies — at 44.1 kHz and 48 kHz."""
+    from sidflow_pipeline.mastering.profiles import ensure_profiles
+    from sidflow_pipeline.mastering.update import update_profile
+
+    profiles = tmp_path / "profiles"
+    ensure_profiles(profiles)
+    changes = {
+        "eq.bass.gain_db": -5.0, "eq.bass.freq_hz": 250.0, "eq.bass.q": 0.5,
+        "eq.mid.gain_db": 3.0, "eq.mid.freq_hz": 2500.0,
+        "eq.treble.gain_db": 6.0, "eq.treble.freq_hz": 5000.0, "eq.treble.q": 1.2,
+    }  # fmt: skip
+    update_profile(profiles, "studio", changes, "test: bigger moves")
+    updated = load_profile(profiles, "studio")
+    assert str(updated.version) == "1.1" and updated.treble.freq_hz == 5000.0
+    for sr in (SR, 48000):
+        assert_gain_at_each_band_frequency(updated, sr)
+
+
+@pytest.mark.parametrize("q", [0.3, 0.707, 2.0])
+@pytest.mark.parametrize("gain", [-12.0, -0.5, 0.15, 3.0, 12.0])
+@pytest.mark.parametrize(
+    ("kind", "corner"), [("low_shelf", 20.0), ("low_shelf", 500.0), ("high_shelf", 1000.0), ("high_shelf", 16000.0)]
+)
+def test_the_shelf_midpoint_gives_full_gain_at_the_corner(kind: str, corner: float, gain: float, q: float) -> None:
+    """Over the allowed range (Q 0.3–2, ±12 dB), including resonant shelves that
+    overshoot past the corner, the derived midpoint puts the full gain at the corner."""
+    midpoint, reached = shelf_midpoint_hz(kind, gain, corner, q, SR)
+    assert reached and 0 < midpoint < 0.45 * SR
+    at_corner = sos_response_db(biquad(kind, gain, midpoint, q, SR), corner, SR)
+    assert abs(at_corner - gain) <= SHELF_CORNER_TOLERANCE_DB + 1e-9
+    if abs(gain) <= 2 * SHELF_CORNER_TOLERANCE_DB:
+        assert midpoint == corner  # half the gain is already within the tolerance
+
+
+def test_a_shelf_that_cannot_reach_full_gain_says_so() -> None:
+    with pytest.raises(ValueError, match="not a shelf"):
+        shelf_midpoint_hz("peaking", 1.0, 100.0, 0.7, SR)
+    # A wide bass shelf on a 4 kHz signal: the midpoint may not go above 0.45 × 4 kHz.
+    profile = make_profile(eq__bass__gain_db=-12.0, eq__bass__freq_hz=500.0, eq__bass__q=0.3)
+    sos, notes = eq_sos({"bass": profile.bass}, 4000)
+    assert len(notes) == 1 and notes[0].startswith("bass low_shelf: ")
+    assert notes[0].endswith("instead of -12 dB (midpoint limited to 1800 Hz at 4000 Hz)")
+    assert -12.0 + SHELF_CORNER_TOLERANCE_DB < sos_response_db(sos, 500.0, 4000) < -6.0
+    # A corner at the clamp has no room at all: the midpoint stays on it.
+    assert shelf_midpoint_hz("low_shelf", 6.0, 1800.0, 0.707, 4000) == (1800.0, False)
 
 
 def test_eq_measured_with_sine_tones_matches_the_profile() -> None:
     profile = make_profile(eq__bass__gain_db=6.0, eq__mid__gain_db=-4.0, eq__treble__gain_db=5.0)
-    # Full gain inside each shelf and at the peak, half at the shelf midpoints: ±0.5 dB
-    # of the profile (the other bands leak a little), and the tone measurement agrees
-    # with the filters' computed response to 0.05 dB.
+    # Full gain at each band's frequency and beyond the shelf corners (inside each
+    # shelf); ±0.5 dB of the profile (the other bands leak a little), and the tone
+    # measurement agrees with the filters' computed response to 0.05 dB.
     expectations = [
         (30.0, 6.0),
-        (profile.bass.freq_hz, 3.0),
+        (profile.bass.freq_hz, 6.0),
         (profile.mid.freq_hz, -4.0),
-        (profile.treble.freq_hz, 2.5),
+        (profile.treble.freq_hz, 5.0),
+        (12000.0, 5.0),
         (19000.0, 5.0),
     ]
     for freq, expected in expectations:

@@ -186,8 +186,81 @@ def test_compare_versions_on_generated_signals(tmp_path: Path) -> None:
     for row in result.rows:
         assert row.new.spectral_centroid_hz < row.old.spectral_centroid_hz  # less treble
         assert row.new.loudness_lufs == pytest.approx(load_profile(profiles, "sid_8580").target_lufs, abs=0.5)
+    assert result.source == "generated signals"  # no ratings log asked for
     same = compare_versions(profiles, "sid_8580", 1, old="1.1", new="1.1")
     assert same.rows[0].old == same.rows[0].new
     assert same.to_json()["tracks"][0]["loudness_lufs"]["old"] == same.rows[0].old.loudness_lufs
     with pytest.raises(MasteringError, match="sample size must be at least 1"):
         compare_versions(profiles, "sid_8580", 0)
+
+
+def _rate(feedback: Path, file: Path, kind: str) -> None:
+    from sidflow_pipeline.mastering.ratings import append_rating, timestamp
+
+    append_rating(feedback, {
+        "timestamp": timestamp(), "file": str(file), "mastered_file": None, "mastered": False,
+        "rating": 3, "comment": None, "detected_type": kind, "confidence": 0.9, "profile_version": None,
+        "fingerprint": {}, "parameters_applied": None, "hints": {},
+    })  # fmt: skip
+
+
+def test_compare_versions_uses_the_rated_tracks_of_the_type(tmp_path: Path) -> None:
+    """Without --files, "old vs new on N tracks" means the user's own tracks of that
+    type: each rated file that still exists, once, a seeded sample of N."""
+    import soundfile as sf
+
+    from sidflow_pipeline.mastering.compare import compare_versions, rated_tracks
+    from sidflow_pipeline_tests.mastering.synthetic import SR, metal_like, studio_like
+
+    profiles, feedback, music = tmp_path / "profiles", tmp_path / "feedback", tmp_path / "music"
+    ensure_profiles(profiles)
+    update_profile(profiles, "studio", {"eq.bass.gain_db": 0.0}, "less bass")
+    music.mkdir()
+    studio_files = []
+    for index in range(4):
+        path = music / f"studio{index}.wav"
+        sf.write(str(path), studio_like(2.0, seed=index + 1), SR, subtype="PCM_24")
+        studio_files.append(path)
+        _rate(feedback, path, "studio")
+    _rate(feedback, studio_files[0], "studio")  # rated twice: still one track
+    metal = music / "metal.wav"
+    sf.write(str(metal), metal_like(2.0), SR, subtype="PCM_24")
+    _rate(feedback, metal, "metal")  # another type
+    _rate(feedback, music / "deleted.wav", "studio")  # no longer on disk
+    (music / "notes.txt").write_text("not audio")
+    _rate(feedback, music / "notes.txt", "studio")
+
+    assert rated_tracks(feedback, "studio", 10) == studio_files
+    picked = rated_tracks(feedback, "studio", 2, seed=3)
+    assert len(picked) == 2 and set(picked) <= set(studio_files) and picked == sorted(picked)
+    assert rated_tracks(feedback, "studio", 2, seed=3) == picked  # the seed decides
+    assert {tuple(rated_tracks(feedback, "studio", 2, seed=s)) for s in range(10)} != {tuple(picked)}
+
+    result = compare_versions(profiles, "studio", 2, feedback_dir=feedback, seed=3)
+    assert result.source == f"rated studio tracks ({feedback / 'ratings.jsonl'})"
+    assert [row.track for row in result.rows] == [str(path) for path in picked]
+    target = load_profile(profiles, "studio").target_lufs
+    for row in result.rows:
+        assert row.new.bass_mid_ratio_db < row.old.bass_mid_ratio_db  # bass 1.5 → 0 dB
+        assert row.new.loudness_lufs == pytest.approx(target, abs=0.5)
+    assert result.to_json()["source"] == result.source
+    # --files still wins over the ratings.
+    on_folder = compare_versions(profiles, "studio", 1, files_dir=music, feedback_dir=feedback)
+    assert on_folder.source == str(music) and on_folder.rows[0].track in {"metal.wav", *(p.name for p in studio_files)}
+
+
+def test_compare_versions_falls_back_to_generated_signals_and_says_so(tmp_path: Path) -> None:
+    from sidflow_pipeline.mastering.compare import compare_versions, rated_tracks
+
+    profiles, feedback = tmp_path / "profiles", tmp_path / "feedback"
+    ensure_profiles(profiles)
+    update_profile(profiles, "metal", {"eq.treble.gain_db": -2.0}, "less harsh")
+    ratings = feedback / "ratings.jsonl"
+    expected = f"generated signals (no rated metal track on disk in {ratings})"
+    assert rated_tracks(feedback, "metal", 3) == []  # no log at all
+    assert compare_versions(profiles, "metal", 1, feedback_dir=feedback).source == expected
+    _rate(feedback, tmp_path / "gone.wav", "metal")  # rated, since deleted
+    _rate(feedback, tmp_path / "gone-too.wav", "studio")
+    result = compare_versions(profiles, "metal", 2, feedback_dir=feedback, seed=7)
+    assert result.source == expected
+    assert [row.track for row in result.rows] == ["sine_sweep #1", "pink_noise #2"]
