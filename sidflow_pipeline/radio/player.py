@@ -37,6 +37,7 @@ class RadioPlayer:
         self._started = 0.0
         self._paused_at: float | None = None
         self._paused_total = 0.0
+        self._failed: tuple[subprocess.Popen[bytes], str, str] | None = None
 
     def start(self, item: QueueItem, seconds: int | None = None, wav: Path | None = None) -> str | None:
         """Start ``item`` (or its mastered ``wav`` through the WAV player); a message when
@@ -71,11 +72,15 @@ class RadioPlayer:
         return None
 
     def _failure(self) -> tuple[str, str]:
-        """(all of stderr, the line to show) for an exited player."""
+        """(all of stderr, the line to show) for an exited player; the same answer
+        however often it is asked (stderr can be read only once)."""
         assert self.process is not None
-        err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
-        program = Path(str(self.process.args[0])).name
-        return err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}"
+        if self._failed is None or self._failed[0] is not self.process:
+            err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+            program = Path(str(self.process.args[0])).name
+            last = err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}"
+            self._failed = (self.process, err, last)
+        return self._failed[1], self._failed[2]
 
     @property
     def pid(self) -> int | None:
