@@ -6,27 +6,53 @@ folder, fsync, ``os.replace``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["append_json_line", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["append_json_line", "atomic_move", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through ``write`` into a hidden temp file beside ``path``, fsync, rename onto it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_move(source: Path, target: Path) -> None:
+    """Move a finished file onto ``target`` without ever leaving half a file there.
+
+    A rename across filesystems (a tmpfs ``/tmp`` to a disk or USB stick) fails with
+    EXDEV; then the file is streamed to a hidden name beside ``target`` and renamed
+    there — still atomic — and the source removed.
+    """
+    try:
+        os.replace(source, target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    with open(source, "rb") as src:
+        _atomic_write(target, lambda handle: shutil.copyfileobj(src, handle))
+    Path(source).unlink(missing_ok=True)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
+from sidflow_pipeline.atomic import atomic_move
 from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
 
 __all__ = ["export_audio"]
@@ -22,33 +20,6 @@ __all__ = ["export_audio"]
 def _file_name(index: int, item: Any, suffix: str) -> str:
     label = f"{index:02d} - {item.composer or '?'} - {item.title or Path(item.sid_path).stem} (song {item.song_index})"
     return re.sub(r"[^\w .()\-]+", "_", label).strip() + suffix
-
-
-def _move_into(source: Path, target: Path) -> None:
-    """Move a finished file into DEST without ever leaving half a file there.
-
-    The mastered song is written in the system temp folder, which is often another
-    filesystem than DEST (a tmpfs ``/tmp``, DEST on a disk or a USB stick); a rename
-    across filesystems fails with EXDEV. Then the file is copied to a hidden name in
-    DEST's own folder, flushed, and renamed onto the target there — still atomic.
-    """
-    try:
-        os.replace(source, target)
-        return
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    source.unlink(missing_ok=True)
 
 
 @click.command("export-audio")
@@ -97,7 +68,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
             try:
                 if mastered:
                     song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}")
-                    _move_into(song.wav, target)
+                    atomic_move(song.wav, target)
                     kind = f"{song.detected_type} v{song.profile_version}"
                 else:
                     raw = render_song(item, binary, Path(tmp) / f"{index}.wav", seconds)
