@@ -18,26 +18,14 @@ from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, cl
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.sid.header import rewrite_header
+from sidflow_pipeline_tests.project import write_config
 
 ASSETS = [sid_catalog, wav_cache, audio_features, manual_ratings, classified]
 RANK = {"slow": 0, "quiet": 0, "dark": 0, "medium": 1, "fast": 2, "loud": 2, "bright": 2}
 
 
 def _config(tmp: Path, hvsc: Path, data: str = "data") -> Path:
-    config = tmp / f"{data}.sidflow.json"
-    config.write_text(
-        json.dumps(
-            {
-                "hvscPath": str(hvsc),
-                "dataPath": data,
-                "wavCachePath": f"{data}/wav-cache",
-                "tagsPath": f"{data}/tags",
-                "classifiedPath": f"{data}/classified",
-                "threads": 2,
-            }
-        )
-    )
-    return config
+    return write_config(tmp / f"{data}.sidflow.json", hvsc, data)
 
 
 def run_pipeline(config: Path, selection: list[Any] | None = None) -> dg.ExecuteInProcessResult:

@@ -30,6 +30,7 @@ from typing import Any
 import psutil
 
 from sidflow_pipeline.demo.collection import write_demo_mirror
+from sidflow_pipeline_tests.project import write_config
 
 __all__ = ["DagsterDev", "DemoProject", "free_port", "write_demo_project"]
 
@@ -83,21 +84,7 @@ def write_demo_project(root: Path, threads: int = 0) -> DemoProject:
     write_demo_mirror(mirror)
     data = root / "data"
     config = root / ".sidflow.json"
-    config.write_text(
-        json.dumps(
-            {
-                "hvscPath": str(root / "hvsc"),
-                "hvscSource": str(mirror),
-                "dataPath": str(data),
-                "wavCachePath": str(data / "wav-cache"),
-                "tagsPath": str(data / "tags"),
-                "classifiedPath": str(data / "classified"),
-                "threads": threads,
-            },
-            indent=2,
-        ),
-        encoding="utf-8",
-    )
+    write_config(config, root / "hvsc", data, threads=threads, hvscSource=str(mirror))
     return DemoProject(root=root, dagster_home=home, config=config, mirror=mirror, data=data)
 
 

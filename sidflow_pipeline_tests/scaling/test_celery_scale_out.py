@@ -44,6 +44,7 @@ from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, classified, manual_ratings, wav_cache
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
+from sidflow_pipeline_tests.project import write_config
 
 psutil = pytest.importorskip("psutil")
 
@@ -229,22 +230,6 @@ class Cluster:
         return dg.DagsterInstance.from_config(str(self.home))
 
 
-def _write_config(path: Path, hvsc: Path, data: Path, threads: int) -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "hvscPath": str(hvsc),
-                "dataPath": str(data),
-                "wavCachePath": str(data / "wav-cache"),
-                "tagsPath": str(data / "tags"),
-                "classifiedPath": str(data / "classified"),
-                "threads": threads,
-            }
-        )
-    )
-    return path
-
-
 @contextlib.contextmanager
 def _cluster(tmp: Path, broker_root: str, config: Path, db: int) -> Iterator[Cluster]:
     home = tmp / "dagster_home"
@@ -364,7 +349,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     """The demo collection, classified in-process (one run over every section)."""
     tmp = tmp_path_factory.mktemp("scale-out")
     write_demo_collection(tmp / "hvsc", version=2)
-    config = _write_config(tmp / "in-process.sidflow.json", tmp / "hvsc", tmp / "in-process", threads=2)
+    config = write_config(tmp / "in-process.sidflow.json", tmp / "hvsc", tmp / "in-process", threads=2)
     started = time.perf_counter()
     result = dg.materialize(
         [sid_catalog, wav_cache, audio_features, manual_ratings, classified],
@@ -395,7 +380,7 @@ def test_two_celery_workers_classify_sections_byte_identical_to_in_process(refer
     data = tmp / "data"
     # threads: 2 inside a prefork pool child: a daemonic process may not start its own
     # feature pool, so analysis falls back to in-process there (and must still succeed).
-    config = _write_config(tmp / "celery.sidflow.json", reference.hvsc, data, threads=2)
+    config = write_config(tmp / "celery.sidflow.json", reference.hvsc, data, threads=2)
     with _cluster(tmp, broker, config, db=0) as cluster:
         # One task at a time per worker: the two workers are the only parallelism
         # (see docs/scaling.md on -P solo).
@@ -463,7 +448,7 @@ def test_solo_pool_worker_runs_a_section_with_a_feature_process_pool(reference: 
     tmp = reference.tmp / "celery-solo"
     tmp.mkdir()
     data = tmp / "data"
-    config = _write_config(tmp / "solo.sidflow.json", reference.hvsc, data, threads=2)
+    config = write_config(tmp / "solo.sidflow.json", reference.hvsc, data, threads=2)
     key = "MUSICIANS/Q"
     with _cluster(tmp, broker, config, db=2) as cluster:
         cluster.start_worker("solo", "--pool=solo")
