@@ -216,8 +216,8 @@ def rate_command(
     from sidflow_pipeline.mastering.loop import rate_file
     from sidflow_pipeline.mastering.ratings import RATINGS_FILE
 
-    profiles, feedback = _dirs(ctx)
-    entry = rate_file(feedback, profiles, file, rating, comment, hints=_hints(is_sid, sid_model, sid_count))
+    _profiles, feedback = _dirs(ctx)
+    entry = rate_file(feedback, file, rating, comment, hints=_hints(is_sid, sid_model, sid_count))
     console.print(f"rated      {file.name}: {'★' * rating}{'☆' * (5 - rating)} ({rating}/5)", highlight=False)
     kind, confidence, version = entry["detected_type"], entry["confidence"], entry["profile_version"]
     applied = f"profile v{version}" if entry["mastered"] else "not mastered (no profile applied; not counted for suggestions)"

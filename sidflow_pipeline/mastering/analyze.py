@@ -49,7 +49,7 @@ from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.mastering.errors import ProfileError
-from sidflow_pipeline.mastering.profiles import PARAMETERS, current_version, load_profile
+from sidflow_pipeline.mastering.profiles import PARAMETERS, load_profile
 from sidflow_pipeline.mastering.ratings import is_mastered
 
 __all__ = [
@@ -261,8 +261,8 @@ def _direction_word(direction: int) -> str:
 
 def _type_summary(kind: str, entries: list[dict[str, Any]], profiles_dir: Path, all_versions: bool) -> dict[str, Any]:
     try:
-        current = str(current_version(profiles_dir, kind))
-        profile = load_profile(profiles_dir, kind)
+        profile = load_profile(profiles_dir, kind)  # the current version (versions.json read once)
+        current = str(profile.version)
     except ProfileError:
         current, profile = None, None
     # Only ratings of audio mastered with this type's profile can steer it.

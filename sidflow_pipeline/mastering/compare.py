@@ -147,14 +147,12 @@ def compare_versions(
     new_profile = load_profile(profiles_dir, kind, new_version)
 
     tracks: list[tuple[str, Any, int]] = []
-    rated = rated_tracks(feedback_dir, kind, sample_size, seed) if files_dir is None and feedback_dir else []
     if files_dir is not None:
         for path in pick_tracks(files_dir, sample_size, seed):
             audio, sr = read_audio(path)
             tracks.append((str(path.relative_to(files_dir)), audio, sr))
         source = str(files_dir)
-    elif rated:
-        assert feedback_dir is not None
+    elif feedback_dir is not None and (rated := rated_tracks(feedback_dir, kind, sample_size, seed)):
         for path in rated:
             audio, sr = read_audio(path)
             tracks.append((str(path), audio, sr))

@@ -207,8 +207,9 @@ def shelf_midpoint_hz(kind: str, gain_db: float, corner_hz: float, q: float, sr:
     else:
         end = math.log(corner_hz / SHELF_SEARCH_SPAN)
     previous = start
-    if shortfall(start) >= 0 or end == start:  # a gain within 2× the tolerance, or no room
-        return corner_hz, shortfall(start) >= 0
+    at_corner = shortfall(start) >= 0
+    if at_corner or end == start:  # a gain within 2× the tolerance, or no room
+        return corner_hz, at_corner
     for log_f0 in np.linspace(start, end, SHELF_SEARCH_STEPS + 1)[1:]:
         reached = float(log_f0)
         if shortfall(reached) >= 0:

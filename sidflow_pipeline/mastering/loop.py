@@ -143,7 +143,6 @@ def _read_sidecar(path: Path) -> dict[str, Any] | None:
 
 def rate_file(
     feedback_dir: Path,
-    profiles_dir: Path,
     file: Path,
     rating: int,
     comment: str | None = None,
@@ -153,9 +152,8 @@ def rate_file(
 ) -> dict[str, Any]:
     """Append one rating of ``file`` to ``ratings.jsonl``; returns the entry written.
 
-    ``profiles_dir`` is no longer read (an unmastered file is rated against no
-    profile); it stays in the signature so the CLI, the radio and old callers keep
-    working unchanged.
+    The profile applied comes from the file's sidecar; an unmastered file is rated
+    against no profile.
     """
     if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
         raise RatingsError(f"rating must be a whole number 1..5, got {rating!r}")

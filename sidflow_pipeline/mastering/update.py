@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from sidflow_pipeline.atomic import atomic_write_bytes, atomic_write_json
-from sidflow_pipeline.mastering.dsp import apply_profile, eq_sos
+from sidflow_pipeline.mastering.dsp import apply_profile, eq_sos, sos_response_db
 from sidflow_pipeline.mastering.errors import MasteringError, ProfileError, UpdateRejected
 from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
 from sidflow_pipeline.mastering.profiles import (
@@ -109,13 +109,8 @@ class UpdateResult:
 
 
 def _band_response_db(profile: Profile, band: str, freq: float, sr: int) -> float:
-    from scipy.signal import sosfreqz
-
     sos, _ = eq_sos({band: profile.bands[band]}, sr)
-    if not len(sos):
-        return 0.0
-    _, response = sosfreqz(sos, worN=[freq], fs=sr)
-    return float(20 * np.log10(np.abs(response[0])))
+    return sos_response_db(sos, freq, sr) if len(sos) else 0.0
 
 
 def validate_profile(profile: Profile) -> list[Check]:

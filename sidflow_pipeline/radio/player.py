@@ -37,7 +37,7 @@ class RadioPlayer:
         self._started = 0.0
         self._paused_at: float | None = None
         self._paused_total = 0.0
-        self._failed: tuple[subprocess.Popen[bytes], str, str] | None = None
+        self._failed: tuple[str, str] | None = None  # stderr can be read only once
 
     def start(self, item: QueueItem, seconds: int | None = None, wav: Path | None = None) -> str | None:
         """Start ``item`` (or its mastered ``wav`` through the WAV player); a message when
@@ -58,7 +58,7 @@ class RadioPlayer:
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
-        self.paused, self._paused_at, self._paused_total = False, None, 0.0
+        self.paused, self._paused_at, self._paused_total, self._failed = False, None, 0.0, None
         self._started = time.monotonic()
         deadline = self._started + self.startup_grace
         while time.monotonic() < deadline and self.process.poll() is None:
@@ -75,12 +75,11 @@ class RadioPlayer:
         """(all of stderr, the line to show) for an exited player; the same answer
         however often it is asked (stderr can be read only once)."""
         assert self.process is not None
-        if self._failed is None or self._failed[0] is not self.process:
+        if self._failed is None:
             err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
             program = Path(str(self.process.args[0])).name
-            last = err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}"
-            self._failed = (self.process, err, last)
-        return self._failed[1], self._failed[2]
+            self._failed = (err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}")
+        return self._failed
 
     @property
     def pid(self) -> int | None:

@@ -45,7 +45,7 @@ def test_profiles_are_seeded_analysed_and_validated(tmp_path: Path) -> None:
     write_audio(audio, make_signal("pink_noise", 44100, 3.0), 44100)
     mastered = master_file(audio, tmp_path / "noise.mastered.wav", data / "profiles")
     for i in range(10):
-        rate_file(data / "mastering-feedback", data / "profiles", mastered.output, 2 + i % 2, "too much bass, muddy")
+        rate_file(data / "mastering-feedback", mastered.output, 2 + i % 2, "too much bass, muddy")
     result = dg.materialize([mastering_profiles], resources=_resources(config))
     meta = result.asset_materializations_for_node("mastering_profiles")[0].metadata
     assert meta["ratings"].value == 10 and meta["suggestions"].value >= 1
@@ -71,7 +71,7 @@ def test_unmastered_ratings_do_not_make_suggestions(tmp_path: Path) -> None:
     audio = tmp_path / "noise.wav"
     write_audio(audio, make_signal("pink_noise", 44100, 3.0), 44100)
     for i in range(10):  # the same complaints as above, about audio no profile touched
-        entry = rate_file(data / "mastering-feedback", data / "profiles", audio, 2 + i % 2, "too much bass, muddy")
+        entry = rate_file(data / "mastering-feedback", audio, 2 + i % 2, "too much bass, muddy")
         assert entry["mastered"] is False and entry["profile_version"] is None and entry["parameters_applied"] is None
     result = dg.materialize([mastering_profiles], resources=_resources(config))
     meta = result.asset_materializations_for_node("mastering_profiles")[0].metadata
@@ -115,11 +115,11 @@ def test_sensor_runs_on_new_ratings_only(tmp_path: Path) -> None:
     ensure_profiles(data / "profiles")
     audio = tmp_path / "sweep.wav"
     write_audio(audio, make_signal("sine_sweep", 44100, 2.0), 44100)
-    rate_file(data / "mastering-feedback", data / "profiles", audio, 4)
+    rate_file(data / "mastering-feedback", audio, 4)
     first = mastering_ratings_sensor(dg.build_sensor_context(resources=_resources(config)))
     assert len(first.run_requests) == 1
     again = mastering_ratings_sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(config)))
     assert not again.run_requests and "no new" in again.skip_reason.skip_message
-    rate_file(data / "mastering-feedback", data / "profiles", audio, 5)
+    rate_file(data / "mastering-feedback", audio, 5)
     third = mastering_ratings_sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(config)))
     assert third.run_requests[0].run_key != first.run_requests[0].run_key

@@ -96,7 +96,7 @@ def test_a_write_error_in_dest_is_one_line(playlist: tuple[Path, Path], tmp_path
     monkeypatch.setattr(os, "replace", replace)
     result = _export(config, m3u, dest)
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith("error: cannot export song 1 to ") and line.endswith("No space left on device")
     assert _exported(dest) == []

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import dagster as dg
 import pytest
 
-from sidflow_pipeline.definitions import DEFAULT_CELERY_BROKER, defs, executor_from_env
+from sidflow_pipeline.definitions import DEFAULT_CELERY_BROKER, executor_from_env
+
+
+def _job_executors(executor: str | None) -> set[str]:
+    """Executor names of every job, from a fresh interpreter (the code location reads the
+    variable at import, so this process's own environment must not decide the answer)."""
+    env = {k: v for k, v in os.environ.items() if k != "SIDFLOW_EXECUTOR"}
+    if executor is not None:
+        env["SIDFLOW_EXECUTOR"] = executor
+    code = (
+        "from sidflow_pipeline.definitions import defs\n"
+        "print(' '.join(sorted({j.executor_def.name for j in defs.get_repository_def().get_all_jobs()})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+    return set(done.stdout.split())
 
 
 def test_default_is_dagsters_multiprocess_or_in_process_executor() -> None:
     assert executor_from_env({}) is None
     assert executor_from_env({"SIDFLOW_EXECUTOR": "multiprocess"}) is None
-    if "SIDFLOW_EXECUTOR" not in os.environ:
-        repo = defs.get_repository_def()
-        assert {job.executor_def.name for job in repo.get_all_jobs()} == {"multi_or_in_process_executor"}
+    assert _job_executors(None) == {"multi_or_in_process_executor"}
+    assert _job_executors("in_process") == {"in_process"}
 
 
 def test_in_process() -> None:
