@@ -19,7 +19,7 @@ import polars as pl
 
 from sidflow_pipeline.feedback.log import ReadReport
 
-__all__ = ["AGGREGATE_SCHEMA", "SOURCE_METADATA_KEY", "Aggregates", "aggregate_events", "read_aggregates", "write_aggregates"]
+__all__ = ["AGGREGATE_SCHEMA", "SOURCE_METADATA_KEY", "Aggregates", "aggregate_events", "read_aggregates", "read_aggregates_checksum", "write_aggregates"]
 
 # Parquet key-value metadata naming the log state the aggregates were computed from.
 # It lives inside the one file written atomically, so counts and checksum can never
@@ -98,6 +98,30 @@ class Aggregates:
     feedback_events: int = 0
 
 
+def _source(metadata: Mapping[bytes, bytes] | None) -> tuple[str | None, int]:
+    """(feedback checksum, event count) recorded in the file's schema metadata."""
+    try:
+        source = json.loads((metadata or {}).get(SOURCE_METADATA_KEY, b"{}"))
+    except json.JSONDecodeError:
+        source = {}
+    checksum = source.get("feedback_checksum") if isinstance(source, dict) else None
+    events = source.get("feedback_events", 0) if isinstance(source, dict) else 0
+    return (checksum if isinstance(checksum, str) else None), (events if isinstance(events, int) else 0)
+
+
+def read_aggregates_checksum(path: Path) -> str | None:
+    """The recorded feedback checksum alone, from the Parquet footer (no rows read):
+    what ``sidflow verify`` needs to say which assets a stale database waits for."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        return None
+    try:
+        return _source(pq.read_schema(path).metadata)[0]
+    except (OSError, ValueError):  # pyarrow raises ArrowInvalid (a ValueError) on garbage
+        return None
+
+
 def read_aggregates(path: Path) -> Aggregates:
     """Rows keyed by (sid_path, song_index), plus the recorded source checksum."""
     import pyarrow.parquet as pq
@@ -108,15 +132,6 @@ def read_aggregates(path: Path) -> Aggregates:
         table = pq.read_table(path)
     except (OSError, ValueError):  # pyarrow raises ArrowInvalid (a ValueError) on garbage
         return Aggregates()
-    try:
-        source = json.loads((table.schema.metadata or {}).get(SOURCE_METADATA_KEY, b"{}"))
-    except json.JSONDecodeError:
-        source = {}
-    checksum = source.get("feedback_checksum") if isinstance(source, dict) else None
-    events = source.get("feedback_events", 0) if isinstance(source, dict) else 0
+    checksum, events = _source(table.schema.metadata)
     rows = {(r["sid_path"], r["song_index"]): r for r in table.to_pylist()}
-    return Aggregates(
-        rows=rows,
-        feedback_checksum=checksum if isinstance(checksum, str) else None,
-        feedback_events=events if isinstance(events, int) else 0,
-    )
+    return Aggregates(rows=rows, feedback_checksum=checksum, feedback_events=events)

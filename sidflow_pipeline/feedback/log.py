@@ -9,7 +9,6 @@ from two devices) are counted once.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import uuid as uuid_module
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
+from sidflow_pipeline.checksum import TreeDigest, tree_checksum
 
 __all__ = [
     "ACTIONS",
@@ -91,12 +91,11 @@ def append_event(
         raise FeedbackError(f"unknown action {action!r} (expected one of {', '.join(ACTIONS)})")
     if song_index < 1:
         raise FeedbackError(f"song index must be ≥ 1, got {song_index}")
-    if not sid_path.lstrip("/"):
-        raise FeedbackError("empty sid_path: a reader would reject the line")
+    sid_path = normalise_sid_path(sid_path)  # every writer (CLI, radio) gets the same check
     stamp = _utc(when)
     event = FeedbackEvent(
         ts=stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
-        sid_path=sid_path.lstrip("/"),
+        sid_path=sid_path,
         song_index=song_index,
         action=action,
         uuid=event_id or str(uuid_module.uuid4()),
@@ -154,25 +153,9 @@ class ReadReport:
     checksum: str = ""
 
 
-def _digest_file(digest: hashlib._Hash, root: Path, path: Path, data: bytes) -> None:
-    # The formula of ``sidflow_pipeline.lance.build.source_checksum``: relative name,
-    # NUL, bytes, NUL per file in name order. Kept identical so manifests written
-    # before the log's own checksum existed still compare equal.
-    digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-    digest.update(data)
-    digest.update(b"\0")
-
-
-def _sorted_log_files(root: Path) -> list[Path]:
-    return sorted(iter_log_files(root), key=lambda p: p.relative_to(root).as_posix())
-
-
 def log_checksum(root: Path) -> str:
     """``sha256:<hex>`` of the whole log as it is on disk now (no parsing)."""
-    digest = hashlib.sha256()
-    for path in _sorted_log_files(root):
-        _digest_file(digest, root, path, path.read_bytes())
-    return f"sha256:{digest.hexdigest()}"
+    return tree_checksum(iter_log_files(root), root)
 
 
 def read_events(root: Path) -> ReadReport:
@@ -183,10 +166,10 @@ def read_events(root: Path) -> ReadReport:
     """
     report = ReadReport()
     seen: set[str] = set()
-    digest = hashlib.sha256()
-    for path in _sorted_log_files(root):
+    digest = TreeDigest(root)
+    for path in digest.ordered(iter_log_files(root)):
         data = path.read_bytes()
-        _digest_file(digest, root, path, data)
+        digest.add(path, data)
         # Same line splitting and decoding as ``path.open("r", errors="replace")``.
         with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace") as handle:
             for number, line in enumerate(handle, start=1):
@@ -203,5 +186,5 @@ def read_events(root: Path) -> ReadReport:
                     continue
                 seen.add(event.uuid)
                 report.events.append(event)
-    report.checksum = f"sha256:{digest.hexdigest()}"
+    report.checksum = digest.checksum()
     return report

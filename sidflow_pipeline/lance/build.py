@@ -16,9 +16,8 @@ preference) is searched in its own space instead of padding ``p`` with a guess.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +35,6 @@ __all__ = [
     "build_database",
     "read_manifest",
     "songs_schema",
-    "source_checksum",
 ]
 
 TABLE_NAME = "songs"
@@ -84,16 +82,6 @@ def songs_schema() -> pa.Schema:
             ("last_played", pa.string()),
         ]
     )
-
-
-def source_checksum(files: Iterable[Path], root: Path) -> str:
-    """sha256 over the sorted files' relative names and bytes (``sha256:<hex>``)."""
-    digest = hashlib.sha256()
-    for path in sorted(files, key=lambda p: p.relative_to(root).as_posix()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return f"sha256:{digest.hexdigest()}"
 
 
 @dataclass(frozen=True)

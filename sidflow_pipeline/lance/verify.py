@@ -14,22 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sidflow_pipeline.checksum import tree_checksum
 from sidflow_pipeline.config import SidflowConfig
-from sidflow_pipeline.feedback.aggregate import read_aggregates
+from sidflow_pipeline.feedback.aggregate import read_aggregates_checksum
 from sidflow_pipeline.feedback.log import log_checksum
 from sidflow_pipeline.lance.build import (
     MANIFEST_NAME,
     TABLE_NAME,
     read_manifest,
-    source_checksum,
 )
 
 __all__ = [
     "LanceStatus",
     "aggregates_path",
-    "check_lance_manifest",
     "classified_checksum",
-    "current_sources",
     "feedback_root",
     "fix_command",
     "lance_path",
@@ -59,12 +57,7 @@ def fix_command(*assets: str) -> str:
 def classified_checksum(config: SidflowConfig) -> str:
     """sha256 over every `classified/*.jsonl` section, as the manifest records it."""
     files = sorted(config.classified_path.glob("*.jsonl")) if config.classified_path.is_dir() else []
-    return source_checksum(files, config.classified_path)
-
-
-def current_sources(config: SidflowConfig) -> dict[str, str]:
-    """Checksums of the canonical inputs of the database as they are on disk now."""
-    return {"classified": classified_checksum(config), "feedback": log_checksum(feedback_root(config))}
+    return tree_checksum(files, config.classified_path)
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,7 @@ def lance_status(config: SidflowConfig) -> LanceStatus:
     log_now = log_checksum(feedback_root(config))
     if recorded.get("feedback") != log_now:
         stale.append("feedback")
-        if read_aggregates(aggregates_path(config)).feedback_checksum != log_now:
+        if read_aggregates_checksum(aggregates_path(config)) != log_now:
             fix_assets.append("feedback_aggregates")
     if stale:
         fix_assets.append("sidflow_lance")
@@ -131,8 +124,3 @@ def lance_status(config: SidflowConfig) -> LanceStatus:
         )
     return LanceStatus("ok", f"{count} songs; sources match the manifest")
 
-
-def check_lance_manifest(config: SidflowConfig) -> tuple[bool, str]:
-    """(ok, detail) — the asset check's view of :func:`lance_status`."""
-    status = lance_status(config)
-    return status.ok, status.detail

@@ -12,6 +12,7 @@ import lancedb
 import pytest
 from click.testing import CliRunner
 
+from sidflow_pipeline.checksum import tree_checksum
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.config import load_config
 from sidflow_pipeline.defs.feedback import (
@@ -22,12 +23,8 @@ from sidflow_pipeline.defs.feedback import (
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import aggregate_events, read_aggregates
 from sidflow_pipeline.feedback.log import append_event, log_checksum, read_events
-from sidflow_pipeline.lance.build import AUDIO_FEATURES, source_checksum
-from sidflow_pipeline.lance.verify import (
-    check_lance_manifest,
-    current_sources,
-    lance_status,
-)
+from sidflow_pipeline.lance.build import AUDIO_FEATURES
+from sidflow_pipeline.lance.verify import lance_status
 
 
 def _row(path: str, song: int, e: float, onset: float) -> dict:
@@ -112,15 +109,15 @@ def _check(config: Path) -> dg.AssetCheckResult:
 def test_stale_and_corrupt_database_are_named(setup: Path) -> None:
     _materialize(setup)
     config = load_config(setup)
-    assert check_lance_manifest(config)[0]
+    assert lance_status(config).ok
     code, rows, _ = _verify(setup)
     assert code == 1 and rows["HVSC tree"]["ok"] is False  # no HVSC here: the exit code alone proves nothing
     assert rows["sidflow.lance"] | {"detail": None} == {
         "artifact": "sidflow.lance", "ok": True, "status": "ok", "detail": None, "fix": None,
     }
     append_event(config.data_path / "feedback", "MUSICIANS/A/Artist/t4.sid", "like")
-    ok, detail = check_lance_manifest(config)
-    assert not ok and "stale: feedback" in detail
+    status = lance_status(config)
+    assert not status.ok and "stale: feedback" in status.detail
     code, rows, human = _verify(setup)
     lance = rows["sidflow.lance"]
     assert code == 1 and lance["ok"] is False and lance["status"] == "stale"
@@ -130,10 +127,10 @@ def test_stale_and_corrupt_database_are_named(setup: Path) -> None:
     assert f"sidflow.lance: stale — fix: {fix}" in human.splitlines()
     _materialize(setup)
     shutil.rmtree(config.data_path / "sidflow.lance")
-    ok, detail = check_lance_manifest(config)
-    assert not ok and detail.startswith("corrupt:") and "cannot be read" in detail
+    status = lance_status(config)
+    assert not status.ok and status.detail.startswith("corrupt:") and "cannot be read" in status.detail
     (config.data_path / "sidflow.lance.manifest.json").unlink()
-    assert "no sidflow.lance.manifest.json" in check_lance_manifest(config)[1]
+    assert "no sidflow.lance.manifest.json" in lance_status(config).detail
     assert _verify(setup)[1]["sidflow.lance"]["status"] == "missing"
 
 
@@ -182,7 +179,7 @@ def test_rebuilding_only_the_database_after_new_feedback_stays_stale(setup: Path
     assert rows["sidflow.lance"]["fix"].endswith("--select feedback_aggregates,sidflow_lance")
 
     aggregated = dg.materialize([feedback_aggregates], resources=resources, selection=[feedback_aggregates])
-    log_now = current_sources(config)["feedback"]
+    log_now = log_checksum(config.data_path / "feedback")
     meta = aggregated.asset_materializations_for_node("feedback_aggregates")[0].metadata
     assert meta["feedback_checksum"].value == log_now
     # Aggregates caught up, database not yet: only the database needs rebuilding.
@@ -222,5 +219,5 @@ def test_report_checksum_is_the_log_checksum(setup: Path) -> None:
     """Both checksums use one formula, so a manifest from before the change still compares."""
     root = setup.parent / "data" / "feedback"
     files = sorted(root.rglob("events.jsonl"))
-    assert read_events(root).checksum == log_checksum(root) == source_checksum(files, root)
-    assert read_events(setup.parent / "nowhere").checksum == log_checksum(setup.parent / "nowhere") == source_checksum([], root)
+    assert read_events(root).checksum == log_checksum(root) == tree_checksum(files, root)
+    assert read_events(setup.parent / "nowhere").checksum == log_checksum(setup.parent / "nowhere") == tree_checksum([], root)
