@@ -47,10 +47,10 @@ def _worker_init() -> None:
     import numpy as np
 
     from sidflow_pipeline.features import extract_features
-    from sidflow_pipeline.features.jit import load_librosa
 
-    load_librosa()  # one worker at a time fills numba's disk cache (see features/jit.py)
-    extract_features(np.zeros(22050, dtype=np.float32), 22050)  # JIT and import warm-up
+    # JIT and import warm-up; librosa comes through load_librosa, so one worker at a
+    # time fills numba's disk cache (see features/jit.py).
+    extract_features(np.zeros(22050, dtype=np.float32), 22050)
 
 
 def _extract(path: str) -> dict[str, float]:

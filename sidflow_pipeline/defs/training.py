@@ -108,7 +108,7 @@ def _request(seen: Observation, attempt: int, reason: str) -> dg.RunRequest:
 
 def _after_previous_runs(
     runs: list[dg.DagsterRun], seen: Observation, last: dict[str, Any] | None, enabled: bool
-) -> tuple[dg.RunRequest | None, str]:
+) -> tuple[dg.RunRequest | None, str]:  # the attempt number lives in the runs' tags, not the cursor
     """A retry of the newest run for this content if it failed and retrying can help, else why not."""
     latest = runs[0]
     attempts = max(_attempt(r) for r in runs)
@@ -142,21 +142,21 @@ def retrain_on_feedback(context: dg.SensorEvaluationContext, sidflow: SidflowCon
     cursor = json.loads(context.cursor) if context.cursor else {}
     last = last_training(config)
 
-    def cursor_for(requested: bool, attempt: int = 0) -> str:
-        return json.dumps({"content": seen.content, "said": seen.said, "requested": requested, "attempt": attempt}, sort_keys=True)
+    def cursor_for(requested: bool) -> str:
+        return json.dumps({"content": seen.content, "requested": requested}, sort_keys=True)
 
     runs = _runs_for(context, content_run_key(seen))
     if runs:
         retry, reason = _after_previous_runs(runs, seen, last, config.retrain.enabled)
         if retry is None:
-            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor_for(True, max(_attempt(r) for r in runs)))
-        return dg.SensorResult(run_requests=[retry], cursor=cursor_for(True, int(retry.tags[ATTEMPT_TAG])))
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor_for(True))
+        return dg.SensorResult(run_requests=[retry], cursor=cursor_for(True))
     if cursor.get("content") == seen.content and cursor.get("requested"):
         return dg.SensorResult(skip_reason=dg.SkipReason("no new ratings or feedback since the run already requested"))
     decision = decide(config.retrain, seen, last, datetime.now(UTC), covered_inputs(config, last))
     if not decision.retrain:
         return dg.SensorResult(skip_reason=dg.SkipReason(decision.reason), cursor=cursor_for(False))
-    return dg.SensorResult(run_requests=[_request(seen, 1, decision.reason)], cursor=cursor_for(True, 1))
+    return dg.SensorResult(run_requests=[_request(seen, 1, decision.reason)], cursor=cursor_for(True))
 
 
 @dg.schedule(

@@ -32,24 +32,49 @@ from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.feedback.log import FeedbackEvent
 from sidflow_pipeline.ratings.tags import Rating
 
-__all__ = ["INPUTS_FILE", "dumps_inputs", "input_ids", "inputs_digest", "read_inputs", "write_inputs"]
+__all__ = [
+    "INPUTS_FILE",
+    "count_kinds",
+    "dumps_inputs",
+    "input_ids",
+    "inputs_digest",
+    "inputs_path",
+    "read_inputs",
+    "write_inputs",
+]
 
 INPUTS_FILE = "training-inputs.jsonl"
+_RATING, _FEEDBACK = "rating ", "feedback "
+
+
+def inputs_path(data_path: Path) -> Path:
+    """Where training records the ids it read (beside its log, under ``data/training``)."""
+    return data_path / "training" / INPUTS_FILE
 
 
 def rating_id(sid_path: str, song: int | None, rating: Rating) -> str:
     values = " ".join(f"{d}={v}" for d, v in sorted(rating.values().items()))
-    return f"rating {sid_path}#{'*' if song is None else song} {values}"
+    return f"{_RATING}{sid_path}#{'*' if song is None else song} {values}"
 
 
 def input_ids(tags: Mapping[str, Mapping[int | None, Rating]], events: Iterable[FeedbackEvent]) -> frozenset[str]:
     """The ids of every rating entry in ``tags`` and every event in ``events``."""
-    ids = {f"feedback {event.uuid}" for event in events}
+    ids = {f"{_FEEDBACK}{event.uuid}" for event in events}
     for sid_path, ratings in tags.items():
         for song, rating in ratings.items():
             if rating.values():
                 ids.add(rating_id(sid_path, song, rating))
     return frozenset(ids)
+
+
+def count_kinds(ids: Iterable[str]) -> tuple[int, int]:
+    """(rating entries, feedback events) among ``ids``."""
+    ids = list(ids)
+    return sum(1 for i in ids if i.startswith(_RATING)), sum(1 for i in ids if i.startswith(_FEEDBACK))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def dumps_inputs(ids: Iterable[str]) -> str:
@@ -58,14 +83,14 @@ def dumps_inputs(ids: Iterable[str]) -> str:
 
 def inputs_digest(ids: Iterable[str]) -> str:
     """SHA-256 of the canonical file text, so a stored file can be checked against a log entry."""
-    return hashlib.sha256(dumps_inputs(ids).encode("utf-8")).hexdigest()
+    return _sha(dumps_inputs(ids))
 
 
 def write_inputs(path: Path, ids: Iterable[str]) -> str:
     """Write the ids atomically; returns the digest the log entry records."""
     text = dumps_inputs(ids)
     atomic_write_text(path, text)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _sha(text)
 
 
 def read_inputs(path: Path) -> tuple[frozenset[str], str] | None:
@@ -75,4 +100,4 @@ def read_inputs(path: Path) -> tuple[frozenset[str], str] | None:
         ids = frozenset(str(json.loads(line)) for line in text.splitlines() if line.strip())
     except (OSError, json.JSONDecodeError):
         return None
-    return ids, hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return ids, _sha(text)

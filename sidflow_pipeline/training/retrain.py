@@ -9,27 +9,20 @@ new rating or event count exactly 1. A log entry from before the ids were record
 (or whose inputs file no longer matches it) falls back to comparing counts once; the
 next training records the ids.
 
-The content digest covers the feedback log's events and the tags files, so the sensor
-can tell "nothing changed" from "changed, but not enough yet" and use it as the run
-key: the same content never starts two runs (retries of a failed run get their own).
+The content digest is the digest of those ids — the one a training of exactly this
+content records — so the sensor can tell "nothing changed" from "changed, but not
+enough yet" and use it as the run key: the same content never starts two runs
+(retries of a failed run get their own).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.config import RetrainConfig, SidflowConfig
-from sidflow_pipeline.training.inputs import (
-    INPUTS_FILE,
-    input_ids,
-    inputs_digest,
-    read_inputs,
-)
+from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_digest, inputs_path, read_inputs
 
 __all__ = [
     "Observation",
@@ -45,19 +38,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Observation:
-    feedback_events: int
-    manual_songs: int  # rating entries in tags files (a file-wide rating is one)
-    content: str
+    """What the listener has said so far, as ids (see :mod:`~sidflow_pipeline.training.inputs`)."""
+
     items: frozenset[str] = field(default_factory=frozenset)
 
     @property
-    def said(self) -> int:
-        return len(self.items) if self.items else self.feedback_events + self.manual_songs
+    def content(self) -> str:
+        """The digest a training of exactly this content records (see ``trained_on``); the run key."""
+        return inputs_digest(self.items)
 
     @property
-    def inputs_digest(self) -> str:
-        """The digest a training of exactly this content records (see ``trained_on``)."""
-        return inputs_digest(self.items)
+    def said(self) -> int:
+        return len(self.items)
+
+    @property
+    def manual_songs(self) -> int:  # rating entries in tags files (a file-wide rating is one)
+        return count_kinds(self.items)[0]
+
+    @property
+    def feedback_events(self) -> int:
+        return count_kinds(self.items)[1]
 
 
 @dataclass(frozen=True)
@@ -68,34 +68,13 @@ class RetrainDecision:
 
 
 def observe(config: SidflowConfig) -> Observation:
+    """One read of the log and the tags files. Broken lines and unreadable tags files
+    are not something new the listener said, so they do not count."""
     from sidflow_pipeline.feedback.log import read_events
-    from sidflow_pipeline.ratings.tags import (
-        Rating,
-        TagsError,
-        effective_tags_files,
-        read_tags,
-    )
+    from sidflow_pipeline.ratings.tags import load_all_tags
 
-    digest = hashlib.sha256()
-    # One read of the log: the digest covers the valid, deduplicated events (a broken
-    # line is not something new the listener said).
-    events = read_events(config.data_path / "feedback").events
-    for event in events:
-        digest.update(json.dumps(event.to_json(), sort_keys=True).encode() + b"\0")
-    tags: dict[str, dict[int | None, Rating]] = {}
-    for sid_path, path in effective_tags_files(config.tags_roots):
-        digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
-        try:
-            tags[sid_path] = read_tags(path)
-        except TagsError:
-            continue
-    items = input_ids(tags, events)
-    ratings = sum(1 for item in items if item.startswith("rating "))
-    return Observation(len(events), ratings, digest.hexdigest(), items)
-
-
-def _inputs_path(config: SidflowConfig) -> Path:
-    return config.data_path / "training" / INPUTS_FILE
+    tags, _problems = load_all_tags(config.tags_roots)
+    return Observation(input_ids(tags, read_events(config.data_path / "feedback").events))
 
 
 def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozenset[str] | None:
@@ -103,7 +82,7 @@ def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozen
     recorded = (last or {}).get("inputs")
     if not isinstance(recorded, dict) or not recorded.get("sha256"):
         return None
-    stored = read_inputs(_inputs_path(config))
+    stored = read_inputs(inputs_path(config.data_path))
     if stored is None or stored[1] != recorded["sha256"]:
         return None
     return stored[0]
@@ -112,7 +91,7 @@ def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozen
 def trained_on(seen: Observation, last: dict[str, Any] | None) -> bool:
     """Whether the last training read exactly the content seen now."""
     recorded = (last or {}).get("inputs")
-    return isinstance(recorded, dict) and recorded.get("sha256") == seen.inputs_digest
+    return isinstance(recorded, dict) and recorded.get("sha256") == seen.content
 
 
 def new_since(seen: Observation, last: dict[str, Any] | None, covered: frozenset[str] | None) -> int:

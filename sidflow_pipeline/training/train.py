@@ -25,7 +25,7 @@ from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.config import SidflowConfig
-from sidflow_pipeline.training.inputs import INPUTS_FILE, input_ids, write_inputs
+from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_path, write_inputs
 from sidflow_pipeline.training.model import (
     Metrics,
     ModelError,
@@ -215,7 +215,8 @@ def run_training(
         save_model(model, model_dir(config))
     # The inputs file first, then the log entry naming its digest: a crash in between
     # leaves a mismatch, which the sensor treats as "compare counts", never as "all new".
-    inputs_sha = write_inputs(training_dir(config) / INPUTS_FILE, data.inputs)
+    inputs_sha = write_inputs(inputs_path(config.data_path), data.inputs)
+    ratings_read, events_read = count_kinds(data.inputs)
     outcome.log_entry = {
         "modelVersion": model.metadata["modelVersion"],
         "trainedAt": trained_at,
@@ -227,8 +228,8 @@ def run_training(
         "manualSongs": data.manual_songs,
         "inputs": {
             "count": len(data.inputs),
-            "ratings": sum(1 for i in data.inputs if i.startswith("rating ")),
-            "feedbackEvents": sum(1 for i in data.inputs if i.startswith("feedback ")),
+            "ratings": ratings_read,
+            "feedbackEvents": events_read,
             "sha256": inputs_sha,
         },
         "metrics": candidate.to_json(),

@@ -16,6 +16,7 @@ from sidflow_pipeline.defs.feedback import feedback_aggregates, sidflow_lance
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.defs.training import CHECK_NAME, rating_model, retrain_nightly, retrain_on_feedback
 from sidflow_pipeline.feedback.log import append_event
+from sidflow_pipeline.training.retrain import observe
 from sidflow_pipeline.training.train import append_training_log, is_held_out
 from sidflow_pipeline_tests.training.listener import write_project
 
@@ -74,7 +75,7 @@ def test_sensor_thresholds_run_keys_and_cursor(tmp_path: Path) -> None:
     result, _ = _sensor(config)
     assert not result.run_requests and "24 new ratings/feedback events" in result.skip_reason.skip_message
     cursor = json.loads(result.cursor)
-    assert cursor["said"] == 24 and cursor["requested"] is False
+    assert cursor == {"content": observe(cfg).content, "requested": False}
     # Ten likes later: 34 ≥ 30 → a run, keyed by the content seen.
     keys = sorted(features)
     for i in range(10):
@@ -187,7 +188,7 @@ def test_a_failed_retrain_is_retried_at_most_three_times(tmp_path: Path) -> None
         second = retry.run_requests[0]
         assert second.run_key == f"{request.run_key}-attempt2" and second.tags[ATTEMPT_TAG] == "2"
         assert f"retry 2/3: run {failed.run_id[:8]} failed" == second.tags["sidflow/retrain-reason"]
-        assert json.loads(retry.cursor)["attempt"] == 2
+        assert json.loads(retry.cursor)["requested"] is True
         _store_run(instance, second, dg.DagsterRunStatus.FAILURE)
         third = _instance_sensor(config, instance, retry.cursor).run_requests[0]
         assert third.run_key == f"{request.run_key}-attempt3"
@@ -209,7 +210,6 @@ def test_a_failed_retrain_is_retried_at_most_three_times(tmp_path: Path) -> None
 
 
 def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> None:
-    from sidflow_pipeline.training.retrain import observe
 
     config, _, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 5, "intervalHours": 24})
     cfg = load_config(config)
@@ -222,7 +222,7 @@ def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> 
             cfg.data_path / "training" / "training-log.jsonl",
             {
                 "trainedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "inputs": {"count": seen.said, "sha256": seen.inputs_digest},
+                "inputs": {"count": seen.said, "sha256": seen.content},
                 "published": False,
                 "reason": "candidate mean MAE 0.9 > current 0.5",
             },
