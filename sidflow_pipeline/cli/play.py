@@ -83,7 +83,7 @@ def play(
       sidflow play --mood energetic --export party.m3u8 --export-only
     """
     from sidflow_pipeline.radio.queue import load_lengths, make_queue, write_export
-    from sidflow_pipeline.radio.session import RadioSession, SessionError, latest_session
+    from sidflow_pipeline.radio.session import RadioSession, latest_session
 
     cfg = ctx.config
     sessions = cfg.data_path / "sessions"

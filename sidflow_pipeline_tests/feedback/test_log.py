@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,9 +29,10 @@ from typing import Any
 import psutil
 
 from sidflow_pipeline.demo.collection import write_demo_mirror
+from sidflow_pipeline_tests.processes import alive, free_port
 from sidflow_pipeline_tests.project import write_config
 
-__all__ = ["DagsterDev", "DemoProject", "free_port", "write_demo_project"]
+__all__ = ["DagsterDev", "DemoProject", "write_demo_project"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,12 +44,6 @@ HTTP_TIMEOUT = 15.0
 # Settings a developer's shell may carry that would change what the served code does.
 _SCRUBBED_ENV = ("SIDFLOW_EXECUTOR", "SIDFLOW_CELERY_BROKER", "SIDFLOW_CELERY_BACKEND", "DAGSTER_HOME", "SIDFLOW_CONFIG")
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -109,15 +103,6 @@ def _signals_not_ignored() -> Iterator[None]:
     finally:
         for sig, previous in saved.items():
             signal.signal(sig, previous)
-
-
-def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    left = []
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process)
-    return left
 
 
 class DagsterDev:
@@ -229,7 +214,7 @@ class DagsterDev:
                 self.proc.wait(timeout=STOP_TIMEOUT)
         processes = self._remember_tree() or processes
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            left = _alive(processes)
+            left = alive(processes)
             if not left:
                 break
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -237,10 +222,10 @@ class DagsterDev:
             for process in left:  # descendants that left the session, if any
                 with contextlib.suppress(psutil.NoSuchProcess):
                     process.send_signal(sig)
-            psutil.wait_procs(_alive(processes), timeout=STOP_TIMEOUT / 3)
+            psutil.wait_procs(alive(processes), timeout=STOP_TIMEOUT / 3)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
-        left = _alive(processes)
+        left = alive(processes)
         assert not left, f"left running after dagster dev: {[(p.pid, p.name()) for p in left]}"
 
     # -- GraphQL (to wait and to diagnose; every action in the tests is a UI click) ------

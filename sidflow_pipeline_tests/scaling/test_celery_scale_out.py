@@ -44,6 +44,7 @@ from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, classified, manual_ratings, wav_cache
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
+from sidflow_pipeline_tests.processes import alive, free_port
 from sidflow_pipeline_tests.project import write_config
 
 psutil = pytest.importorskip("psutil")
@@ -75,12 +76,6 @@ pytestmark = [
 # --------------------------------------------------------------------------- processes
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -102,37 +97,28 @@ def _tree(proc: subprocess.Popen[bytes]) -> list[Any]:
         return []
 
 
-def _alive(processes: list[Any]) -> list[Any]:
-    left = []
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                left.append(process)
-    return left
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the process group (Celery's warm shutdown), SIGKILL what is left; check none survive."""
     processes = _tree(proc)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        for process in _alive(processes):  # children that left the group, if any
+        for process in alive(processes):  # children that left the group, if any
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(sig)
-        psutil.wait_procs(_alive(processes), timeout=STOP_TIMEOUT)
+        psutil.wait_procs(alive(processes), timeout=STOP_TIMEOUT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=1)
-        if not _alive(processes):
+        if not alive(processes):
             break
-    assert not _alive(processes), f"left running: {[p.pid for p in _alive(processes)]}"
+    assert not alive(processes), f"left running: {[p.pid for p in alive(processes)]}"
 
 
 @contextlib.contextmanager
 def _redis(tmp: Path) -> Iterator[str]:
     import redis
 
-    port = _free_port()
+    port = free_port()
     proc = _spawn(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
         tmp / "redis.log",
