@@ -19,6 +19,12 @@ fi
 apt_packages=()
 command -v sidplayfp >/dev/null 2>&1 || apt_packages+=(sidplayfp)
 command -v aplay >/dev/null 2>&1 || apt_packages+=(alsa-utils)  # plays mastered audio (sidflow play --master)
+# The in-process engine (sidflow_pipeline/sid/_libsidplayfp.cpp) is compiled by pip install.
+command -v g++ >/dev/null 2>&1 || apt_packages+=(g++)
+command -v pkg-config >/dev/null 2>&1 || apt_packages+=(pkg-config)
+if command -v dpkg >/dev/null 2>&1; then
+  dpkg -s libsidplayfp-dev >/dev/null 2>&1 || apt_packages+=(libsidplayfp-dev)
+fi
 "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 for extra in ${SIDFLOW_APT_EXTRA:-}; do dpkg -s "$extra" >/dev/null 2>&1 || apt_packages+=("$extra"); done
 if [ ${#apt_packages[@]} -gt 0 ]; then
@@ -27,7 +33,7 @@ if [ ${#apt_packages[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
   elif command -v brew >/dev/null 2>&1; then
-    brew install sidplayfp
+    brew install sidplayfp libsidplayfp pkg-config
   else
     echo "error: please install: ${apt_packages[*]} (no apt-get or brew found)" >&2
     exit 2
@@ -40,7 +46,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Re-install only when pyproject.toml changed since the last successful install.
 stamp=.venv/.sidflow-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml setup.py sidflow_pipeline/sid/_libsidplayfp.cpp | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> pip install -e .[dev]"
   .venv/bin/python -m pip install -q --upgrade pip

@@ -49,6 +49,9 @@ class RetrainConfig(_Strict):
 class RenderConfig(_Strict):
     """How songs are rendered for analysis; every field is part of the WAV cache key."""
 
+    # libsidplayfp: in-process, warm workers, with the SID register trace (default);
+    # sidplayfp: one program run per song, no trace (kept for comparison).
+    backend: Literal["libsidplayfp", "sidplayfp"] = "libsidplayfp"
     engine: Literal["fast", "accurate"] = "fast"
     sample_rate: int = Field(default=22050, alias="sampleRate", ge=8000, le=96000)
     excerpt_seconds: float = Field(default=20.0, alias="excerptSeconds", gt=0)

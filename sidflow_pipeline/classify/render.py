@@ -13,11 +13,18 @@ and the cost bounded. sidplayfp must still emulate the skipped intro (it cannot 
 so cost grows with ``S + E``: ~0.28 s start-up + ~0.015 s per emulated second with the
 fast engine. The defaults (20 s after 10 s) cost ≈ 0.75 CPU-s per song.
 
+**Backends** (``render.backend``): ``libsidplayfp`` (default) renders in warm worker
+processes with the in-process engine and also writes each song's SID register trace
+(``<key>.npz``, layout in :mod:`sidflow_pipeline.sid.engine`); ``sidplayfp`` runs the
+program once per song (no trace). For equal settings both write the same samples.
+
 **Cache key** = sha1 of the file's md5, the song index, the render settings that
-change audio, and the sidplayfp version: an unchanged song is never rendered twice,
-and a changed setting (or a new sidplayfp) re-renders everything. Each song keeps a
-small status record beside its WAV, so a tune that timed out is not retried on every
-run either.
+change audio, and the renderer's version (``sidplayfp 2.4.0``, or ``libsidplayfp 2.4.2``
+with the trace scheme): an unchanged song is never rendered twice, and a changed
+setting (or a new player) re-renders everything. The key is the content's, not the
+path's: a moved or duplicated tune reuses the render under its own path. Each song
+keeps a small status record beside its WAV, so a tune that timed out is not retried on
+every run either.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.config import RenderConfig
-from sidflow_pipeline.sid.player import RenderSettings, render_excerpt, sidplayfp_version
+from sidflow_pipeline.sid.excerpt import RenderSettings
+from sidflow_pipeline.sid.player import render_excerpt, sidplayfp_version
 
 __all__ = [
     "RenderJob",
@@ -70,6 +78,7 @@ class RenderRecord:
     start_s: float
     duration_s: float
     render_seconds: float
+    trace: str | None = None
     reused: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -102,13 +111,40 @@ def settings_for(job: RenderJob, render: RenderConfig) -> RenderSettings:
 
 
 def cache_key(job: RenderJob, settings: RenderSettings, player_version: str) -> str:
-    text = f"{job.md5}|{job.song_index}|{settings.cache_key()}|sidplayfp {player_version}"
+    """``player_version`` is a bare sidplayfp version, or ``libsidplayfp X|trace scheme``."""
+    player = player_version if player_version.startswith("libsidplayfp") else f"sidplayfp {player_version}"
+    text = f"{job.md5}|{job.song_index}|{settings.cache_key()}|{player}"
     return hashlib.sha1(text.encode()).hexdigest()
 
 
 def _paths(cache_root: Path, key: str) -> tuple[Path, Path]:
     folder = cache_root / key[:2]
     return folder / f"{key}.wav", folder / f"{key}.json"
+
+
+def trace_path(cache_root: Path, key: str) -> Path:
+    """Where a song's register trace lives: beside its WAV, keyed the same."""
+    return cache_root / key[:2] / f"{key}.npz"
+
+
+def _record(job: RenderJob, settings: RenderSettings, key: str, cache_root: Path, result: dict[str, Any], seconds: float) -> RenderRecord:
+    wav, status_file = _paths(cache_root, key)
+    trace = trace_path(cache_root, key)
+    record = RenderRecord(
+        sid_path=job.sid_path,
+        song_index=job.song_index,
+        md5=job.md5,
+        key=key,
+        status=result["status"],
+        message=result["message"],
+        wav=str(wav.relative_to(cache_root)) if result.get("wav_path") else None,
+        start_s=settings.start_offset_s,
+        duration_s=settings.duration_s,
+        render_seconds=round(seconds, 4),
+        trace=str(trace.relative_to(cache_root)) if result.get("wav_path") and trace.is_file() else None,
+    )
+    atomic_write_text(status_file, json.dumps(record.to_json(), sort_keys=True) + "\n")
+    return record
 
 
 def _load_record(path: Path) -> dict[str, Any] | None:
@@ -122,24 +158,11 @@ def _load_record(path: Path) -> dict[str, Any] | None:
 def _render_one(
     job: RenderJob, settings: RenderSettings, key: str, cache_root: Path, binary: Path | None
 ) -> RenderRecord:
-    wav, status_file = _paths(cache_root, key)
+    wav, _status_file = _paths(cache_root, key)
     wav.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     result = render_excerpt(job.file, job.song_index, wav, settings, binary=binary)
-    record = RenderRecord(
-        sid_path=job.sid_path,
-        song_index=job.song_index,
-        md5=job.md5,
-        key=key,
-        status=result.status,
-        message=result.message,
-        wav=str(wav.relative_to(cache_root)) if result.wav_path is not None else None,
-        start_s=settings.start_offset_s,
-        duration_s=settings.duration_s,
-        render_seconds=round(time.perf_counter() - started, 4),
-    )
-    atomic_write_text(status_file, json.dumps(record.to_json(), sort_keys=True) + "\n")
-    return record
+    return _record(job, settings, key, cache_root, result.to_dict(), time.perf_counter() - started)
 
 
 def render_jobs(
@@ -150,13 +173,21 @@ def render_jobs(
     workers: int = 1,
     binary: Path | None = None,
     progress: Callable[[RenderRecord], None] | None = None,
+    backend: str | None = None,
 ) -> list[RenderRecord]:
-    """Render every job not already cached, ``workers`` sidplayfp processes at a time.
+    """Render every job not already cached, ``workers`` at a time. Records come back in the order of ``jobs``.
 
-    Threads suffice: each render is its own sidplayfp process, so the Python side only
-    waits. Records come back in the order of ``jobs``.
+    ``backend`` overrides ``render.backend`` (the benchmark compares both in one run).
+    With ``sidplayfp`` threads suffice (each render is its own process, Python only
+    waits); with ``libsidplayfp`` the work runs in supervised worker processes.
     """
-    version = sidplayfp_version(binary)
+    backend = backend or render.backend
+    if backend == "sidplayfp":
+        version = sidplayfp_version(binary)
+    else:
+        from sidflow_pipeline.sid.engine import TRACE_SCHEME, libsidplayfp_version
+
+        version = f"libsidplayfp {libsidplayfp_version()}|{TRACE_SCHEME}"
     planned: list[tuple[RenderJob, RenderSettings, str]] = []
     for job in jobs:
         settings = settings_for(job, render)
@@ -167,23 +198,71 @@ def render_jobs(
         wav, status_file = _paths(cache_root, key)
         cached = _load_record(status_file)
         if cached is not None and (cached.get("wav") is None or wav.is_file()):
-            records[index] = RenderRecord(**cached, reused=True)
+            # The key is the content's: a moved or duplicate tune takes the render under its own path.
+            cached.update(sid_path=job.sid_path, song_index=job.song_index, md5=job.md5)
+            record = RenderRecord(**cached, reused=True)
+            records[index] = record
             if progress is not None:
-                progress(records[index])  # type: ignore[arg-type]
+                progress(record)
         else:
             todo.append(index)
+    if not todo:
+        return [r for r in records if r is not None]
+    for _key_dir in {cache_root / planned[i][2][:2] for i in todo}:
+        _key_dir.mkdir(parents=True, exist_ok=True)
+    if backend == "sidplayfp":
+        done: Iterable[tuple[int, RenderRecord]] = _render_with_program(planned, todo, cache_root, workers, binary)
+    else:
+        done = _render_in_workers(planned, todo, cache_root, workers, render.engine)
+    for index, record in done:
+        records[index] = record
+        if progress is not None:
+            progress(record)
+    return [r for r in records if r is not None]
 
+
+def _render_with_program(
+    planned: Sequence[tuple[RenderJob, RenderSettings, str]], todo: Sequence[int], cache_root: Path, workers: int, binary: Path | None
+) -> Iterable[tuple[int, RenderRecord]]:
     def run(index: int) -> tuple[int, RenderRecord]:
         job, settings, key = planned[index]
         return index, _render_one(job, settings, key, cache_root, binary)
 
-    if todo:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            for index, record in pool.map(run, todo):
-                records[index] = record
-                if progress is not None:
-                    progress(record)
-    return [r for r in records if r is not None]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        yield from pool.map(run, todo)
+
+
+# A worker past its song's own wall-clock limit gets this much longer before it is killed:
+# the in-process watchdog answers first when it can (between one-second chunks).
+_WORKER_GRACE_S = 10.0
+
+
+def _render_in_workers(
+    planned: Sequence[tuple[RenderJob, RenderSettings, str]], todo: Sequence[int], cache_root: Path, workers: int, engine: str
+) -> Iterable[tuple[int, RenderRecord]]:
+    from sidflow_pipeline.sid.workers import SupervisedWorkers
+
+    messages = []
+    for index in todo:
+        job, settings, key = planned[index]
+        wav, _ = _paths(cache_root, key)
+        messages.append(
+            {
+                "sid_path": str(job.file),
+                "song_index": job.song_index,
+                "settings": asdict(settings),
+                "wav": str(wav),
+                "trace": str(trace_path(cache_root, key)),
+                "deadline_s": settings.effective_timeout_s + _WORKER_GRACE_S,
+            }
+        )
+    with SupervisedWorkers(min(max(1, workers), len(todo)), options={"engine": engine}) as pool:
+        for n, result in pool.run(messages):
+            index = todo[n]
+            job, settings, key = planned[index]
+            # A killed worker's song cost its whole allowance.
+            seconds = float(result.get("seconds", messages[n]["deadline_s"]))
+            yield index, _record(job, settings, key, cache_root, result, seconds)
 
 
 def jobs_from_rows(rows: Iterable[dict[str, Any]], hvsc_root: Path) -> list[RenderJob]:

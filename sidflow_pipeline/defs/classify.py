@@ -25,7 +25,9 @@ from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, rende
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
+from sidflow_pipeline.sid.engine import EngineUnavailable
 from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
+from sidflow_pipeline.sid.workers import WorkerStartError
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
 # A backfill of many sections may run as one run (the README's run command does, with
@@ -82,18 +84,23 @@ def classified_path(config: SidflowConfig, partition: str) -> Path:
 )
 def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
+    binary = None
     try:
-        binary = find_sidplayfp(config.sidplay_path)
+        if config.render.backend == "sidplayfp":
+            binary = find_sidplayfp(config.sidplay_path)
     except SidplayfpNotFound as exc:
         raise dg.Failure(description=str(exc)) from exc
     by_partition = {key: jobs_from_rows(_catalog_rows(config, key), config.hvsc_root) for key in context.partition_keys}
     jobs = [job for key in context.partition_keys for job in by_partition[key]]
     started = time.perf_counter()
     with SongProgress(len(jobs), f"render {_label(context)}", context.log.info) as progress:
-        records = render_jobs(
-            jobs, config.render, config.wav_cache_path, workers=config.worker_count, binary=binary,
-            progress=lambda _record: progress.advance(),
-        )
+        try:
+            records = render_jobs(
+                jobs, config.render, config.wav_cache_path, workers=config.worker_count, binary=binary,
+                progress=lambda _record: progress.advance(),
+            )
+        except (EngineUnavailable, WorkerStartError) as exc:
+            raise dg.Failure(description=str(exc)) from exc
     seconds = time.perf_counter() - started
     digest = _write_per_partition(
         context.partition_keys,
@@ -118,6 +125,8 @@ def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource)
             "render_seconds": round(seconds, 3),
             "songs_per_second": round(len(rendered) / seconds, 2) if rendered and seconds else 0.0,
             "engine": config.render.engine,
+            "backend": config.render.backend,
+            "traces": sum(1 for r in records if r.trace is not None),
             "index_sha256": digest,
             "worker": f"{socket.gethostname()}:{os.getpid()}",
         },
