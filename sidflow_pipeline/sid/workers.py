@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,7 +52,8 @@ def render_job(job: dict[str, Any]) -> dict[str, Any]:
     result = render_excerpt_in_process(
         job["sid_path"], int(job["song_index"]), Path(job["wav"]), settings, out_trace=job.get("trace")
     )
-    return result.to_dict()
+    # The worker's peak memory so far (KiB): the benchmark reports it per worker.
+    return {**result.to_dict(), "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def warm_render(options: dict[str, Any]) -> None:
