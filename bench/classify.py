@@ -44,6 +44,8 @@ from sidflow_pipeline.config import RenderConfig
 from sidflow_pipeline.sid.player import find_sidplayfp
 
 YARDSTICK_SECONDS = 30
+# A 30-second render takes well under a second; one still running after this ignores -t.
+RUNAWAY_S = 15.0
 
 SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "hvsc-sample" / "C64Music"
 
@@ -74,30 +76,48 @@ def _children_peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
-def yardstick(jobs: list[RenderJob]) -> dict[str, Any]:
-    """A bare 30-second render of every song by the program, one at a time."""
+def yardstick(jobs: list[RenderJob]) -> tuple[dict[str, Any], set[tuple[str, int]]]:
+    """A bare 30-second render of every song by the program, one at a time.
+
+    Some RSID tunes ignore ``-t`` and would write forever; they are stopped after
+    :data:`RUNAWAY_S` and left out of every measurement (returned), so all figures
+    cover the same songs.
+    """
     binary = str(find_sidplayfp())
     out = Path(tempfile.mkdtemp(prefix="sidflow-yardstick-"))
+    runaway: set[tuple[str, int]] = set()
+    cpu = wall = 0.0
     try:
-        c0, w0 = _children_cpu(), time.perf_counter()
         for n, job in enumerate(jobs):
-            subprocess.run(
+            c0, w0 = _children_cpu(), time.perf_counter()
+            process = subprocess.Popen(
                 [binary, "--resid", "-rif", "-f22050", "-m", f"-t{YARDSTICK_SECONDS}", "--delay=0",
                  f"-o{job.song_index}s", f"-w{out / f'{n}.wav'}", str(job.file)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120, check=False,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
+            try:
+                process.wait(timeout=RUNAWAY_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                runaway.add((job.sid_path, job.song_index))
+            else:
+                cpu += _children_cpu() - c0
+                wall += time.perf_counter() - w0
             (out / f"{n}.wav").unlink(missing_ok=True)
-        cpu, wall = _children_cpu() - c0, time.perf_counter() - w0
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return {"label": f"yardstick: sidplayfp -t{YARDSTICK_SECONDS}", "songs": len(jobs), "cpu_per_song": cpu / len(jobs),
-            "wall_s": wall, "peak_rss_kib": _children_peak_kib()}
+    songs = len(jobs) - len(runaway)
+    report = {"label": f"yardstick: sidplayfp -t{YARDSTICK_SECONDS}", "songs": songs, "cpu_per_song": cpu / songs,
+              "wall_s": wall, "peak_rss_kib": _children_peak_kib(), "runaway": sorted(f"{p}#{i}" for p, i in runaway)}
+    return report, runaway
 
 
 def measure(
-    root: Path, render: RenderConfig, workers: int, label: str, pool: Any = None, backend: str | None = None
+    root: Path, render: RenderConfig, workers: int, label: str, pool: Any = None, backend: str | None = None,
+    skip: set[tuple[str, int]] = frozenset(),  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    catalog = build_catalog(root).frame.to_dicts()
+    catalog = [r for r in build_catalog(root).frame.to_dicts() if (r["sid_path"], r["song_index"]) not in skip]
     jobs = jobs_from_rows(catalog, root)
     facts = {(r["sid_path"], r["song_index"]): header_facts(r) for r in catalog}
     cache = Path(tempfile.mkdtemp(prefix="sidflow-bench-"))
@@ -187,21 +207,21 @@ def main() -> None:
     warm_s = time.perf_counter() - t0
     measure(root, RenderConfig(excerptSeconds=2, introSkipSeconds=0), 1, "warm-up", pools[1])
     jobs = jobs_from_rows(build_catalog(root).frame.to_dicts(), root)
-    stick = yardstick(jobs)
+    stick, skip = yardstick(jobs)
     results: list[dict[str, Any]] = []
     speedups: dict[str, float] = {}
     # The program first: RUSAGE_CHILDREN's peak is then a sidplayfp process's, and after
     # the engine runs it is the larger of that and a render worker's.
     for backend in ("sidplayfp", "libsidplayfp"):
-        one = measure(root, default, 1, f"{backend}, 1 worker", pools[1], backend=backend)
+        one = measure(root, default, 1, f"{backend}, 1 worker", pools[1], backend=backend, skip=skip)
         one["peak_rss_kib"] = _children_peak_kib()
-        every = measure(root, default, cores, f"{backend}, {cores} workers", pools[cores], backend=backend)
+        every = measure(root, default, cores, f"{backend}, {cores} workers", pools[cores], backend=backend, skip=skip)
         speedups[backend] = every["songs_per_second"] / one["songs_per_second"]
         results += [one, every]
     if args.compare:
-        results.append(measure(root, RenderConfig(engine="accurate"), cores, f"accurate engine, {cores} workers", pools[cores]))
+        results.append(measure(root, RenderConfig(engine="accurate"), cores, f"accurate engine, {cores} workers", pools[cores], skip=skip))
         whole = RenderConfig(excerptSeconds=600, introSkipSeconds=0)
-        results.append(measure(root, whole, cores, f"whole songs, {cores} workers", pools[cores]))
+        results.append(measure(root, whole, cores, f"whole songs, {cores} workers", pools[cores], skip=skip))
     for pool in pools.values():
         pool.shutdown()
     base = stick["cpu_per_song"]
@@ -222,6 +242,8 @@ def main() -> None:
         )
     console = Console(width=200)
     console.print(table)
+    if stick["runaway"]:
+        console.print(f"left out of every row (ignore -t, still running after {RUNAWAY_S:g} s): {', '.join(stick['runaway'])}")
     for backend, speedup in speedups.items():
         console.print(f"speed-up 1 → {cores} workers, {backend}: {speedup:.2f}×")
     console.print("targets (libsidplayfp, default settings): total ≤ 0.55× and render ≤ 0.45× the yardstick, speed-up ≥ 1.9×")
