@@ -194,14 +194,14 @@ class SupervisedWorkers:
                     yield index, message
             now = time.monotonic()
             for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
-                index = worker.job
-                assert index is not None
-                allowance = self.deadline_s(jobs[index])
+                late = worker.job
+                assert late is not None
+                allowance = self.deadline_s(jobs[late])
                 self._kill(worker)
                 self.replaced += 1
                 if pending or any(w.job is not None for w in self._workers):
                     self._spawn()
-                yield index, {
+                yield late, {
                     "status": "timeout",
                     "message": f"timeout: the render worker gave no answer within {allowance:g} s; "
                     "killed it and started another",
