@@ -1,4 +1,10 @@
-"""Audio features per song, from the WAV cache, as deterministic JSONL rows.
+"""Audio and SID-trace features per song, from the WAV cache, as deterministic JSONL rows.
+
+A row's ``features`` holds the audio features of the WAV, the register-trace features
+of the ``<key>.npz`` beside it (:mod:`sidflow_pipeline.features.trace`) and the header
+facts. A song rendered without a trace (``render.backend = sidplayfp``, or a cache from
+before the trace existed) gets every trace feature as ``null``: the model and the
+similarity vector treat that as missing, never as a measured 0.
 
 Rows are reused when the song's render key and the feature-set version are unchanged,
 so a re-run touches only what changed. Extraction runs in worker processes (one per
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -53,10 +60,21 @@ def _worker_init() -> None:
     extract_features(np.zeros(22050, dtype=np.float32), 22050)
 
 
-def _extract(path: str) -> dict[str, float]:
+def _extract(paths: tuple[str, str | None]) -> dict[str, float | None]:
+    """Audio features of the WAV plus trace features of the trace (``None`` → all missing)."""
     from sidflow_pipeline.features import extract_features_from_wav
+    from sidflow_pipeline.features.trace import missing_trace_features, trace_features_from_file
 
-    return extract_features_from_wav(Path(path))
+    wav, trace = paths
+    audio: dict[str, float | None] = dict(extract_features_from_wav(Path(wav)))
+    traced = missing_trace_features()
+    if trace is not None:
+        try:
+            traced = trace_features_from_file(Path(trace))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # gone or damaged since the render: missing, like a render without a trace
+
+    return {**audio, **traced}
 
 
 def analyse_records(
@@ -91,11 +109,11 @@ def analyse_records(
                 progress(rows[key], False)
         else:
             todo.append(record)
-    paths = [str(cache_root / r.wav) for r in todo if r.wav]
+    paths = [(str(cache_root / r.wav), str(cache_root / r.trace) if r.trace else None) for r in todo if r.wav]
     if todo:
         pool = None
         if executor is not None:
-            results: Iterable[dict[str, float]] = executor.map(_extract, paths, chunksize=2)
+            results: Iterable[dict[str, float | None]] = executor.map(_extract, paths, chunksize=2)
         elif workers <= 1 or len(todo) == 1 or multiprocessing.current_process().daemon:
             # A daemonic process (e.g. a Celery prefork pool child) may not start a pool.
             _worker_init()
@@ -126,7 +144,7 @@ def feature_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _row(record: RenderRecord, features: Mapping[str, float] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
+def _row(record: RenderRecord, features: Mapping[str, float | None] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
     merged = None if features is None else {**features, **facts}
     return {
         "sid_path": record.sid_path,

@@ -23,12 +23,12 @@ from sidflow_pipeline.defs.feedback import (
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import aggregate_events, read_aggregates
 from sidflow_pipeline.feedback.log import append_event, log_checksum, read_events
-from sidflow_pipeline.lance.build import AUDIO_FEATURES
+from sidflow_pipeline.lance.similarity import DEFAULT_SPEC
 from sidflow_pipeline.lance.verify import lance_status
 
 
 def _row(path: str, song: int, e: float, onset: float) -> dict:
-    features = {name: 1.0 for name in AUDIO_FEATURES} | {"onsetRate": onset, "bpm": 100 + onset, "duration": 20.0}
+    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")} | {"onsetRate": onset, "bpm": 100 + onset, "duration": 20.0}
     return {"sid_path": path, "song_index": song, "ratings": {"e": e, "m": 3.0, "c": 3.0, "p": 3.0},
             "sources": {d: "predicted" for d in "emcp"}, "confidence": 0.3, "predictor": "baseline-1", "features": features}
 
@@ -88,7 +88,7 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     assert meta["record_count"].value == 12 and meta["source_checksums"].value == manifest1["source_checksums"]
     row = next(r for r in table1 if r["key"] == "MUSICIANS/A/Artist/t1.sid#2")
     assert (row["likes"], row["plays"], row["vector"]) == (1, 1, [2.0, 3.0, 3.0, 3.0])
-    assert len(row["audio_vector"]) == len(AUDIO_FEATURES) and json.loads(row["features"])["onsetRate"] == 1.0
+    assert len(row["similarity_vector"]) == len(DEFAULT_SPEC.names) and json.loads(row["features"])["onsetRate"] == 1.0
     check = lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(setup)))
     assert check.passed
 

@@ -1,0 +1,235 @@
+"""Does "more like this" find the same composer? nDCG@10 and P@10 of ``--like``.
+
+Runs the pipeline's own domain functions on a composer-labelled HVSC-style collection
+(default ``../shared/similarity-set``: 30 composers × 8 tunes with Songlengths and STIL;
+read-only, never committed): catalog → render with the in-process engine (WAV + register
+trace, cached in ``bench/out/similarity/``) → ``analyse_records`` (audio + trace
+features, the ``audio_features`` rows) → similarity vectors → ranking.
+
+**Protocol.** Every file's first song is a query; candidates are every song (every
+subtune) of every *other* file — the query's own subtunes are left out. A candidate is
+relevant when it lives in the query's composer folder ``MUSICIANS/<L>/<Composer>``.
+Ranking is by cosine similarity of the vectors (what LanceDB's ``--like`` search
+returns; ties broken by key), and the final vector is also run end to end through
+``build_database`` + ``Recommender`` (the ``sidflow recommend --like`` code path) with
+exploration and diversity 0, and with the CLI defaults. Binary-relevance nDCG@10 (ideal
+DCG over ``min(10, relevant)`` hits) and P@10 are averaged over queries. "random" is the
+mean over 50 seeded shuffles.
+
+Rows: random; today's audio vector (12 features); the audio groups; the trace groups;
+combined flat / group-weighted / whitened; then the ablation of the chosen vector per
+feature group ("only G" and "all but G").
+
+    python -m bench.similarity [--collection ../shared/similarity-set] [--out bench/out/similarity.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from sidflow_pipeline.catalog.catalog import build_catalog
+from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
+from sidflow_pipeline.classify.render import jobs_from_rows, render_jobs
+from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.lance.similarity import AUDIO_GROUPS, DEFAULT_SPEC, SimilaritySpec, fit_similarity
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_COLLECTION = (ROOT / ".." / "shared" / "similarity-set").resolve()
+DEFAULT_CACHE = ROOT / "bench" / "out" / "similarity"
+DEFAULT_OUT = ROOT / "bench" / "out" / "similarity.json"
+TODAY_AUDIO = (
+    "onsetRate",
+    "loudnessLufs",
+    "spectralCentroid",
+    "spectralFlux",
+    "spectralFlatness",
+    "spectralContrast",
+    "chromaEntropy",
+    "keyMode",
+    "bpm",
+    "dynamicComplexity",
+    "mfcc1",
+    "mfcc2",
+)
+K = 10
+RANDOM_SHUFFLES = 50
+TARGET_NDCG = 0.45
+
+
+def composer_of(sid_path: str) -> str | None:
+    """``MUSICIANS/<L>/<Composer>``, or None outside MUSICIANS (no composer label)."""
+    parts = sid_path.split("/")
+    return "/".join(parts[:3]) if len(parts) >= 4 and parts[0] == "MUSICIANS" else None
+
+
+def load_features(collection: Path, cache: Path, workers: int, console: Console) -> list[dict[str, Any]]:
+    """Feature rows of every song, rendering and extracting only what is not cached."""
+    root = collection / "C64Music" if (collection / "C64Music").is_dir() else collection
+    catalog = build_catalog(root).frame.to_dicts()
+    jobs = jobs_from_rows(catalog, root)
+    started = time.perf_counter()
+    records = render_jobs(jobs, RenderConfig(), cache / "wav-cache", workers=workers)
+    console.print(f"render: {len(records)} songs, {sum(not r.reused for r in records)} rendered in {time.perf_counter() - started:.1f} s")
+    facts = {(r["sid_path"], r["song_index"]): header_facts(r) for r in catalog}
+    features_file = cache / "features.jsonl"
+    previous_rows, _ = read_jsonl_rows(features_file)
+    previous = {(r["sid_path"], r["song_index"]): r for r in previous_rows}
+    started = time.perf_counter()
+    rows = analyse_records(records, cache / "wav-cache", facts, previous, workers=workers)
+    write_jsonl_rows(features_file, rows)
+    console.print(f"features: {len(rows)} rows in {time.perf_counter() - started:.1f} s")
+    return rows
+
+
+def rank_metrics(vectors: np.ndarray, keys: Sequence[tuple[str, int]], k: int = K) -> dict[str, float]:
+    """Mean nDCG@k and P@k over queries (first song of each file) by cosine similarity."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = np.divide(vectors, norms, out=np.zeros_like(vectors, dtype=np.float64), where=norms > 0)
+    similarity = unit @ unit.T
+    return _metrics(lambda q, candidates: candidates[np.lexsort((candidates, -similarity[q, candidates]))], keys, k)
+
+
+def _metrics(order_of: Any, keys: Sequence[tuple[str, int]], k: int) -> dict[str, float]:
+    paths = np.array([p for p, _ in keys])
+    composers = np.array([composer_of(p) or "" for p, _ in keys])
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ndcgs, precisions = [], []
+    for q, (path, song) in enumerate(keys):
+        if song != 1 or not composers[q]:
+            continue
+        candidates = np.nonzero(paths != path)[0]
+        relevant = composers[candidates] == composers[q]
+        total = int(relevant.sum())
+        if total == 0:
+            continue
+        top = order_of(q, candidates)[:k]
+        hits = (composers[top] == composers[q]).astype(np.float64)
+        ideal = discounts[: min(k, total)].sum()
+        ndcgs.append(float((hits * discounts[: len(hits)]).sum() / ideal))
+        precisions.append(float(hits.sum() / k))
+    return {"ndcg@10": float(np.mean(ndcgs)), "p@10": float(np.mean(precisions)), "queries": len(ndcgs)}
+
+
+def random_metrics(keys: Sequence[tuple[str, int]]) -> dict[str, float]:
+    runs = []
+    for seed in range(RANDOM_SHUFFLES):
+        rng = np.random.default_rng(seed)
+        scores = rng.random(len(keys))
+        runs.append(_metrics(lambda q, c, s=scores: c[np.argsort(-s[c], kind="stable")], keys, K))
+    return {name: float(np.mean([r[name] for r in runs])) for name in ("ndcg@10", "p@10")} | {"queries": runs[0]["queries"]}
+
+
+def evaluate(spec: SimilaritySpec, features: Sequence[Mapping[str, Any] | None], keys: Sequence[tuple[str, int]]) -> dict[str, float]:
+    model = fit_similarity(features, spec)
+    return rank_metrics(model.matrix(features).astype(np.float64), keys) | {"dimensions": model.dimension}
+
+
+def through_lancedb(rows: list[dict[str, Any]], keys: Sequence[tuple[str, int]], exploration: float, diversity: float) -> dict[str, float]:
+    """The same measurement through ``build_database`` + ``Recommender`` (the CLI's path)."""
+    from sidflow_pipeline.classify.classified import classify_rows
+    from sidflow_pipeline.lance.build import build_database
+    from sidflow_pipeline.recommend.engine import RecommendRequest, Recommender
+
+    classified, _ = classify_rows(rows, {})
+    with tempfile.TemporaryDirectory(prefix="sidflow-similarity-") as tmp:
+        db = Path(tmp) / "sidflow.lance"
+        build_database(db, classified, {}, {}, sources={}, feedback_events=0)
+        recommender = Recommender(db)
+        index = {key: i for i, key in enumerate(keys)}
+        songs_of: dict[str, list[str]] = {}
+        for path, song in keys:
+            songs_of.setdefault(path, []).append(f"{path}#{song}")
+
+        def order_of(q: int, candidates: np.ndarray) -> np.ndarray:
+            path, song = keys[q]
+            request = RecommendRequest(
+                like=(path, song), limit=K, exploration=exploration, diversity=diversity, exclude=frozenset(songs_of[path])
+            )
+            found = recommender.recommend(request)
+            return np.array([index[(r.sid_path, r.song_index)] for r in found], dtype=np.int64)
+
+        return _metrics(order_of, keys, K)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--collection", type=Path, default=DEFAULT_COLLECTION)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="renders and feature rows (reused)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--no-lancedb", action="store_true", help="skip the end-to-end LanceDB rows")
+    args = parser.parse_args(argv)
+    console = Console()
+    if not args.collection.is_dir():
+        console.print(f"[red]no collection at {args.collection}[/]")
+        return 2
+    started = time.perf_counter()
+    rows = sorted(load_features(args.collection, args.cache, args.workers, console), key=lambda r: (r["sid_path"], r["song_index"]))
+    rows = [r for r in rows if r.get("features") is not None]
+    keys = [(r["sid_path"], int(r["song_index"])) for r in rows]
+    features = [r["features"] for r in rows]
+    traced = sum(1 for f in features if f.get("sidGateRate") is not None)
+    trace_groups = [g for g in DEFAULT_SPEC.groups if g.startswith("trace_")]
+    audio_groups = list(AUDIO_GROUPS)
+    results: list[dict[str, Any]] = [{"name": "random", "kind": "baseline", **random_metrics(keys)}]
+    variants: list[tuple[str, str, SimilaritySpec]] = [
+        ("audio_vector (today: 12 audio features, flat)", "baseline", SimilaritySpec(groups={"audio": TODAY_AUDIO}, weighting="flat", log_rates=False)),
+        ("audio groups (all audio features)", "variant", DEFAULT_SPEC.only(audio_groups)),
+        ("trace groups only", "variant", DEFAULT_SPEC.only(trace_groups)),
+        ("combined, flat weights", "variant", SimilaritySpec(weighting="flat")),
+        ("combined, no log1p of rates", "variant", SimilaritySpec(log_rates=False)),
+        ("combined, ZCA whitening (shrinkage 0.5)", "variant", SimilaritySpec(whiten=0.5)),
+        ("combined, ZCA whitening (shrinkage 0.2)", "variant", SimilaritySpec(whiten=0.2)),
+        ("combined, group weights (chosen)", "chosen", DEFAULT_SPEC),
+    ]
+    for group in DEFAULT_SPEC.groups:
+        variants.append((f"only {group}", "ablation", DEFAULT_SPEC.only([group])))
+        variants.append((f"all but {group}", "ablation", DEFAULT_SPEC.without([group])))
+    for name, kind, spec in variants:
+        results.append({"name": name, "kind": kind, **evaluate(spec, features, keys)})
+    if not args.no_lancedb:
+        for exploration, diversity in ((0.0, 0.0), (0.2, 0.2)):
+            label = f"chosen, through LanceDB --like (exploration {exploration}, diversity {diversity})"
+            results.append({"name": label, "kind": "end-to-end", **through_lancedb(rows, keys, exploration, diversity)})
+    table = Table(title=f"--like: same composer, {results[0]['queries']} queries over {len(keys)} songs ({traced} with a trace)")
+    for column in ("vector", "kind", "dims", "nDCG@10", "P@10"):
+        table.add_column(column, justify="left" if column in ("vector", "kind") else "right")
+    for r in results:
+        table.add_row(r["name"], r["kind"], str(r.get("dimensions", "")), f"{r['ndcg@10']:.3f}", f"{r['p@10']:.3f}")
+    console.print(table)
+    chosen = next(r for r in results if r["kind"] == "chosen")
+    console.print(f"chosen vector nDCG@10 {chosen['ndcg@10']:.3f} (target ≥ {TARGET_NDCG})")
+    report = {
+        "benchmark": "similarity",
+        "collection": str(args.collection),
+        "songs": len(keys),
+        "songs_with_trace": traced,
+        "composers": len({composer_of(p) for p, _ in keys} - {None}),
+        "protocol": "queries: song 1 of each file; candidates: all songs of other files; relevance: same MUSICIANS/<L>/<Composer>",
+        "target_ndcg@10": TARGET_NDCG,
+        "results": results,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
