@@ -32,6 +32,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,9 @@ def _metrics(order_of: Any, keys: Sequence[tuple[str, int]], k: int) -> dict[str
         ideal = discounts[: min(k, total)].sum()
         ndcgs.append(float((hits * discounts[: len(hits)]).sum() / ideal))
         precisions.append(float(hits.sum() / k))
-    return {"ndcg@10": float(np.mean(ndcgs)), "p@10": float(np.mean(precisions)), "queries": len(ndcgs)}
+    # Standard error over queries: differences below ~2 of these are noise on this set.
+    sem = float(np.std(ndcgs, ddof=1) / np.sqrt(len(ndcgs))) if len(ndcgs) > 1 else 0.0
+    return {"ndcg@10": float(np.mean(ndcgs)), "ndcg@10_se": sem, "p@10": float(np.mean(precisions)), "queries": len(ndcgs)}
 
 
 def random_metrics(keys: Sequence[tuple[str, int]]) -> dict[str, float]:
@@ -129,24 +132,34 @@ def random_metrics(keys: Sequence[tuple[str, int]]) -> dict[str, float]:
         rng = np.random.default_rng(seed)
         scores = rng.random(len(keys))
         runs.append(_metrics(lambda q, c, s=scores: c[np.argsort(-s[c], kind="stable")], keys, K))
-    return {name: float(np.mean([r[name] for r in runs])) for name in ("ndcg@10", "p@10")} | {"queries": runs[0]["queries"]}
+    return {name: float(np.mean([r[name] for r in runs])) for name in ("ndcg@10", "ndcg@10_se", "p@10")} | {"queries": runs[0]["queries"]}
 
 
-def evaluate(spec: SimilaritySpec, features: Sequence[Mapping[str, Any] | None], keys: Sequence[tuple[str, int]]) -> dict[str, float]:
-    model = fit_similarity(features, spec)
-    return rank_metrics(model.matrix(features).astype(np.float64), keys) | {"dimensions": model.dimension}
+def evaluate(
+    spec: SimilaritySpec,
+    features: Sequence[Mapping[str, Any] | None],
+    sketches: Sequence[Mapping[str, Any] | None],
+    keys: Sequence[tuple[str, int]],
+) -> dict[str, float]:
+    model = fit_similarity(features, spec, sketches)
+    return rank_metrics(model.matrix(features, sketches).astype(np.float64), keys) | {"dimensions": model.dimension}
 
 
-def through_lancedb(rows: list[dict[str, Any]], keys: Sequence[tuple[str, int]], exploration: float, diversity: float) -> dict[str, float]:
-    """The same measurement through ``build_database`` + ``Recommender`` (the CLI's path)."""
+def through_lancedb(
+    rows: list[dict[str, Any]], keys: Sequence[tuple[str, int]], exploration: float | None, diversity: float | None
+) -> dict[str, float]:
+    """The same measurement through ``build_database`` + ``Recommender``, the request built
+    by the CLI's own ``build_request`` (``None`` = the CLI's default for ``--like``)."""
+    from sidflow_pipeline.cli.recommend import build_request
     from sidflow_pipeline.classify.classified import classify_rows
     from sidflow_pipeline.lance.build import build_database
-    from sidflow_pipeline.recommend.engine import RecommendRequest, Recommender
+    from sidflow_pipeline.recommend.engine import Recommender
 
     classified, _ = classify_rows(rows, {})
     with tempfile.TemporaryDirectory(prefix="sidflow-similarity-") as tmp:
         db = Path(tmp) / "sidflow.lance"
-        build_database(db, classified, {}, {}, sources={}, feedback_events=0)
+        sketches = {(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in rows}
+        build_database(db, classified, {}, {}, sources={}, feedback_events=0, sketches=sketches)
         recommender = Recommender(db)
         index = {key: i for i, key in enumerate(keys)}
         songs_of: dict[str, list[str]] = {}
@@ -155,8 +168,9 @@ def through_lancedb(rows: list[dict[str, Any]], keys: Sequence[tuple[str, int]],
 
         def order_of(q: int, candidates: np.ndarray) -> np.ndarray:
             path, song = keys[q]
-            request = RecommendRequest(
-                like=(path, song), limit=K, exploration=exploration, diversity=diversity, exclude=frozenset(songs_of[path])
+            request = build_request(
+                mood=None, vector=None, blend=None, like=f"{path}:{song}", filters=None, limit=K,
+                exploration=exploration, diversity=diversity, seed=0, exclude=frozenset(songs_of[path]),
             )
             found = recommender.recommend(request)
             return np.array([index[(r.sid_path, r.song_index)] for r in found], dtype=np.int64)
@@ -181,34 +195,47 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in rows if r.get("features") is not None]
     keys = [(r["sid_path"], int(r["song_index"])) for r in rows]
     features = [r["features"] for r in rows]
+    sketches = [r.get("traceSketch") for r in rows]
     traced = sum(1 for f in features if f.get("sidGateRate") is not None)
     trace_groups = [g for g in DEFAULT_SPEC.groups if g.startswith("trace_")]
-    audio_groups = list(AUDIO_GROUPS)
+    sketch_blocks = [f"sketch_{f}" for f in DEFAULT_SPEC.sketch_families]
     results: list[dict[str, Any]] = [{"name": "random", "kind": "baseline", **random_metrics(keys)}]
+    today = SimilaritySpec(groups={"audio": TODAY_AUDIO}, weighting="flat", log_rates=False, sketch_families=(), whiten=None)
+    four_audio = {**AUDIO_GROUPS, **{g: f for g, f in DEFAULT_SPEC.groups.items() if g != "audio"}}
     variants: list[tuple[str, str, SimilaritySpec]] = [
-        ("audio_vector (today: 12 audio features, flat)", "baseline", SimilaritySpec(groups={"audio": TODAY_AUDIO}, weighting="flat", log_rates=False)),
-        ("audio groups (all audio features)", "variant", DEFAULT_SPEC.only(audio_groups)),
-        ("trace groups only", "variant", DEFAULT_SPEC.only(trace_groups)),
-        ("combined, flat weights", "variant", SimilaritySpec(weighting="flat")),
-        ("combined, no log1p of rates", "variant", SimilaritySpec(log_rates=False)),
-        ("combined, ZCA whitening (shrinkage 0.5)", "variant", SimilaritySpec(whiten=0.5)),
-        ("combined, ZCA whitening (shrinkage 0.2)", "variant", SimilaritySpec(whiten=0.2)),
-        ("combined, group weights (chosen)", "chosen", DEFAULT_SPEC),
+        ("audio_vector (before: 12 audio features, flat)", "baseline", today),
+        ("audio: all 30 audio features", "variant", DEFAULT_SPEC.only(["audio"])),
+        ("trace: summary feature groups", "variant", DEFAULT_SPEC.only(trace_groups)),
+        ("trace: player fingerprint (sketch)", "variant", DEFAULT_SPEC.only(sketch_blocks)),
+        ("trace: summary + fingerprint", "variant", DEFAULT_SPEC.only(trace_groups + sketch_blocks)),
+        ("combined, no whitening", "variant", replace(DEFAULT_SPEC, whiten=None)),
+        ("combined, whitening shrinkage 0.2", "variant", replace(DEFAULT_SPEC, whiten=0.2)),
+        ("combined, audio as 4 groups", "variant", replace(DEFAULT_SPEC, groups=four_audio)),
+        ("combined, flat weights in numeric groups", "variant", replace(DEFAULT_SPEC, weighting="flat")),
+        ("combined, no log1p of rates", "variant", replace(DEFAULT_SPEC, log_rates=False)),
+        ("combined: audio + trace + fingerprint (chosen)", "chosen", DEFAULT_SPEC),
     ]
-    for group in DEFAULT_SPEC.groups:
-        variants.append((f"only {group}", "ablation", DEFAULT_SPEC.only([group])))
-        variants.append((f"all but {group}", "ablation", DEFAULT_SPEC.without([group])))
+    for block in DEFAULT_SPEC.blocks:
+        variants.append((f"only {block}", "ablation", DEFAULT_SPEC.only([block])))
+        variants.append((f"all but {block}", "ablation", DEFAULT_SPEC.without([block])))
     for name, kind, spec in variants:
-        results.append({"name": name, "kind": kind, **evaluate(spec, features, keys)})
+        results.append({"name": name, "kind": kind, **evaluate(spec, features, sketches, keys)})
+    # The same vector for a collection rendered without traces (render.backend = sidplayfp).
+    untraced = [{n: (None if n.startswith("sid") else v) for n, v in f.items()} for f in features]
+    results.append({"name": "chosen, songs without a trace (sidplayfp backend)", "kind": "fallback", **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys)})
     if not args.no_lancedb:
-        for exploration, diversity in ((0.0, 0.0), (0.2, 0.2)):
-            label = f"chosen, through LanceDB --like (exploration {exploration}, diversity {diversity})"
+        for exploration, diversity, label in (
+            (None, None, "sidflow recommend --like (LanceDB, CLI defaults)"),
+            (0.2, 0.2, "sidflow recommend --like --exploration 0.2 --diversity 0.2"),
+        ):
             results.append({"name": label, "kind": "end-to-end", **through_lancedb(rows, keys, exploration, diversity)})
     table = Table(title=f"--like: same composer, {results[0]['queries']} queries over {len(keys)} songs ({traced} with a trace)")
-    for column in ("vector", "kind", "dims", "nDCG@10", "P@10"):
+    for column in ("vector", "kind", "dims", "nDCG@10", "± s.e.", "P@10"):
         table.add_column(column, justify="left" if column in ("vector", "kind") else "right")
     for r in results:
-        table.add_row(r["name"], r["kind"], str(r.get("dimensions", "")), f"{r['ndcg@10']:.3f}", f"{r['p@10']:.3f}")
+        table.add_row(
+            r["name"], r["kind"], str(r.get("dimensions", "")), f"{r['ndcg@10']:.3f}", f"{r['ndcg@10_se']:.3f}", f"{r['p@10']:.3f}"
+        )
     console.print(table)
     chosen = next(r for r in results if r["kind"] == "chosen")
     console.print(f"chosen vector nDCG@10 {chosen['ndcg@10']:.3f} (target ≥ {TARGET_NDCG})")

@@ -60,21 +60,28 @@ def _worker_init() -> None:
     extract_features(np.zeros(22050, dtype=np.float32), 22050)
 
 
-def _extract(paths: tuple[str, str | None]) -> dict[str, float | None]:
-    """Audio features of the WAV plus trace features of the trace (``None`` → all missing)."""
+Sketch = dict[str, list[list[float]]]
+
+
+def _extract(paths: tuple[str, str | None]) -> tuple[dict[str, float | None], Sketch | None]:
+    """Audio features of the WAV plus the trace's features and sketch (no trace → missing, None)."""
     from sidflow_pipeline.features import extract_features_from_wav
-    from sidflow_pipeline.features.trace import missing_trace_features, trace_features_from_file
+    from sidflow_pipeline.features.trace import missing_trace_features, trace_features, trace_sketch
+    from sidflow_pipeline.sid.engine import Trace
 
     wav, trace = paths
     audio: dict[str, float | None] = dict(extract_features_from_wav(Path(wav)))
     traced = missing_trace_features()
+    sketch = None
     if trace is not None:
         try:
-            traced = trace_features_from_file(Path(trace))
+            loaded = Trace.load(Path(trace))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # gone or damaged since the render: missing, like a render without a trace
+        else:
+            traced, sketch = trace_features(loaded), trace_sketch(loaded)
 
-    return {**audio, **traced}
+    return {**audio, **traced}, sketch
 
 
 def analyse_records(
@@ -113,7 +120,7 @@ def analyse_records(
     if todo:
         pool = None
         if executor is not None:
-            results: Iterable[dict[str, float | None]] = executor.map(_extract, paths, chunksize=2)
+            results: Iterable[tuple[dict[str, float | None], Sketch | None]] = executor.map(_extract, paths, chunksize=2)
         elif workers <= 1 or len(todo) == 1 or multiprocessing.current_process().daemon:
             # A daemonic process (e.g. a Celery prefork pool child) may not start a pool.
             _worker_init()
@@ -122,9 +129,9 @@ def analyse_records(
             pool = feature_pool(min(workers, len(todo)))
             results = pool.map(_extract, paths, chunksize=2)
         try:
-            for record, features in zip(todo, results, strict=True):
+            for record, (features, sketch) in zip(todo, results, strict=True):
                 key = (record.sid_path, record.song_index)
-                rows[key] = _row(record, features, facts.get(key, {}), FEATURE_SET_VERSION)
+                rows[key] = _row(record, features, facts.get(key, {}), FEATURE_SET_VERSION, sketch)
                 if progress is not None:
                     progress(rows[key], False)
         finally:
@@ -144,7 +151,16 @@ def feature_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _row(record: RenderRecord, features: Mapping[str, float | None] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
+def _row(
+    record: RenderRecord,
+    features: Mapping[str, float | None] | None,
+    facts: Mapping[str, float],
+    version: str,
+    sketch: Sketch | None = None,
+) -> FeatureRow:
+    """``traceSketch`` (the player fingerprint, see features/trace.py) sits beside
+    ``features``, not in it: it is a sparse histogram for the similarity vector, not a
+    model input, and stays out of the canonical ``classified`` rows."""
     merged = None if features is None else {**features, **facts}
     return {
         "sid_path": record.sid_path,
@@ -154,6 +170,7 @@ def _row(record: RenderRecord, features: Mapping[str, float | None] | None, fact
         "status": record.status,
         "featureSetVersion": version,
         "features": merged,
+        "traceSketch": sketch,
     }
 
 

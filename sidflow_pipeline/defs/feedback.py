@@ -73,6 +73,16 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
     )
 
 
+def _sketches(config: SidflowConfig) -> dict[tuple[str, int], Any]:
+    """Each song's ``traceSketch`` (player fingerprint) from the audio_features rows."""
+    out: dict[tuple[str, int], Any] = {}
+    folder = config.data_path / "features"
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+        part, _bad = read_jsonl_rows(path)
+        out.update({(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in part})
+    return out
+
+
 def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
     if not config.catalog_path.is_file():
         return {}
@@ -87,7 +97,7 @@ def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
     deps=[classified, feedback_aggregates, "sid_catalog"],
     group_name="feedback",
     kinds={"python", "lancedb"},
-    description="LanceDB table `songs` (vector=[e,m,c,p], audio_vector, features, feedback) + sidflow.lance.manifest.json.",
+    description="LanceDB table `songs` (vector=[e,m,c,p], similarity_vector, features, feedback) + sidflow.lance.manifest.json.",
 )
 def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
@@ -108,7 +118,8 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
         context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
     result = build_database(
-        lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events
+        lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
+        sketches=_sketches(config),
     )
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
     return dg.MaterializeResult(

@@ -98,7 +98,9 @@ voice's gated time routed through an active filter, 0–1).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import hashlib
+from collections import Counter
+from collections.abc import Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -111,9 +113,15 @@ __all__ = [
     "OVERALL_FEATURES",
     "TRACE_FEATURE_NAMES",
     "VOICE_FEATURES",
+    "SKETCH_BUCKETS",
+    "SKETCH_FAMILIES",
+    "TRACE_GROUPS",
     "missing_trace_features",
+    "sketch_from_file",
     "trace_features",
     "trace_features_from_file",
+    "trace_sketch",
+    "trace_tokens",
 ]
 
 CLOCK_HZ = {1: 985_248.0, 2: 1_022_727.0}
@@ -570,11 +578,6 @@ def _rhythm(onset_times: np.ndarray) -> dict[str, Value]:
     return {"sidOnsetRegularity": float(np.mean(on_grid)), "sidIoiCv": float(ioi.std() / ioi.mean())}
 
 
-def trace_feature_groups() -> Mapping[str, tuple[str, ...]]:
-    """Trace features by musical meaning, for ablations and group-wise weighting."""
-    return TRACE_GROUPS
-
-
 TRACE_GROUPS: dict[str, tuple[str, ...]] = {
     "waveform": (
         "sidTriangleShare",
@@ -624,3 +627,151 @@ TRACE_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "player": ("sidVolumeMean", "sidVolumeChangeRate", "sidChangesPerFrame", "sidCiaCallsPerFrame"),
 }
+
+
+# ---------------------------------------------------------------- the player fingerprint
+#
+# The summary features above describe the music's surface; they cannot say that two
+# tunes start every note with the same three-frame waveform program, drain the envelope
+# with the same hard restart, or take their pitches from the same frequency table — and
+# that is what a composer's (or their player's) hand looks like in the registers. The
+# *sketch* counts such exact events ("tokens") per family and hashes each family into
+# SKETCH_BUCKETS buckets: a fixed-size, order-free histogram of how the player writes.
+# Two tunes share buckets when they share instruments, programs and tables.
+
+SKETCH_BUCKETS = 64
+_FRAMES_AFTER_ONSET = 6  # how far into a note its program is followed (frames)
+_CHANGES_AFTER_ONSET = 6  # at most this many register updates of the note's start
+
+SKETCH_FAMILIES: dict[str, str] = {
+    "instrument": "control byte (without gate), attack/decay and sustain/release at each note onset",
+    "wavetable": "control bytes at the onset and 1, 2, 3 frames later (waveform programs, drum starts)",
+    "hardRestart": "envelope values and waveform/test bits written in the 40 ms before an onset",
+    "noteGap": "frames the gate was off before an onset (articulation; hard-restart length)",
+    "noteProgram": "(frames since onset, registers changed, waveform) for the first updates of a note",
+    "gateLength": "frames a note's gate stays on",
+    "updateSet": "which of a voice's 7 registers one player call changes together",
+    "updateSign": "those registers with the direction of each change (slides, sweeps)",
+    "updateBigram": "two consecutive update sets of a voice (the routine's order of work)",
+    "pulseStep": "signed pulse-width change per update while a pulse note plays (±512 cap)",
+    "arpeggioInterval": "semitone size (1–24) of pitch jumps within a note (arpeggio chords)",
+    "filterStep": "signed cutoff change per update (±256 cap) and each filter mode/resonance setting",
+    "tuning": "cents off equal temperament (A4 = 440 Hz) of each tonal onset: the frequency table",
+}
+
+
+def _sets(rows: np.ndarray) -> list[tuple[int, ...]]:
+    return [tuple(int(j) for j in np.nonzero(row)[0]) for row in rows]
+
+
+def trace_tokens(trace: Trace) -> dict[str, Counter[Hashable]]:
+    """Exact register events per :data:`SKETCH_FAMILIES` family (tokens are hashable tuples/ints)."""
+    families: dict[str, Counter[Hashable]] = {name: Counter() for name in SKETCH_FAMILIES}
+    regs = np.asarray(trace.regs).astype(np.int64)
+    if regs.ndim != 3 or regs.shape[0] < 2:
+        return families
+    clock_hz = CLOCK_HZ.get(int(trace.clock), CLOCK_HZ[1])
+    frame_hz = FRAME_HZ.get(int(trace.clock), FRAME_HZ[1])
+    frames = np.asarray(trace.frame, dtype=np.float64) / float(trace.sample_rate) * frame_hz
+    n = regs.shape[0]
+    for sid in range(regs.shape[1]):
+        chip = regs[:, sid, :]
+        delta = np.diff(chip, axis=0)
+        for v in range(3):
+            block = chip[:, 7 * v : 7 * v + 7]
+            change = delta[:, 7 * v : 7 * v + 7]
+            control = block[:, 4]
+            gate = (control & 1) != 0
+            envelope = block[:, 5] << 8 | block[:, 6]
+            freq = block[:, 0] | block[:, 1] << 8
+            width = (block[:, 3] & 0x0F) << 8 | block[:, 2]
+            onsets = np.nonzero(gate[1:] & ~gate[:-1])[0] + 1
+            offsets = np.nonzero(~gate[1:] & gate[:-1])[0] + 1
+            updates = np.nonzero((change != 0).any(axis=1))[0] + 1  # snapshot index after the change
+            sets = _sets(change[updates - 1] != 0)
+            for k, i in enumerate(updates):
+                signs = tuple((j, int(np.sign(change[i - 1, j]))) for j in sets[k])
+                families["updateSet"][sets[k]] += 1
+                families["updateSign"][signs] += 1
+                if k:
+                    families["updateBigram"][(sets[k - 1], sets[k])] += 1
+            for i in onsets:
+                families["instrument"][(int(control[i]) & 0xFE, int(block[i, 5]), int(block[i, 6]))] += 1
+                later = [np.searchsorted(frames, frames[i] + f) for f in range(4)]
+                families["wavetable"][tuple(int(control[min(j, n - 1)]) & 0xFE for j in later)] += 1
+                before = slice(max(0, i - HARD_RESTART_SNAPSHOTS), i)
+                families["hardRestart"][
+                    (tuple(sorted(set(envelope[before].tolist())))[:2], tuple(sorted(set((control[before] & 0xF8).tolist())))[:2])
+                ] += 1
+                gap_start = offsets[offsets <= i]
+                gap = frames[i] - frames[gap_start[-1]] if gap_start.size else frames[i] - frames[0]
+                families["noteGap"][min(int(gap), 10)] += 1
+                closing = offsets[offsets > i]
+                if closing.size:
+                    families["gateLength"][min(int(round(frames[closing[0]] - frames[i])), 100)] += 1
+                first = np.searchsorted(updates, i)
+                for j in updates[first : first + _CHANGES_AFTER_ONSET]:
+                    since = int(frames[j] - frames[i])
+                    if since >= _FRAMES_AFTER_ONSET:
+                        break
+                    changed = tuple(int(x) for x in np.nonzero(change[j - 1])[0])
+                    families["noteProgram"][(since, changed, int(control[j]) & 0xF0)] += 1
+                if freq[i] > 0 and not control[i] & 0x88 and control[i] & 0xF0:
+                    pitch = 69.0 + 12.0 * math.log2(freq[i] * clock_hz / 16_777_216.0 / 440.0)
+                    families["tuning"][int(round(100.0 * (pitch - round(pitch))))] += 1
+            held = gate[1:] & gate[:-1]
+            pulse = held & ((control[1:] & 0x40) != 0)
+            steps = np.diff(width)[pulse]
+            for step in steps[steps != 0]:
+                families["pulseStep"][int(np.sign(step)) * min(abs(int(step)), 512)] += 1
+            both = held & (freq[1:] > 0) & (freq[:-1] > 0) & ~onsets_mask(onsets, n)[1:]
+            with np.errstate(divide="ignore"):
+                semis = 12.0 * np.log2(np.maximum(freq, 1).astype(np.float64))
+            jumps = np.round(np.abs(np.diff(semis)[both]))
+            for jump in jumps[(jumps >= 1) & (jumps <= 24)]:
+                families["arpeggioInterval"][int(jump)] += 1
+        if sid == 0:
+            cutoff = (chip[:, 0x16] << 3) | (chip[:, 0x15] & 0x07)
+            steps = np.diff(cutoff)
+            for step in steps[steps != 0]:
+                families["filterStep"][int(np.sign(step)) * min(abs(int(step)), 256)] += 1
+            setting = (chip[:, 0x18] & 0x70) << 4 | (chip[:, 0x17] >> 4)
+            firsts = np.nonzero(np.r_[True, np.diff(setting) != 0])[0]
+            for i in firsts:
+                families["filterStep"][("mode", int(setting[i]))] += 1
+    return families
+
+
+def onsets_mask(onsets: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[onsets] = True
+    return mask
+
+
+def _bucket(family: str, token: Hashable, buckets: int) -> int:
+    # blake2b of the token's repr (tuples of ints): the same bucket on every platform and run.
+    digest = hashlib.blake2b(f"{family}|{token!r}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % buckets
+
+
+def trace_sketch(trace: Trace, buckets: int = SKETCH_BUCKETS) -> dict[str, list[list[float]]]:
+    """Per family, the sparse hashed histogram ``[[bucket, share], …]`` (shares sum to 1).
+
+    A family with no events is an empty list. Shares are rounded to 6 digits so the
+    JSONL rows are byte-deterministic.
+    """
+    out: dict[str, list[list[float]]] = {}
+    for family, counts in trace_tokens(trace).items():
+        total = sum(counts.values())
+        histogram: dict[int, float] = {}
+        for token, count in counts.items():
+            bucket = _bucket(family, token, buckets)
+            histogram[bucket] = histogram.get(bucket, 0.0) + count / total
+        out[family] = [[float(b), float(f"{histogram[b]:.6g}")] for b in sorted(histogram)]
+    return out
+
+
+def sketch_from_file(path: Path) -> dict[str, list[list[float]]]:
+    from sidflow_pipeline.sid.engine import Trace
+
+    return trace_sketch(Trace.load(path))

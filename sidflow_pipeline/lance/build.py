@@ -76,7 +76,7 @@ def songs_schema() -> pa.Schema:
             ("song_index", pa.int32()),
             ("vector", pa.list_(pa.float32(), 4)),
             ("mood_vector", pa.list_(pa.float32(), 3)),
-            ("similarity_vector", pa.list_(pa.float32(), len(DEFAULT_SPEC.names))),
+            ("similarity_vector", pa.list_(pa.float32(), DEFAULT_SPEC.dimension)),
             ("e", pa.float32()),
             ("m", pa.float32()),
             ("c", pa.float32()),
@@ -112,11 +112,15 @@ def build_database(
     sources: Mapping[str, str],
     feedback_events: int,
     now: datetime | None = None,
+    sketches: Mapping[tuple[str, int], Mapping[str, Any] | None] | None = None,
 ) -> BuildResult:
     """Write the ``songs`` table (overwrite) and return the manifest for it.
 
     ``names`` maps a song to (composer, title); ``sources`` are the checksums of the
-    canonical inputs (classified, feedback) that the manifest records.
+    canonical inputs (classified, feedback) that the manifest records; ``sketches``
+    maps a song to its ``traceSketch`` (from the ``audio_features`` rows; derived from
+    the same renders as the classified features, so it needs no checksum of its own:
+    a change there comes with a new feature set, which changes ``classified``).
     """
     import time
 
@@ -124,8 +128,11 @@ def build_database(
 
     started = time.perf_counter()
     rows = sorted(classified, key=lambda r: (r["sid_path"], int(r["song_index"])))
-    similarity = fit_similarity([row.get("features") for row in rows])
-    similarity_vectors = similarity.matrix([row.get("features") for row in rows])
+    sketch_of = sketches or {}
+    row_sketches = [sketch_of.get((row["sid_path"], int(row["song_index"]))) for row in rows]
+    row_features = [row.get("features") for row in rows]
+    similarity = fit_similarity(row_features, sketches=row_sketches)
+    similarity_vectors = similarity.matrix(row_features, row_sketches)
     columns: dict[str, list[Any]] = {field.name: [] for field in songs_schema()}
     for row, similar in zip(rows, similarity_vectors, strict=True):
         key = (row["sid_path"], int(row["song_index"]))

@@ -22,8 +22,21 @@ Steps, per feature ``x`` of a song:
    nibbles × 2, …). With ``weighting="group"`` every feature is multiplied by
    ``1/sqrt(group size)``, so each group contributes the same expected squared norm
    and no group wins by having more columns.
-5. Optional **whitening** (ZCA with shrinkage toward the identity): decorrelates
-   features that measure one thing twice. Measured, not chosen by default (see build.py).
+5. **Whitening** (ZCA, covariance shrunk halfway to the identity) of the numeric part:
+   many features measure one thing twice (gate rate and inter-onset spread, a voice's
+   waveform share and the overall one, MFCCs and the spectral centroid), and without
+   it such a pair counts double in the cosine. ZCA rather than PCA whitening because
+   it is unique (no eigenvector signs to choose), so vectors do not depend on the
+   LAPACK build; the shrinkage keeps directions the collection barely varies in from
+   being blown up into noise.
+
+Then the **player fingerprint** (``traceSketch``, :data:`SKETCH_FAMILIES` in
+features/trace.py): per family, the square root of the hashed token shares (the
+Hellinger embedding: frequent tokens do not drown rare, telling ones), minus the
+collection's mean (so what every player does — e.g. the common frequency table —
+stops counting as similarity), scaled to unit length per song. Every family thus has
+norm 1, like the expected norm of a numeric group, so each family and group weighs
+the same. A song without a trace gets zeros there: no evidence, no pull.
 
 Equal inputs give equal bytes: statistics are over rows sorted by key, rounded to 6
 significant digits and stored in the manifest.
@@ -31,6 +44,7 @@ significant digits and stored in the manifest.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,13 +52,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sidflow_pipeline.features.trace import TRACE_GROUPS
+from sidflow_pipeline.features.trace import SKETCH_BUCKETS, SKETCH_FAMILIES, TRACE_GROUPS
 
 __all__ = [
     "AUDIO_GROUPS",
     "DEFAULT_SPEC",
     "LOG_FEATURES",
     "SIMILARITY_GROUPS",
+    "WHITEN_SHRINKAGE",
     "SimilarityModel",
     "SimilaritySpec",
     "fit_similarity",
@@ -65,7 +80,15 @@ AUDIO_GROUPS: dict[str, tuple[str, ...]] = {
     "audio_rhythm": ("bpm", "confidence", "onsetRate", "spectralFlux"),
     "audio_tonal": ("keyStrength", "keyMode", "chromaEntropy"),
 }
-SIMILARITY_GROUPS: dict[str, tuple[str, ...]] = {**AUDIO_GROUPS, **{f"trace_{k}": v for k, v in TRACE_GROUPS.items()}}
+# In the vector the audio features are ONE group: all 30 come from one STFT of the same
+# mix, so they are one view of the song (the trace groups each read different registers).
+SIMILARITY_GROUPS: dict[str, tuple[str, ...]] = {
+    "audio": tuple(name for group in AUDIO_GROUPS.values() for name in group),
+    **{f"trace_{k}": v for k, v in TRACE_GROUPS.items()},
+}
+# ZCA shrinkage of the chosen vector: halfway between the sample covariance and the identity,
+# the usual safe middle when the covariance is estimated from few songs per dimension.
+WHITEN_SHRINKAGE = 0.5
 
 # Rates (per second or per frame) whose spread is multiplicative.
 LOG_FEATURES: frozenset[str] = frozenset(
@@ -94,17 +117,33 @@ class SimilaritySpec:
     weighting: Literal["flat", "group"] = "group"
     log_rates: bool = True
     # ZCA whitening shrinkage in (0, 1]: covariance (1−s)·C + s·I; None = no whitening.
-    whiten: float | None = None
+    whiten: float | None = WHITEN_SHRINKAGE
+    sketch_families: tuple[str, ...] = tuple(SKETCH_FAMILIES)
+    sketch_buckets: int = SKETCH_BUCKETS
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(name for group in self.groups.values() for name in group)
 
-    def only(self, groups: Sequence[str]) -> SimilaritySpec:
-        return replace(self, groups={g: self.groups[g] for g in self.groups if g in groups})
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        """Every group and sketch family (sketch families as ``sketch_<family>``)."""
+        return (*self.groups, *(f"sketch_{f}" for f in self.sketch_families))
 
-    def without(self, groups: Sequence[str]) -> SimilaritySpec:
-        return replace(self, groups={g: f for g, f in self.groups.items() if g not in groups})
+    def only(self, blocks: Sequence[str]) -> SimilaritySpec:
+        """Keep only these groups / ``sketch_<family>`` blocks (for ablations)."""
+        return replace(
+            self,
+            groups={g: self.groups[g] for g in self.groups if g in blocks},
+            sketch_families=tuple(f for f in self.sketch_families if f"sketch_{f}" in blocks),
+        )
+
+    def without(self, blocks: Sequence[str]) -> SimilaritySpec:
+        return self.only([b for b in self.blocks if b not in blocks])
+
+    @property
+    def dimension(self) -> int:
+        return len(self.names) + len(self.sketch_families) * self.sketch_buckets
 
 
 DEFAULT_SPEC = SimilaritySpec()
@@ -134,29 +173,46 @@ class SimilarityModel:
     scale: np.ndarray
     weight: np.ndarray
     whitening: np.ndarray | None = None
+    # [families, buckets]: the collection's mean of sqrt(share) per bucket.
+    sketch_mean: np.ndarray | None = None
 
     @property
     def dimension(self) -> int:
-        return len(self.names)
+        return self.spec.dimension
 
     def _raw(self, rows: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
         matrix = np.array([[_value(r, n) for n in self.names] for r in rows], dtype=np.float64)
         matrix = matrix.reshape(len(rows), len(self.names))
         if self.spec.log_rates:
-            logged = np.array([n in LOG_FEATURES for n in self.names])
+            logged = np.array([n in LOG_FEATURES for n in self.names], dtype=bool)
             matrix[:, logged] = np.log1p(np.maximum(matrix[:, logged], 0.0))
         return matrix
 
-    def matrix(self, rows: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
-        """One vector per feature row (``float32`` like the LanceDB column)."""
+    def matrix(
+        self, rows: Sequence[Mapping[str, Any] | None], sketches: Sequence[Mapping[str, Any] | None] | None = None
+    ) -> np.ndarray:
+        """One vector per feature row (``float32`` like the LanceDB column).
+
+        ``sketches`` are the rows' ``traceSketch`` values (``None`` = no trace), in the
+        same order; without them the sketch blocks are zero.
+        """
         z = (self._raw(rows) - self.center) / self.scale
         z = np.clip(np.nan_to_num(z, nan=0.0), -CLIP, CLIP) * self.weight
         if self.whitening is not None:
             z = z @ self.whitening
-        return np.round(z, 6).astype(np.float32)
+        parts = [z]
+        if self.spec.sketch_families:
+            dense = _sketch_matrix(sketches or [None] * len(rows), self.spec)
+            assert self.sketch_mean is not None
+            for f in range(len(self.spec.sketch_families)):
+                present = dense[:, f, :].any(axis=1, keepdims=True)
+                block = np.where(present, np.sqrt(dense[:, f, :]) - self.sketch_mean[f], 0.0)
+                norms = np.linalg.norm(block, axis=1, keepdims=True)
+                parts.append(np.divide(block, norms, out=np.zeros_like(block), where=norms > 1e-12))
+        return np.round(np.hstack(parts), 6).astype(np.float32)
 
-    def vector(self, features: Mapping[str, Any] | None) -> list[float]:
-        return [float(v) for v in self.matrix([features])[0]]
+    def vector(self, features: Mapping[str, Any] | None, sketch: Mapping[str, Any] | None = None) -> list[float]:
+        return [float(v) for v in self.matrix([features], [sketch])[0]]
 
     def to_json(self) -> dict[str, Any]:
         """What the manifest records: enough to recompute every vector by hand."""
@@ -172,16 +228,49 @@ class SimilarityModel:
                 for n, c, s, w in zip(self.names, self.center, self.scale, self.weight, strict=True)
             ],
         }
-        if self.spec.whiten is not None:
-            out["whitening"] = {"method": "ZCA", "shrinkage": self.spec.whiten}
+        if self.spec.whiten is not None and self.whitening is not None:
+            digest = hashlib.sha256(np.ascontiguousarray(self.whitening, dtype="<f8").tobytes()).hexdigest()
+            out["whitening"] = {
+                "method": "ZCA of the clipped, group-weighted numeric part; covariance (1-s)·C + s·mean(diag C)·I",
+                "shrinkage": self.spec.whiten,
+                "matrix_sha256": digest,
+            }
+        if self.spec.sketch_families:
+            assert self.sketch_mean is not None
+            out["sketch"] = {
+                "source": "traceSketch of the audio_features rows (features/trace.py)",
+                "buckets": self.spec.sketch_buckets,
+                "embedding": "sqrt(share) minus the collection mean per bucket, unit length per family",
+                "families": {
+                    family: {"means": [_round(float(v)) for v in self.sketch_mean[f]]}
+                    for f, family in enumerate(self.spec.sketch_families)
+                },
+            }
         return out
 
 
-def fit_similarity(rows: Sequence[Mapping[str, Any] | None], spec: SimilaritySpec = DEFAULT_SPEC) -> SimilarityModel:
-    """Fit centres, scales (and whitening) on ``rows`` — the collection being built.
+def _sketch_matrix(sketches: Sequence[Mapping[str, Any] | None], spec: SimilaritySpec) -> np.ndarray:
+    """Dense shares ``[songs, families, buckets]`` from the sparse ``[[bucket, share], …]`` lists."""
+    dense = np.zeros((len(sketches), len(spec.sketch_families), spec.sketch_buckets))
+    for i, sketch in enumerate(sketches):
+        if not sketch:
+            continue
+        for f, family in enumerate(spec.sketch_families):
+            for bucket, share in sketch.get(family) or ():
+                dense[i, f, int(bucket) % spec.sketch_buckets] += float(share)
+    return dense
 
-    ``rows`` are feature dicts (``None`` for a song without features); pass them in a
-    fixed order (the database sorts by key) so the result is deterministic.
+
+def fit_similarity(
+    rows: Sequence[Mapping[str, Any] | None],
+    spec: SimilaritySpec = DEFAULT_SPEC,
+    sketches: Sequence[Mapping[str, Any] | None] | None = None,
+) -> SimilarityModel:
+    """Fit centres, scales (whitening) and sketch means on the collection being built.
+
+    ``rows`` are feature dicts (``None`` for a song without features) and ``sketches``
+    their ``traceSketch`` values; pass them in a fixed order (the database sorts by
+    key) so the result is deterministic. Sketch means are over songs with a trace.
     """
     names = spec.names
     if len(set(names)) != len(names):
@@ -200,11 +289,18 @@ def fit_similarity(rows: Sequence[Mapping[str, Any] | None], spec: SimilaritySpe
         q1, median, q3 = np.percentile(column, [25, 50, 75])
         spread = float(q3 - q1) / 1.349 or float(column.std()) or 1.0
         center[j], scale[j] = _round(float(median)), _round(spread)
-    model = SimilarityModel(spec, names, center, scale, weight)
-    if spec.whiten is None or not len(rows):
+    sketch_mean = np.zeros((len(spec.sketch_families), spec.sketch_buckets))
+    if spec.sketch_families:
+        dense = np.sqrt(_sketch_matrix(sketches or [None] * len(rows), spec))
+        for f in range(len(spec.sketch_families)):
+            present = dense[:, f, :].any(axis=1)
+            if present.any():
+                sketch_mean[f] = np.round(dense[present, f, :].mean(axis=0), 6)
+    model = SimilarityModel(spec, names, center, scale, weight, sketch_mean=sketch_mean)
+    if spec.whiten is None or not len(rows) or not names:
         return model
     z = np.clip(np.nan_to_num((raw - center) / scale, nan=0.0), -CLIP, CLIP) * weight
-    covariance = np.cov(z, rowvar=False, bias=True) if len(rows) > 1 else np.zeros((len(names), len(names)))
+    covariance = np.atleast_2d(np.cov(z, rowvar=False, bias=True)) if len(rows) > 1 else np.zeros((len(names), len(names)))
     average = float(np.trace(covariance)) / len(names) or 1.0
     shrunk = (1.0 - spec.whiten) * covariance + spec.whiten * average * np.eye(len(names))
     values, vectors = np.linalg.eigh(shrunk)
