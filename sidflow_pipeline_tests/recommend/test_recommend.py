@@ -306,3 +306,15 @@ def test_like_and_like_composer_use_the_player_fingerprint(tmp_path: Path) -> No
     assert out["query"]["composer"] == "Composer B" and out["results"][0]["composer"] == "Composer A"
     both = runner.invoke(cli, ["--config", str(config), "recommend", "--like-composer", "b", "--mood", "quiet"])
     assert both.exit_code == 2 and "takes no song seed" in both.output
+
+
+def test_like_defaults_to_no_exploration_or_diversity() -> None:
+    from sidflow_pipeline.cli.recommend import DEFAULT_DIVERSITY, DEFAULT_EXPLORATION, build_request
+
+    common = {"vector": None, "blend": None, "filters": None, "limit": 5, "seed": 0}
+    like = build_request(mood=None, like="A/b.sid:2", exploration=None, diversity=None, **common)
+    assert (like.exploration, like.diversity, like.like) == (0.0, 0.0, ("A/b.sid", 2))
+    mood = build_request(mood="quiet", like=None, exploration=None, diversity=None, **common)
+    assert (mood.exploration, mood.diversity) == (DEFAULT_EXPLORATION, DEFAULT_DIVERSITY)
+    given = build_request(mood=None, like="A/b.sid", exploration=0.5, diversity=0.3, **common)
+    assert (given.exploration, given.diversity) == (0.5, 0.3)
