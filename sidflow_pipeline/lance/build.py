@@ -58,7 +58,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sidflow_pipeline.lance.similarity import fit_similarity
+from sidflow_pipeline.lance.similarity import fit_transform
 
 __all__ = [
     "MANIFEST_NAME",
@@ -141,10 +141,9 @@ def build_database(
     sketch_of = sketches or {}
     row_sketches = [sketch_of.get((row["sid_path"], int(row["song_index"]))) for row in rows]
     row_features = [row.get("features") for row in rows]
-    similarity = fit_similarity(row_features, sketches=row_sketches)
-    similarity_vectors = similarity.matrix(row_features, row_sketches)
+    similarity, similarity_vectors = fit_transform(row_features, sketches=row_sketches)
     columns: dict[str, list[Any]] = {field.name: [] for field in songs_schema()}
-    for row, similar in zip(rows, similarity_vectors, strict=True):
+    for row in rows:
         key = (row["sid_path"], int(row["song_index"]))
         ratings = row["ratings"]
         features = row.get("features") or {}
@@ -156,7 +155,6 @@ def build_database(
         columns["song_index"].append(key[1])
         columns["vector"].append(vector)
         columns["mood_vector"].append(vector[:3])
-        columns["similarity_vector"].append(similar.tolist())
         for dim, value in zip(("e", "m", "c", "p"), vector, strict=True):
             columns[dim].append(value)
         columns["bpm"].append(float(features.get("bpm", 0.0)))
@@ -168,6 +166,9 @@ def build_database(
         for name in ("likes", "dislikes", "skips", "plays"):
             columns[name].append(int(feedback.get(name, 0) or 0))
         columns["last_played"].append(feedback.get("last_played"))
+    width = similarity_vectors.shape[1] if rows else songs_schema().field("similarity_vector").type.list_size
+    flat = pa.array(similarity_vectors.reshape(-1).astype("float32"), type=pa.float32())
+    columns["similarity_vector"] = pa.FixedSizeListArray.from_arrays(flat, width)  # type: ignore[assignment]
     table = pa.Table.from_pydict(columns, schema=songs_schema())
     db_path.mkdir(parents=True, exist_ok=True)
     db = lancedb.connect(str(db_path))

@@ -63,6 +63,7 @@ __all__ = [
     "SimilarityModel",
     "SimilaritySpec",
     "fit_similarity",
+    "fit_transform",
 ]
 
 # The audio features by what they describe (names from features/extract.py). energy/rms
@@ -89,6 +90,12 @@ SIMILARITY_GROUPS: dict[str, tuple[str, ...]] = {
 # ZCA shrinkage of the chosen vector: halfway between the sample covariance and the identity,
 # the usual safe middle when the covariance is estimated from few songs per dimension.
 WHITEN_SHRINKAGE = 0.5
+# The stored vector: the full one (~900 numbers) projected on its 64 principal axes.
+# LanceDB's flat cosine search costs ~0.65 ms per dimension at 100,000 songs, so the full
+# vector made a "--like" query take 0.6 s; 64 components keep the measured quality
+# (bench/similarity.py) within noise and the query near the 50 ms budget.
+COMPONENTS = 64
+_CHUNK = 4096
 
 # Rates (per second or per frame) whose spread is multiplicative.
 LOG_FEATURES: frozenset[str] = frozenset(
@@ -120,6 +127,8 @@ class SimilaritySpec:
     whiten: float | None = WHITEN_SHRINKAGE
     sketch_families: tuple[str, ...] = tuple(SKETCH_FAMILIES)
     sketch_buckets: int = SKETCH_BUCKETS
+    # Principal components kept in the stored vector (None = the full vector).
+    components: int | None = COMPONENTS
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -142,21 +151,16 @@ class SimilaritySpec:
         return self.only([b for b in self.blocks if b not in blocks])
 
     @property
-    def dimension(self) -> int:
+    def full_dimension(self) -> int:
         return len(self.names) + len(self.sketch_families) * self.sketch_buckets
+
+    @property
+    def dimension(self) -> int:
+        """Width of the stored vector."""
+        return self.full_dimension if self.components is None else min(self.components, self.full_dimension)
 
 
 DEFAULT_SPEC = SimilaritySpec()
-
-
-def _value(features: Mapping[str, Any] | None, name: str) -> float:
-    if not features:
-        return math.nan
-    value = features.get(name)
-    if value is None:
-        return math.nan
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
 
 
 def _round(value: float) -> float:
@@ -175,41 +179,67 @@ class SimilarityModel:
     whitening: np.ndarray | None = None
     # [families, buckets]: the collection's mean of sqrt(share) per bucket.
     sketch_mean: np.ndarray | None = None
+    # [full dimension, components] principal axes, and the full vectors' mean.
+    projection: np.ndarray | None = None
+    projection_mean: np.ndarray | None = None
+    variance_kept: float | None = None
 
     @property
     def dimension(self) -> int:
-        return self.spec.dimension
+        return self.projection.shape[1] if self.projection is not None else self.spec.full_dimension
 
     def _raw(self, rows: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
-        matrix = np.array([[_value(r, n) for n in self.names] for r in rows], dtype=np.float64)
+        # numpy reads None as NaN; a row without features is all NaN (missing).
+        empty: dict[str, Any] = {}
+        matrix = np.array([[(r or empty).get(n) for n in self.names] for r in rows], dtype=np.float64)
         matrix = matrix.reshape(len(rows), len(self.names))
+        matrix[~np.isfinite(matrix)] = np.nan
         if self.spec.log_rates:
             logged = np.array([n in LOG_FEATURES for n in self.names], dtype=bool)
             matrix[:, logged] = np.log1p(np.maximum(matrix[:, logged], 0.0))
         return matrix
 
     def matrix(
-        self, rows: Sequence[Mapping[str, Any] | None], sketches: Sequence[Mapping[str, Any] | None] | None = None
+        self,
+        rows: Sequence[Mapping[str, Any] | None],
+        sketches: Sequence[Mapping[str, Any] | None] | None = None,
+        *,
+        raw: np.ndarray | None = None,
     ) -> np.ndarray:
         """One vector per feature row (``float32`` like the LanceDB column).
 
         ``sketches`` are the rows' ``traceSketch`` values (``None`` = no trace), in the
-        same order; without them the sketch blocks are zero.
+        same order; without them the sketch blocks are zero. With a projection (the
+        default) the full vector is reduced to its principal components.
         """
-        z = (self._raw(rows) - self.center) / self.scale
+        sketches = sketches if sketches is not None else [None] * len(rows)
+        raw = self._raw(rows) if raw is None else raw
+        width = self.projection.shape[1] if self.projection is not None else self.spec.full_dimension
+        out = np.zeros((len(rows), width), dtype=np.float32)
+        for start in range(0, len(rows), _CHUNK):
+            full = self._full(raw[start : start + _CHUNK], sketches[start : start + _CHUNK])
+            if self.projection is not None:
+                assert self.projection_mean is not None
+                full = (full - self.projection_mean) @ self.projection
+            out[start : start + len(full)] = np.round(full, 6)
+        return out
+
+    def _full(self, raw: np.ndarray, sketches: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
+        """The unprojected vector (numeric part, then the sketch families) from ``_raw`` values."""
+        z = (raw - self.center) / self.scale
         z = np.clip(np.nan_to_num(z, nan=0.0), -CLIP, CLIP) * self.weight
         if self.whitening is not None:
             z = z @ self.whitening
         parts = [z]
         if self.spec.sketch_families:
-            dense = _sketch_matrix(sketches or [None] * len(rows), self.spec)
+            dense = _sketch_matrix(sketches, self.spec)
             assert self.sketch_mean is not None
             for f in range(len(self.spec.sketch_families)):
                 present = dense[:, f, :].any(axis=1, keepdims=True)
                 block = np.where(present, np.sqrt(dense[:, f, :]) - self.sketch_mean[f], 0.0)
                 norms = np.linalg.norm(block, axis=1, keepdims=True)
                 parts.append(np.divide(block, norms, out=np.zeros_like(block), where=norms > 1e-12))
-        return np.round(np.hstack(parts), 6).astype(np.float32)
+        return np.hstack(parts)
 
     def vector(self, features: Mapping[str, Any] | None, sketch: Mapping[str, Any] | None = None) -> list[float]:
         return [float(v) for v in self.matrix([features], [sketch])[0]]
@@ -233,6 +263,15 @@ class SimilarityModel:
             out["whitening"] = {
                 "method": "ZCA of the clipped, group-weighted numeric part; covariance (1-s)·C + s·mean(diag C)·I",
                 "shrinkage": self.spec.whiten,
+                "matrix_sha256": digest,
+            }
+        if self.projection is not None:
+            digest = hashlib.sha256(np.ascontiguousarray(self.projection, dtype="<f8").tobytes()).hexdigest()
+            out["projection"] = {
+                "method": "principal components of the full vectors over the collection (centred)",
+                "full_dimension": self.spec.full_dimension,
+                "components": self.projection.shape[1],
+                "variance_kept": _round(self.variance_kept or 0.0),
                 "matrix_sha256": digest,
             }
         if self.spec.sketch_families:
@@ -265,6 +304,8 @@ def fit_similarity(
     rows: Sequence[Mapping[str, Any] | None],
     spec: SimilaritySpec = DEFAULT_SPEC,
     sketches: Sequence[Mapping[str, Any] | None] | None = None,
+    *,
+    raw: np.ndarray | None = None,
 ) -> SimilarityModel:
     """Fit centres, scales (whitening) and sketch means on the collection being built.
 
@@ -279,7 +320,7 @@ def fit_similarity(
         [1.0 / math.sqrt(len(group)) if spec.weighting == "group" else 1.0 for group in spec.groups.values() for _ in group]
     )
     probe = SimilarityModel(spec, names, np.zeros(len(names)), np.ones(len(names)), weight)
-    raw = probe._raw(rows)
+    raw = probe._raw(rows) if raw is None else raw
     center = np.zeros(len(names))
     scale = np.ones(len(names))
     for j in range(len(names)):
@@ -289,18 +330,44 @@ def fit_similarity(
         q1, median, q3 = np.percentile(column, [25, 50, 75])
         spread = float(q3 - q1) / 1.349 or float(column.std()) or 1.0
         center[j], scale[j] = _round(float(median)), _round(spread)
+    sketches = sketches if sketches is not None else [None] * len(rows)
     sketch_mean = np.zeros((len(spec.sketch_families), spec.sketch_buckets))
     if spec.sketch_families:
-        dense = np.sqrt(_sketch_matrix(sketches or [None] * len(rows), spec))
-        for f in range(len(spec.sketch_families)):
-            present = dense[:, f, :].any(axis=1)
-            if present.any():
-                sketch_mean[f] = np.round(dense[present, f, :].mean(axis=0), 6)
+        totals = np.zeros_like(sketch_mean)
+        counts = np.zeros(len(spec.sketch_families))
+        for start in range(0, len(rows), _CHUNK):
+            dense = np.sqrt(_sketch_matrix(sketches[start : start + _CHUNK], spec))
+            present = dense.any(axis=2)
+            totals += (dense * present[:, :, None]).sum(axis=0)
+            counts += present.sum(axis=0)
+        sketch_mean = np.round(np.divide(totals, np.maximum(counts, 1)[:, None]), 6)
     model = SimilarityModel(spec, names, center, scale, weight, sketch_mean=sketch_mean)
-    if spec.whiten is None or not len(rows) or not names:
-        return model
+    if spec.whiten is not None and len(rows) and names:
+        model = _with_whitening(model, raw)
+    if spec.components is not None and len(rows) > 0:
+        model = _with_projection(model, raw, sketches)
+    return model
+
+
+def fit_transform(
+    rows: Sequence[Mapping[str, Any] | None],
+    spec: SimilaritySpec = DEFAULT_SPEC,
+    sketches: Sequence[Mapping[str, Any] | None] | None = None,
+) -> tuple[SimilarityModel, np.ndarray]:
+    """:func:`fit_similarity` and :meth:`SimilarityModel.matrix` on the same rows,
+    reading each row's features once (the costly part at 100,000 songs)."""
+    probe = SimilarityModel(spec, spec.names, np.zeros(len(spec.names)), np.ones(len(spec.names)), np.ones(len(spec.names)))
+    raw = probe._raw(rows)
+    model = fit_similarity(rows, spec, sketches, raw=raw)
+    return model, model.matrix(rows, sketches, raw=raw)
+
+
+def _with_whitening(model: SimilarityModel, raw: np.ndarray) -> SimilarityModel:
+    spec, names = model.spec, model.names
+    assert spec.whiten is not None
+    center, scale, weight = model.center, model.scale, model.weight
     z = np.clip(np.nan_to_num((raw - center) / scale, nan=0.0), -CLIP, CLIP) * weight
-    covariance = np.atleast_2d(np.cov(z, rowvar=False, bias=True)) if len(rows) > 1 else np.zeros((len(names), len(names)))
+    covariance = np.atleast_2d(np.cov(z, rowvar=False, bias=True)) if len(raw) > 1 else np.zeros((len(names), len(names)))
     average = float(np.trace(covariance)) / len(names) or 1.0
     shrunk = (1.0 - spec.whiten) * covariance + spec.whiten * average * np.eye(len(names))
     values, vectors = np.linalg.eigh(shrunk)
@@ -308,3 +375,28 @@ def fit_similarity(
     # so the vectors do not depend on the LAPACK build; scaled to keep the average variance.
     whitening = (vectors * (1.0 / np.sqrt(np.maximum(values, 1e-12)))) @ vectors.T * math.sqrt(average)
     return replace(model, whitening=np.round(whitening, 9))
+
+
+def _with_projection(model: SimilarityModel, raw: np.ndarray, sketches: Sequence[Mapping[str, Any] | None]) -> SimilarityModel:
+    """Principal axes of the full vectors, accumulated chunk by chunk (memory stays small).
+
+    Eigenvector signs are fixed (largest component positive) so equal data give equal
+    bytes; cosine does not depend on them anyway.
+    """
+    assert model.spec.components is not None
+    dim = model.spec.full_dimension
+    total = np.zeros(dim)
+    product = np.zeros((dim, dim))
+    for start in range(0, len(raw), _CHUNK):
+        full = model._full(raw[start : start + _CHUNK], sketches[start : start + _CHUNK])
+        total += full.sum(axis=0)
+        product += full.T @ full
+    mean = total / len(raw)
+    covariance = product / len(raw) - np.outer(mean, mean)
+    values, vectors = np.linalg.eigh(covariance)
+    order = np.argsort(values)[::-1][: min(model.spec.components, dim)]
+    axes = vectors[:, order]
+    signs = np.sign(axes[np.argmax(np.abs(axes), axis=0), np.arange(axes.shape[1])])
+    axes = axes * np.where(signs == 0, 1.0, signs)
+    kept = float(values[order].clip(min=0).sum() / max(values.clip(min=0).sum(), 1e-12))
+    return replace(model, projection=np.round(axes, 9), projection_mean=np.round(mean, 9), variance_kept=kept)

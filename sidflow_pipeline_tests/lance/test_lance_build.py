@@ -88,7 +88,7 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     assert meta["record_count"].value == 12 and meta["source_checksums"].value == manifest1["source_checksums"]
     row = next(r for r in table1 if r["key"] == "MUSICIANS/A/Artist/t1.sid#2")
     assert (row["likes"], row["plays"], row["vector"]) == (1, 1, [2.0, 3.0, 3.0, 3.0])
-    assert len(row["similarity_vector"]) == len(DEFAULT_SPEC.names) and json.loads(row["features"])["onsetRate"] == 1.0
+    assert len(row["similarity_vector"]) == DEFAULT_SPEC.dimension == 64 and json.loads(row["features"])["onsetRate"] == 1.0
     check = lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(setup)))
     assert check.passed
 
