@@ -102,7 +102,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -117,6 +117,7 @@ __all__ = [
     "SKETCH_FAMILIES",
     "TRACE_GROUPS",
     "missing_trace_features",
+    "sketch_family",
     "sketch_from_file",
     "trace_features",
     "trace_features_from_file",
@@ -639,7 +640,7 @@ TRACE_GROUPS: dict[str, tuple[str, ...]] = {
 # SKETCH_BUCKETS buckets: a fixed-size, order-free histogram of how the player writes.
 # Two tunes share buckets when they share instruments, programs and tables.
 
-SKETCH_BUCKETS = 64
+SKETCH_BUCKETS = 128
 _FRAMES_AFTER_ONSET = 6  # how far into a note its program is followed (frames)
 _CHANGES_AFTER_ONSET = 6  # at most this many register updates of the note's start
 
@@ -754,24 +755,40 @@ def _bucket(family: str, token: Hashable, buckets: int) -> int:
     return int.from_bytes(digest, "big") % buckets
 
 
-def trace_sketch(trace: Trace, buckets: int = SKETCH_BUCKETS) -> dict[str, list[list[float]]]:
-    """Per family, the sparse hashed histogram ``[[bucket, share], …]`` (shares sum to 1).
+Sketch = dict[str, Any]
 
-    A family with no events is an empty list. Shares are rounded to 6 digits so the
-    JSONL rows are byte-deterministic.
+
+def trace_sketch(trace: Trace, buckets: int = SKETCH_BUCKETS) -> Sketch:
+    """The sparse hashed histograms of every family, flat: ``{"buckets": B, "index": […],
+    "share": […]}`` where ``index = family number · B + bucket`` (families in
+    :data:`SKETCH_FAMILIES` order) and each family's shares sum to 1.
+
+    Flat lists, not one list per family, because a reader of 100,000 rows turns them
+    into arrays with one call each. A family with no events has no entries. Shares are
+    rounded to 6 digits so the JSONL rows are byte-deterministic.
     """
-    out: dict[str, list[list[float]]] = {}
-    for family, counts in trace_tokens(trace).items():
+    index: list[int] = []
+    share: list[float] = []
+    for number, (family, counts) in enumerate(trace_tokens(trace).items()):
         total = sum(counts.values())
         histogram: dict[int, float] = {}
         for token, count in counts.items():
             bucket = _bucket(family, token, buckets)
             histogram[bucket] = histogram.get(bucket, 0.0) + count / total
-        out[family] = [[float(b), float(f"{histogram[b]:.6g}")] for b in sorted(histogram)]
-    return out
+        for bucket in sorted(histogram):
+            index.append(number * buckets + bucket)
+            share.append(float(f"{histogram[bucket]:.6g}"))
+    return {"buckets": buckets, "index": index, "share": share}
 
 
-def sketch_from_file(path: Path) -> dict[str, list[list[float]]]:
+def sketch_family(sketch: Sketch, family: str) -> dict[int, float]:
+    """One family's ``{bucket: share}`` out of a flat sketch (for tests and inspection)."""
+    number = list(SKETCH_FAMILIES).index(family)
+    buckets = int(sketch["buckets"])
+    return {i % buckets: v for i, v in zip(sketch["index"], sketch["share"], strict=True) if i // buckets == number}
+
+
+def sketch_from_file(path: Path) -> Sketch:
     from sidflow_pipeline.sid.engine import Trace
 
     return trace_sketch(Trace.load(path))

@@ -17,10 +17,16 @@ from sidflow_pipeline.demo.compose import phrase
 from sidflow_pipeline.demo.player import build_sid, frequency_table
 from sidflow_pipeline.demo.spec import FRAME_RATE, SongSpec, TuneSpec, VoiceSpec
 from sidflow_pipeline.features.trace import (
+    SKETCH_BUCKETS,
+    SKETCH_FAMILIES,
     TRACE_FEATURE_NAMES,
     missing_trace_features,
+    sketch_family,
+    sketch_from_file,
     trace_features,
     trace_features_from_file,
+    trace_sketch,
+    trace_tokens,
 )
 from sidflow_pipeline.sid.engine import Trace
 
@@ -264,6 +270,31 @@ def test_deterministic_and_file_round_trip(tmp_path: Path) -> None:
     trace = Program(400).notes(0, [60, 67], 8, 6).notes(1, [36], 16, 12, wave=0x40).trace()
     trace.save(tmp_path / "t.npz")
     assert trace_features_from_file(tmp_path / "t.npz") == trace_features(trace) == trace_features(trace)
+    assert sketch_from_file(tmp_path / "t.npz") == trace_sketch(trace)
+
+
+def test_fingerprint_tokens_name_what_the_player_wrote() -> None:
+    # A hard restart ($0000 for two frames), then notes with AD $09 SR $A4 on saw, and a
+    # pulse-width sweep of +5 per frame on a second, pulse voice.
+    program = Program(600).notes(0, [60, 64, 67], 12, 10, wave=0x20, ad=0x09, sr=0xA4)
+    for start in range(1 + 12, 600, 12):
+        program.set(5, 0, slice(start - 2, start)).set(6, 0, slice(start - 2, start))
+    program.notes(1, [48], 600, 599, wave=0x40)
+    sweep = 0x200 + np.arange(600) * 5
+    program.set(9, sweep & 0xFF).set(10, sweep >> 8)
+    tokens = trace_tokens(program.trace())
+    assert tokens["instrument"][(0x20, 0x09, 0xA4)] >= 40
+    assert tokens["pulseStep"][5] >= 500 and set(tokens["pulseStep"]) == {5}
+    assert any(0 in envelopes for envelopes, _ in tokens["hardRestart"])
+    # Equal-tempered notes from a table computed like the demo player's: within a cent.
+    assert set(tokens["tuning"]) <= {-1, 0, 1}
+    assert tokens["arpeggioInterval"] == {}
+    sketch = trace_sketch(program.trace())
+    assert sketch["buckets"] == SKETCH_BUCKETS and len(sketch["index"]) == len(sketch["share"])
+    for family in SKETCH_FAMILIES:
+        shares = sketch_family(sketch, family)
+        assert not shares or math.isclose(sum(shares.values()), 1.0, abs_tol=1e-5), family
+    assert trace_sketch(program.trace()) == sketch  # hashing is stable
 
 
 # ---------------------------------------------------------------- a demo tune, rendered

@@ -23,11 +23,14 @@ def _rows(count: int, seed: int) -> tuple[list[dict], list[dict | None]]:
     rows = [{n: float(rng.normal(10.0, 3.0)) for n in names} for _ in range(count)]
     sketches: list[dict | None] = []
     for i in range(count):
-        sketch = {}
-        for family in SKETCH_FAMILIES:
+        index: list[int] = []
+        share: list[float] = []
+        for number, _family in enumerate(SKETCH_FAMILIES):
             buckets = sorted({int(b) for b in rng.integers(0, SKETCH_BUCKETS, size=3)})
             shares = rng.random(len(buckets))
-            sketch[family] = [[float(b), float(s / shares.sum())] for b, s in zip(buckets, shares, strict=True)]
+            index += [number * SKETCH_BUCKETS + b for b in buckets]
+            share += [float(v / shares.sum()) for v in shares]
+        sketch = {"buckets": SKETCH_BUCKETS, "index": index, "share": share}
         sketches.append(sketch if i % 5 else None)  # every fifth song has no trace
     return rows, sketches
 

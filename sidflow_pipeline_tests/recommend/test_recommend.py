@@ -263,6 +263,8 @@ def test_cli_without_database(tmp_path: Path) -> None:
 def _player_rows() -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
     """Three composers × 4 tunes: every tune sounds alike (same audio features); A and B
     use one player (same fingerprint), C another. Only the trace can tell them apart."""
+    from sidflow_pipeline.features.trace import SKETCH_BUCKETS, SKETCH_FAMILIES
+
     rows = synthetic_rows(12, seed=11)
     audio = dict(rows[0]["features"])
     sketches: dict[tuple[str, int], Any] = {}
@@ -274,7 +276,12 @@ def _player_rows() -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
         row["features"] = dict(audio)
         player = 0 if composer in "AB" else 1
         # One shared bucket per player plus one that varies per tune.
-        sketches[(row["sid_path"], 1)] = {f: [[float(10 + 20 * player), 0.7], [float(40 + i), 0.3]] for f in families}
+        numbers = [list(SKETCH_FAMILIES).index(f) for f in families]
+        sketches[(row["sid_path"], 1)] = {
+            "buckets": SKETCH_BUCKETS,
+            "index": [n * SKETCH_BUCKETS + b for n in numbers for b in (10 + 20 * player, 40 + i)],
+            "share": [v for _ in numbers for v in (0.7, 0.3)],
+        }
     return rows, sketches
 
 
