@@ -16,9 +16,12 @@ exploration and diversity 0, and with the CLI defaults. Binary-relevance nDCG@10
 DCG over ``min(10, relevant)`` hits) and P@10 are averaged over queries. "random" is the
 mean over 50 seeded shuffles.
 
-Rows: random; today's audio vector (12 features); the audio groups; the trace groups;
-combined flat / group-weighted / whitened; then the ablation of the chosen vector per
-feature group ("only G" and "all but G").
+Rows: random; the audio vector ``--like`` used before (12 features); all audio
+features; the trace summary features; the player fingerprint; the variants of the
+combined vector that were tried (full vector, no whitening, other shrinkage, audio as
+four groups, flat weights, no log1p); the chosen one; the ablation of the chosen
+vector per group and fingerprint family ("only G" and "all but G"); the chosen vector
+for a collection without traces; and the end-to-end ``sidflow recommend --like`` rows.
 
     python -m bench.similarity [--collection ../shared/similarity-set] [--out bench/out/similarity.json]
 """
@@ -200,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     trace_groups = [g for g in DEFAULT_SPEC.groups if g.startswith("trace_")]
     sketch_blocks = [f"sketch_{f}" for f in DEFAULT_SPEC.sketch_families]
     results: list[dict[str, Any]] = [{"name": "random", "kind": "baseline", **random_metrics(keys)}]
-    today = SimilaritySpec(groups={"audio": TODAY_AUDIO}, weighting="flat", log_rates=False, sketch_families=(), whiten=None)
+    today = SimilaritySpec(
+        groups={"audio": TODAY_AUDIO}, weighting="flat", log_rates=False, sketch_families=(), whiten=None, components=None
+    )
     four_audio = {**AUDIO_GROUPS, **{g: f for g, f in DEFAULT_SPEC.groups.items() if g != "audio"}}
     variants: list[tuple[str, str, SimilaritySpec]] = [
         ("audio_vector (before: 12 audio features, flat)", "baseline", today),
@@ -208,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         ("trace: summary feature groups", "variant", DEFAULT_SPEC.only(trace_groups)),
         ("trace: player fingerprint (sketch)", "variant", DEFAULT_SPEC.only(sketch_blocks)),
         ("trace: summary + fingerprint", "variant", DEFAULT_SPEC.only(trace_groups + sketch_blocks)),
+        ("combined, full vector (no projection to 64)", "variant", replace(DEFAULT_SPEC, components=None)),
         ("combined, no whitening", "variant", replace(DEFAULT_SPEC, whiten=None)),
         ("combined, whitening shrinkage 0.2", "variant", replace(DEFAULT_SPEC, whiten=0.2)),
         ("combined, audio as 4 groups", "variant", replace(DEFAULT_SPEC, groups=four_audio)),
