@@ -93,6 +93,15 @@ same definitions restricted to the voice: ``GatedShare``, ``TriangleShare``,
 ``SustainMean``, ``ReleaseMean``, ``PwmDepth``, ``PwmRate``, ``VibratoRate``,
 ``ArpeggioRate``, ``NoteMean``, ``NoteRange`` and ``FilteredShare`` (share of the
 voice's gated time routed through an active filter, 0–1).
+
+**The player fingerprint** (:func:`trace_sketch`, the ``traceSketch`` of a feature
+row) is not a list of numbers with units but 13 histograms of exact register events —
+instrument definitions, waveform programs, hard restarts, which registers a player call
+updates together, pulse and filter steps, arpeggio intervals, the tuning of the
+frequency table (:data:`SKETCH_FAMILIES` says what each counts) — each hashed into
+:data:`SKETCH_BUCKETS` buckets of shares summing to 1. Summary features say *what*
+is played; the fingerprint says *whose routine* plays it, which is what tells C64
+composers apart (``bench/similarity.py``).
 """
 
 from __future__ import annotations
