@@ -349,3 +349,24 @@ def test_demo_tune_waveforms_gate_rates_and_envelopes(demo_features: dict[str, f
     assert f["sidNoteRange"] is not None and f["sidV2NoteMean"] is not None
     assert math.isclose(f["sidFilterShare"] or 0.0, 0.0)
     assert frequency_table("PAL")  # the tune's pitches come from this table
+
+
+@pytest.mark.hvsc_sample
+def test_real_tunes_give_finite_features_and_a_fingerprint(hvsc_sample: Path, tmp_path: Path) -> None:
+    """Real players (RSID, multispeed, digis, 2SID) must not break the readers."""
+    from sidflow_pipeline.sid.engine import render_excerpt_in_process
+    from sidflow_pipeline.sid.excerpt import RenderSettings
+
+    files = sorted(hvsc_sample.rglob("*.sid"))[::6]
+    traced = 0
+    for n, sid in enumerate(files):
+        result = render_excerpt_in_process(sid, 1, tmp_path / f"{n}.wav", RenderSettings(duration_s=6.0), out_trace=tmp_path / f"{n}.npz")
+        if result.wav_path is None or not (tmp_path / f"{n}.npz").is_file():
+            continue
+        traced += 1
+        features = trace_features_from_file(tmp_path / f"{n}.npz")
+        assert all(v is None or math.isfinite(v) for v in features.values()), sid
+        assert 0.0 <= (features["sidGatedShare"] or 0.0) <= 1.0 and features["sidVolumeChangeRate"] is not None
+        sketch = sketch_from_file(tmp_path / f"{n}.npz")
+        assert len(sketch["index"]) == len(sketch["share"]) and all(0.0 < v <= 1.0 for v in sketch["share"])
+    assert traced >= len(files) // 2
