@@ -57,8 +57,9 @@ first SID):
 ``sidVibratoRate``          fine pitch changes (< 0.75 semitone, within a note) per tonal second (1/s)
 ``sidVibratoDepth``         median size of those fine changes (semitones)
 ``sidArpeggioRate``         pitch jumps ≥ 0.75 semitone within a note per tonal second (1/s)
-``sidNoteMean``             pitch at note onsets, mean (MIDI note number)
-``sidNoteRange``            pitch at onsets, 95th − 5th percentile (semitones)
+``sidNoteMean``             pitch of each note, mean (MIDI note number; read at the note's first
+                            pitched snapshot, so a noise/test-bit attack frame does not hide it)
+``sidNoteRange``            note pitch, 95th − 5th percentile (semitones)
 ``sidPitchClassEntropy``    entropy of the time-weighted pitch-class histogram / log2 12 (0–1)
 ``sidTonalCentre``          tonic of the best-fitting Krumhansl–Kessler key (pitch class, C = 0)
 ``sidKeyMajor``             1.0 if that key is major, 0.0 if minor
@@ -315,7 +316,26 @@ class _Voice:
         same_note = self.gate[1:] & self.gate[:-1] & ~onset[1:]
         self.wave_switches = int(np.count_nonzero(same_note & (waves[1:] != waves[:-1])))
         self.tonal = self.gate & ~self.test & ~self.single["noise"] & (waves != 0) & ~np.isnan(self.pitch)
+        self.note_pitch_at = _note_pitch_snapshots(self.gate, self.tonal, onset)
         self.pulsed = self.gate & ((waves & 0x04) != 0) & ~self.test
+
+
+def _note_pitch_snapshots(gate: np.ndarray, tonal: np.ndarray, onset: np.ndarray) -> np.ndarray:
+    """For each note, the first snapshot of it with a pitch to read (tonal), if any.
+
+    Not the onset itself: many players start a note with a frame of noise or the test
+    bit (a drum attack, a hard restart) and only then play the pitched waveform; reading
+    the onset would lose those notes' pitches altogether.
+    """
+    starts = np.nonzero(onset)[0]
+    ends = np.nonzero(~gate[1:] & gate[:-1])[0] + 1
+    tonal_at = np.nonzero(tonal)[0]
+    if not starts.size or not tonal_at.size:
+        return np.zeros(0, dtype=np.int64)
+    first = tonal_at[np.minimum(np.searchsorted(tonal_at, starts), tonal_at.size - 1)]
+    note_end = np.append(ends, len(gate))[np.searchsorted(ends, starts, side="right")]
+    valid = (first >= starts) & (first < note_end)
+    return first[valid]
 
 
 def _pitch_moves(voice: _Voice) -> tuple[np.ndarray, np.ndarray]:
@@ -400,8 +420,7 @@ def trace_features(trace: Trace) -> dict[str, Value]:
         p_s = float((weight * voice.pulsed).sum())
         pw_moves = float(np.count_nonzero((np.diff(voice.pulse_width) != 0) & voice.pulsed[1:] & voice.pulsed[:-1]))
         onsets = np.nonzero(voice.onset)[0]
-        onset_pitch = voice.pitch[onsets][voice.tonal[onsets]]
-        onset_pitch = onset_pitch[np.isfinite(onset_pitch)]
+        onset_pitch = voice.pitch[voice.note_pitch_at]
         adsr = np.stack([voice.attack[onsets], voice.decay[onsets], voice.sustain[onsets], voice.release[onsets]], axis=1)
         if onsets.size:
             used += 1
@@ -726,9 +745,10 @@ def trace_tokens(trace: Trace) -> dict[str, Counter[Hashable]]:
                         break
                     changed = tuple(int(x) for x in np.nonzero(change[j - 1])[0])
                     families["noteProgram"][(since, changed, int(control[j]) & 0xF0)] += 1
-                if freq[i] > 0 and not control[i] & 0x88 and control[i] & 0xF0:
-                    pitch = 69.0 + 12.0 * math.log2(freq[i] * clock_hz / 16_777_216.0 / 440.0)
-                    families["tuning"][int(round(100.0 * (pitch - round(pitch))))] += 1
+            tonal = gate & ((control & 0x88) == 0) & ((control & 0xF0) != 0) & (freq > 0)
+            for j in _note_pitch_snapshots(gate, tonal, onsets_mask(onsets, n)):
+                pitch = 69.0 + 12.0 * math.log2(freq[j] * clock_hz / 16_777_216.0 / 440.0)
+                families["tuning"][int(round(100.0 * (pitch - round(pitch))))] += 1
             held = gate[1:] & gate[:-1]
             pulse = held & ((control[1:] & 0x40) != 0)
             steps = np.diff(width)[pulse]

@@ -220,6 +220,22 @@ def test_volume_writes_multispeed_and_cia_timer() -> None:
     assert digi["sidCiaCallsPerFrame"] == pytest.approx(4.0, rel=0.001)
 
 
+def test_wavetable_switches_large_intervals_and_cutoff_spread() -> None:
+    # Drum-start instrument: every note begins with one frame of noise, then pulse.
+    program = Program(600).notes(0, [48, 67], 10, 8, wave=0x40)
+    for start in range(1, 600, 10):
+        program.set(4, 0x81, slice(start, start + 1))
+    cutoff = np.where(np.arange(600) < 300, 400, 1200)
+    program.set(0x15, cutoff & 7).set(0x16, cutoff >> 3).set(0x17, 0x01).set(0x18, 0x1F)
+    f = trace_features(program.trace())
+    gated_seconds = 600 / PAL_FRAME * 0.8
+    assert f["sidWaveSwitchRate"] == pytest.approx(60 / gated_seconds, rel=0.05)  # one switch per note
+    assert f["sidV1NoiseShare"] == pytest.approx(1 / 8, abs=0.02) and f["sidV1PulseShare"] == pytest.approx(7 / 8, abs=0.02)
+    assert f["sidIntervalLargeShare"] == 1.0 and f["sidIntervalMean"] == 19.0  # C3 ↔ G4
+    assert f["sidFilterCutoffStd"] == pytest.approx(400 / 2047, abs=0.01)  # two halves, ±400 around 800
+    assert f["sidFilterSweepRate"] == pytest.approx(800 / 2047 / (600 / PAL_FRAME), rel=0.05)
+
+
 def test_pitch_key_intervals_and_ntsc_clock() -> None:
     # C major scale up and down, one note every 10 frames.
     scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62]
