@@ -77,7 +77,7 @@ def build_request(
         raise QueryError("say what to play: --mood, --vector, --blend or --like (see --help)")
     # "More like this" means like the seed: no noise, and no spreading in *rating* space
     # (which has nothing to do with the similarity vector). Measured on the similarity
-    # set (bench/similarity.py): the mood defaults cut same-composer nDCG@10 0.458 → 0.423.
+    # set (bench/similarity.py): the mood defaults cut same-composer nDCG@10 0.467 → 0.448.
     if exploration is None:
         exploration = 0.0 if like else DEFAULT_EXPLORATION
     if diversity is None:

@@ -40,13 +40,13 @@ scale, weight and sketch mean is in the manifest under ``similarity_vector``):
   ~0.65 ms per dimension at 100,000 songs, so the column holds its 64 principal
   components over the collection (``--like`` p95 ~60 ms instead of ~1 s).
 * **Measured** with ``bench/similarity.py`` on 30 composers × 8 tunes (README table),
-  nDCG@10 of "same composer": before 0.112, all audio 0.141, trace summary 0.287,
-  fingerprint 0.450, all three 0.464 full / **0.456 ± 0.019 stored (64)**. Tried and
-  not chosen: flat per-feature weights (0.336: 81 numeric columns drown the
-  fingerprint), audio as four groups (0.449), no whitening (0.439), shrinkage 0.2
-  (0.455), no ``log1p`` (0.454). Most of the gain is the fingerprint; the choices among
-  the rest are within two standard errors and were made for the reasons above, not
-  for their last digit.
+  nDCG@10 of "same composer": before 0.112, all audio 0.141, trace summary 0.284,
+  fingerprint 0.453, all three 0.471 full / **0.467 ± 0.019 stored (64)**.
+  Tried and not chosen: flat per-feature weights (0.330: 81 numeric columns drown
+  the fingerprint), audio as four groups (0.457), no whitening (0.451), shrinkage
+  0.2 (0.469), no ``log1p`` (0.463). Most of the gain is the fingerprint; the
+  choices among the rest are within two standard errors and were made for the reasons
+  above, not for their last digit.
 * **Without traces** (``render.backend = sidplayfp``) the trace part is missing and
   the vector falls back to the audio view (0.137).
 """
