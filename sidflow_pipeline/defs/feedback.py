@@ -74,12 +74,33 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
 
 
 def _sketches(config: SidflowConfig) -> dict[tuple[str, int], Any]:
-    """Each song's ``traceSketch`` (player fingerprint) from the audio_features rows."""
+    """Each song's ``traceSketch`` (player fingerprint) from the audio_features rows.
+
+    Read line by line and kept as small arrays: ~200 entries per song as Python lists
+    would cost over a gigabyte for the whole HVSC.
+    """
+    import json
+
+    import numpy as np
+
     out: dict[tuple[str, int], Any] = {}
     folder = config.data_path / "features"
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
-        part, _bad = read_jsonl_rows(path)
-        out.update({(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in part})
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                    sketch = row.get("traceSketch")
+                    key = (row["sid_path"], int(row["song_index"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                    continue  # a broken line: read_jsonl_rows counts those for classified
+                if sketch:
+                    sketch = {
+                        "buckets": sketch.get("buckets"),
+                        "index": np.asarray(sketch.get("index", ()), dtype=np.int32),
+                        "share": np.asarray(sketch.get("share", ()), dtype=np.float64),
+                    }
+                out[key] = sketch
     return out
 
 

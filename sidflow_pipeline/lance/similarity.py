@@ -312,7 +312,7 @@ class _SketchTable:
         local = np.array([position.get(family, -1) for family in SKETCH_FAMILIES], dtype=np.int64)
         rows, cols, vals = [], [], []
         for i, sketch in enumerate(sketches):
-            if not sketch or not sketch.get("index"):
+            if not sketch or sketch.get("index") is None or len(sketch["index"]) == 0:
                 continue
             if int(sketch.get("buckets", -1)) != self.buckets:
                 raise ValueError(f"a trace sketch has {sketch.get('buckets')} buckets, the similarity vector {self.buckets}")
