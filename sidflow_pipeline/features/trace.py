@@ -107,8 +107,8 @@ composers apart (``bench/similarity.py``).
 
 from __future__ import annotations
 
-import math
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Hashable
 from pathlib import Path
@@ -746,7 +746,7 @@ def trace_tokens(trace: Trace) -> dict[str, Counter[Hashable]]:
                     changed = tuple(int(x) for x in np.nonzero(change[j - 1])[0])
                     families["noteProgram"][(since, changed, int(control[j]) & 0xF0)] += 1
             tonal = gate & ((control & 0x88) == 0) & ((control & 0xF0) != 0) & (freq > 0)
-            for j in _note_pitch_snapshots(gate, tonal, onsets_mask(onsets, n)):
+            for j in _note_pitch_snapshots(gate, tonal, _onsets_mask(onsets, n)):
                 pitch = 69.0 + 12.0 * math.log2(freq[j] * clock_hz / 16_777_216.0 / 440.0)
                 families["tuning"][int(round(100.0 * (pitch - round(pitch))))] += 1
             held = gate[1:] & gate[:-1]
@@ -754,7 +754,7 @@ def trace_tokens(trace: Trace) -> dict[str, Counter[Hashable]]:
             steps = np.diff(width)[pulse]
             for step in steps[steps != 0]:
                 families["pulseStep"][int(np.sign(step)) * min(abs(int(step)), 512)] += 1
-            both = held & (freq[1:] > 0) & (freq[:-1] > 0) & ~onsets_mask(onsets, n)[1:]
+            both = held & (freq[1:] > 0) & (freq[:-1] > 0) & ~_onsets_mask(onsets, n)[1:]
             with np.errstate(divide="ignore"):
                 semis = 12.0 * np.log2(np.maximum(freq, 1).astype(np.float64))
             jumps = np.round(np.abs(np.diff(semis)[both]))
@@ -772,7 +772,8 @@ def trace_tokens(trace: Trace) -> dict[str, Counter[Hashable]]:
     return families
 
 
-def onsets_mask(onsets: np.ndarray, n: int) -> np.ndarray:
+def _onsets_mask(onsets: np.ndarray, n: int) -> np.ndarray:
+    """Boolean mask of length ``n`` that is True at the onset snapshots."""
     mask = np.zeros(n, dtype=bool)
     mask[onsets] = True
     return mask
