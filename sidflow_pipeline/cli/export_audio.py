@@ -41,7 +41,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     from sidflow_pipeline.mastering.errors import MasteringError
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
     from sidflow_pipeline.radio.master import master_song, render_song
-    from sidflow_pipeline.radio.queue import PlaylistError, read_playlist
+    from sidflow_pipeline.radio.queue import PlaylistError, load_released, read_playlist, song_tags
     from sidflow_pipeline.sid.player import find_sidplayfp
 
     cfg = ctx.config
@@ -50,6 +50,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     except PlaylistError as exc:
         fail(str(exc))
     binary = find_sidplayfp(cfg.sidplay_path)
+    released = load_released(cfg.catalog_path)
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -65,15 +66,16 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
         for index, item in enumerate(items, start=1):
             seconds = min(item.length_s, preview) if preview else item.length_s
             target = dest / _file_name(index, item, f".{fmt}")
+            tags = song_tags(item, released.get((item.sid_path, item.song_index)))
             try:
                 if mastered:
-                    song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}")
+                    song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}", tags=tags)
                     atomic_move(song.wav, target)
                     kind = f"{song.detected_type} v{song.profile_version}"
                 else:
                     raw = render_song(item, binary, Path(tmp) / f"{index}.wav", seconds)
                     audio, sr = read_audio(raw)
-                    write_audio(target, audio, sr)
+                    write_audio(target, audio, sr, tags=tags)
                     kind = "—"
             except (RuntimeError, MasteringError) as exc:
                 failed += 1
