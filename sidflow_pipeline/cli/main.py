@@ -21,6 +21,7 @@ from sidflow_pipeline.cli.export_audio import export_audio
 from sidflow_pipeline.cli.master import master
 from sidflow_pipeline.cli.play import play
 from sidflow_pipeline.cli.recommend import recommend
+from sidflow_pipeline.cli.search import search
 from sidflow_pipeline.cli.train import train
 from sidflow_pipeline.config import SidflowConfig
 
@@ -539,6 +540,7 @@ def _existing(path: Path) -> Path | None:
 
 
 cli.add_command(recommend)
+cli.add_command(search)
 cli.add_command(play)
 cli.add_command(master)
 cli.add_command(export_audio)

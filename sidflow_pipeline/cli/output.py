@@ -166,3 +166,57 @@ def emit_json(payload: Any) -> None:
 def emit_jsonl(records: Iterable[Any]) -> None:
     for record in records:
         click.echo(json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
+
+
+def length_text(length_ms: int | None) -> str:
+    """``m:ss`` of a song length, ``?`` when Songlengths does not know it."""
+    if length_ms is None:
+        return "?"
+    seconds = round(length_ms / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def song_file(hvsc_root: Any, sid_path: str) -> str:
+    """The absolute path of a song's SID file (what another player opens)."""
+    import os
+
+    # abspath, not resolve(): a collection reached through a symlink keeps the user's path.
+    return os.path.abspath(hvsc_root / sid_path.lstrip("/"))
+
+
+def emit_songs(
+    fmt: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    hvsc_root: Any,
+    payload: dict[str, Any],
+    title: str,
+    columns: Sequence[Column],
+    cells: Callable[[dict[str, Any]], Sequence[str]],
+    footer: str | None = None,
+    playlist: str = "SIDFlow",
+) -> None:
+    """Print songs (dicts with sid_path, song_index, composer, title, length_ms) as ``fmt``.
+
+    json is ``payload`` plus ``results``; jsonl one result a line; m3u an extended M3U
+    (``#EXTINF:<seconds>,<Composer> - <Title>``); paths each SID file once, in order.
+    Every machine form carries ``file``, the absolute path of the SID.
+    """
+    records = [{**row, "file": song_file(hvsc_root, row["sid_path"])} for row in rows]
+    if fmt == "json":
+        emit_json({**payload, "results": records})
+    elif fmt == "jsonl":
+        emit_jsonl(records)
+    elif fmt == "m3u":
+        from sidflow_pipeline.radio.queue import m3u_lines
+
+        entries = (
+            (round(r["length_ms"] / 1000) if r.get("length_ms") else None, r.get("composer") or "", r.get("title") or "",
+             int(r["song_index"]), r["file"])
+            for r in records
+        )  # fmt: skip
+        print_lines(m3u_lines(entries, playlist))
+    elif fmt == "paths":
+        print_lines(dict.fromkeys(r["file"] for r in records))
+    else:
+        print_table(title, columns, [cells(r) for r in records], footer)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
-from sidflow_pipeline.recommend.filters import MOOD_PRESETS, QueryError, parse_blend, parse_filters, parse_vector
+from sidflow_pipeline.cli.output import Column, emit_songs, format_option, length_text
+from sidflow_pipeline.recommend.filters import (
+    MOOD_PRESETS,
+    QueryError,
+    parse_blend,
+    parse_filters,
+    parse_vector,
+    split_duration,
+)
 
 __all__ = ["build_request", "recommend", "seed_options"]
 
@@ -21,7 +28,14 @@ def seed_options(func: Any) -> Any:
         click.option("--vector", help="Seed ratings e,m,c or e,m,c,p, each 1..5 (e.g. 4,2,3)."),
         click.option("--blend", help="Weighted moods, e.g. quiet:0.7,complex:0.3."),
         click.option("--like", "like", metavar="SID[:SONG]", help="Songs that sound like this one (audio features)."),
-        click.option("--filters", help='Pre-filters, e.g. "e>=4,m<=2,c=5,bpm=120-140" (= means rounds to).'),
+        click.option(
+            "--filters",
+            help='Pre-filters, e.g. "e>=4,m<=2,c=5,bpm=120-140" (= means rounds to; duration = the song\'s length in s).',
+        ),
+        click.option(
+            "--where", metavar="QUERY",
+            help='Only songs a catalog search finds, e.g. "composer:hubbard year:1985..1987 length:>2m" (see sidflow search --help).',
+        ),
         click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True),
         click.option(
             "--exploration", type=click.FloatRange(0.0, 1.0), default=0.2, show_default=True,
@@ -52,7 +66,14 @@ def build_request(
     seed: int,
     unrated: bool = False,
     exclude: frozenset[str] = frozenset(),
+    where: str | None = None,
+    resolve_where: Callable[[str], frozenset[str] | None] | None = None,
 ) -> Any:
+    """The request for the CLI options; ``resolve_where`` turns a catalog query into keys.
+
+    ``--where`` and the ``duration`` filters are catalog conditions (the song database
+    has no real song lengths), so they become the request's ``only`` keys.
+    """
     from sidflow_pipeline.recommend.engine import RecommendRequest, parse_song_ref
 
     given = [name for name, value in (("--mood", mood), ("--vector", vector), ("--blend", blend), ("--like", like)) if value]
@@ -67,10 +88,18 @@ def build_request(
         seed_vector = parse_blend(blend)
     elif not like:
         raise QueryError("say what to play: --mood, --vector, --blend or --like (see --help)")
+    kept, length_query = split_duration(parse_filters(filters))
+    catalog_query = " ".join(f"({q})" for q in (where, length_query) if q and q.strip())
+    only = None
+    if catalog_query:
+        if resolve_where is None:
+            raise QueryError("--where and duration filters need the catalog")
+        only = resolve_where(catalog_query)
     return RecommendRequest(
         vector=seed_vector,
         like=parse_song_ref(like) if like else None,
-        filters=parse_filters(filters),
+        filters=kept,
+        only=only,
         limit=limit,
         exploration=exploration,
         diversity=diversity,
@@ -81,58 +110,84 @@ def build_request(
 
 
 def open_recommender(ctx: Context) -> Any:
+    """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
     from sidflow_pipeline.lance.verify import lance_path
-    from sidflow_pipeline.recommend.engine import DatabaseUnavailable, Recommender
+    from sidflow_pipeline.recommend.engine import DatabaseUnavailable
+    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, snapshot_path
 
+    cfg = ctx.config
     try:
-        return Recommender(lance_path(ctx.config))
+        return SnapshotRecommender(lance_path(cfg), snapshot_path(cfg.data_path), cfg.catalog_path)
     except DatabaseUnavailable as exc:
         fail(str(exc))
 
 
+def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
+    from sidflow_pipeline.cli.search import where_keys
+
+    return lambda query: where_keys(ctx, query)
+
+
+_COLUMNS = [
+    Column("#", "right", 2),
+    Column("score", "right", 5, drop=5),
+    Column("composer", min_width=12, max_width=28, drop=3),
+    Column("title", min_width=16, max_width=48),
+    Column("length", "right", 6, drop=4),
+    Column("e m c p", min_width=15, drop=6),
+    Column("bpm", "right", 3, drop=7),
+    Column("+/−/skip", "right", 8, drop=8),
+    Column("path#song", min_width=16, drop=1, keep_end=True),
+]
+
+
+def _cells(r: dict[str, Any]) -> list[str]:
+    return [
+        str(r["rank"]),
+        f"{r['score']:.3f}",
+        r["composer"] or "?",
+        r["title"] or "?",
+        length_text(r["length_ms"]),
+        " ".join(f"{r[d]:.1f}" for d in ("e", "m", "c", "p")),
+        f"{r['bpm']:.0f}",
+        f"{r['likes']}/{r['dislikes']}/{r['skips']}",
+        f"{r['sid_path']}#{r['song_index']}",
+    ]
+
+
 @click.command("recommend")
 @seed_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (query + results) instead of a table.")
+@format_option()
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-def recommend(ctx: Context, as_json: bool, **options: Any) -> None:
+def recommend(ctx: Context, fmt: str, as_json: bool, **options: Any) -> None:
     """Recommend songs from the song database (sidflow_lance).
 
     \b
     score = 0.6·similarity + 0.3·song_feedback + 0.1·user_affinity
     Examples:
       sidflow recommend --mood quiet --limit 10
-      sidflow recommend --vector 4,2,3 --filters "bpm=120-140"
-      sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --json
+      sidflow recommend --vector 4,2,3 --filters "bpm=120-140" --where "chip:6581 length:>2m"
+      sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --format json
     """
+    fmt = "json" if as_json else fmt
     try:
-        request = build_request(**options)
+        request = build_request(**options, resolve_where=resolver(ctx))
         results = open_recommender(ctx).recommend(request)
     except QueryError as exc:
         fail(str(exc))
-    if as_json:
-        query = {k: v for k, v in options.items() if v is not None}
-        click.echo(json.dumps({"query": query, "results": [r.to_json() for r in results]}, indent=2, sort_keys=True))
+    if not results and fmt == "table":
+        console.print("no songs match (loosen --filters/--where or check that sidflow_lance is built)")
         return
-    if not results:
-        console.print("no songs match (loosen --filters or check that sidflow_lance is built)")
-        return
-    table = Table(title=f"sidflow recommend — {len(results)} songs", expand=False)
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("title / composer", max_width=28)
-    table.add_column("HVSC path:song", overflow="fold")
-    table.add_column("e m c p", no_wrap=True)
-    table.add_column("bpm", justify="right")
-    table.add_column("+/−/skip", justify="right", no_wrap=True)
-    for r in results:
-        table.add_row(
-            str(r.rank),
-            f"{r.score:.3f}",
-            f"{r.title or '?'}\n[dim]{r.composer or '?'}[/]",
-            f"{r.sid_path}:{r.song_index}",
-            " ".join(f"{v:.1f}" for v in (r.e, r.m, r.c, r.p)),
-            f"{r.bpm:.0f}",
-            f"{r.likes}/{r.dislikes}/{r.skips}",
-        )
-    console.print(table)
+    query = {k: v for k, v in options.items() if v is not None}
+    emit_songs(
+        fmt,
+        [r.to_json() for r in results],
+        hvsc_root=ctx.config.hvsc_root,
+        payload={"query": query},
+        title=f"sidflow recommend — {len(results)} songs",
+        columns=_COLUMNS,
+        cells=_cells,
+        playlist="SIDFlow recommend",
+    )
