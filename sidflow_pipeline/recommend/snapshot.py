@@ -248,8 +248,9 @@ class SnapshotRecommender:
             distance = np.square(vectors - query).sum(axis=1, dtype=np.float32)
         else:
             norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
-            cosine = np.divide(vectors @ query, norms, out=np.zeros(len(rows), dtype=np.float32), where=norms > 0)
-            distance = (np.float32(1.0) - cosine).astype(np.float32)
+            # A zero vector has no direction: its cosine is undefined and LanceDB leaves it out.
+            rows, vectors, norms = rows[norms > 0], vectors[norms > 0], norms[norms > 0]
+            distance = (np.float32(1.0) - (vectors @ query) / norms).astype(np.float32)
         order = np.argsort(distance, kind="stable")
         if len(order) <= k or distance[order[k]] > distance[order[k - 1]]:
             chosen = order[:k]
