@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import Progress
-from rich.table import Table
 
 from sidflow_pipeline.atomic import atomic_move
 from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
@@ -37,6 +35,9 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     With --master each song is mastered with the current profile of its detected type,
     so the whole playlist plays at consistent loudness under the profile's true-peak ceiling.
     """
+    from rich.progress import Progress
+    from rich.table import Table
+
     from sidflow_pipeline.mastering.audio import read_audio, write_audio
     from sidflow_pipeline.mastering.errors import MasteringError
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp

@@ -11,10 +11,9 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.export_audio import export_audio
@@ -24,7 +23,9 @@ from sidflow_pipeline.cli.play import play
 from sidflow_pipeline.cli.recommend import recommend
 from sidflow_pipeline.cli.search import search
 from sidflow_pipeline.cli.train import train
-from sidflow_pipeline.config import SidflowConfig
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["cli", "console", "err_console", "fail"]
 
@@ -60,6 +61,8 @@ def config() -> None:
 @user_errors
 def config_validate(ctx: Context, as_json: bool) -> None:
     """Load and validate the config, then print it with every path resolved."""
+    from rich.table import Table
+
     cfg = ctx.config
     data = cfg.to_json_dict()
     if as_json:
@@ -207,7 +210,7 @@ def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
         rows.append(["hvsc path", report["hvsc_path"]])
     title = f"{Path(report['file']).name}  ({header['magic']} v{header['version']}, md5 {report['md5']})"
     print_table(title, [Column("field", min_width=8), Column("value", min_width=8)], rows)
-    console.print()
+    click.echo()
     songs = [
         [f"{s['song_index']}{' (start)' if s['song_index'] == start_song else ''}",
          format_length(s["length_ms"]) if s["length_ms"] is not None else "unknown", s["speed"], _info_title(report, s)]
@@ -221,9 +224,9 @@ def _print_stil(songs: list[dict[str, Any]]) -> None:
     """Every STIL field of every song, whole: continuation lines keep their breaks."""
     import textwrap
 
-    from sidflow_pipeline.cli.common import console
+    from sidflow_pipeline.cli.output import terminal_width
 
-    width = max(console.width, 20)
+    width = max(terminal_width(), 20)
     shown: dict[tuple[tuple[str, str], ...], list[int]] = {}
     for song in songs:  # songs with the same text (file-level STIL) are shown once
         fields = tuple((k, v) for k, v in song["stil"].items() if v)
@@ -574,6 +577,8 @@ def verify(ctx: Context, as_json: bool) -> None:
     generic hint would send the user to rebuild the database when it is the feedback
     aggregates that are behind (the database's manifest records what they were built from).
     """
+    from rich.table import Table
+
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
     from sidflow_pipeline.lance.verify import fix_command, lance_status

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.output import format_option
@@ -177,6 +176,8 @@ def _warn_if_target_missed(result: Any) -> None:
 @mastering_errors
 def detect_command(file: Path, is_sid: bool, sid_model: str | None, sid_count: int | None, as_json: bool) -> None:
     """Print FILE's fingerprint and detected recording type (changes nothing)."""
+    from rich.table import Table
+
     from sidflow_pipeline.mastering.detect import detect
     from sidflow_pipeline.mastering.fingerprint import fingerprint_file
 
@@ -263,6 +264,8 @@ def analyze_command(ctx: Context, kind: str | None, all_versions: bool, as_json:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
     average = summary["average_rating"]
     title = f"{summary['type']} — profile v{summary['current_version']} — {summary['samples']} ratings" + (
         f", average {average:.1f}/5" if average is not None else ""

@@ -3,8 +3,8 @@
 A table row that wraps is unreadable (the issue's recommend table at 80 columns), so
 tables here never wrap: each column gets at most its natural width, the widest
 columns give up characters first (ending in ``…``), and columns a narrow terminal
-cannot hold at all are left out by priority. The width is the console's, which
-honours ``COLUMNS`` (rich reads it) and is 80 when output goes to a pipe.
+cannot hold at all are left out by priority. The width is ``COLUMNS`` when set, else
+the terminal's, and 80 when output goes to a pipe.
 
 ``--format`` is the same option on every command that lists songs; the shapes of
 ``json``/``jsonl`` are documented in docs/output-formats.md.
@@ -28,6 +28,7 @@ __all__ = [
     "print_lines",
     "print_table",
     "render_table",
+    "terminal_width",
 ]
 
 FORMATS = ("table", "json", "jsonl", "m3u", "paths")
@@ -137,20 +138,26 @@ def render_table(title: str | None, columns: Sequence[Column], rows: Sequence[Se
     return out
 
 
+def terminal_width() -> int:
+    """The width tables fit: ``COLUMNS`` when set, else the terminal's, else 80 (a pipe)."""
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
 def print_table(title: str | None, columns: Sequence[Column], rows: Sequence[Sequence[str]], footer: str | None = None) -> None:
-    """Render for the console's width; the header line is bold on a terminal."""
-    from rich.text import Text
+    """Render for the terminal's width; the header line is bold on a terminal.
 
-    from sidflow_pipeline.cli.common import console
-
-    width = console.width
+    Printed with click (which drops the styling when output is not a terminal) rather
+    than rich: cell text is never taken for markup, and rich's import is saved.
+    """
+    width = terminal_width()
     lines = render_table(title, columns, rows, width)
     header_at = 1 if title else 0
     for number, text in enumerate(lines):
-        style = "bold" if number == header_at or (title and number == 0) else ""
-        console.print(Text(text, style=style), soft_wrap=True, highlight=False)
+        click.echo(click.style(text, bold=True) if number in (0, header_at) else text)
     if footer:
-        console.print(Text(_fit(footer, width, "left").rstrip(), style="dim"), soft_wrap=True, highlight=False)
+        click.echo(click.style(_fit(footer, width, "left").rstrip(), dim=True))
 
 
 def print_lines(lines: Iterable[str]) -> None:

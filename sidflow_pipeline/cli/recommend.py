@@ -111,13 +111,12 @@ def build_request(
 
 def open_recommender(ctx: Context) -> Any:
     """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
-    from sidflow_pipeline.lance.verify import lance_path
     from sidflow_pipeline.recommend.engine import DatabaseUnavailable
-    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, snapshot_path
+    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
 
     cfg = ctx.config
     try:
-        return SnapshotRecommender(lance_path(cfg), snapshot_path(cfg.data_path), cfg.catalog_path)
+        return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
     except DatabaseUnavailable as exc:
         fail(str(exc))
 

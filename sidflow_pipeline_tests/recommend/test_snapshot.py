@@ -61,3 +61,12 @@ def test_errors_match_the_engine(tmp_path: Path) -> None:
     assert snapshot.recommend(RecommendRequest(vector=(1, 1, 1), only=frozenset())) == []
     (tmp_path / "s.npz").write_bytes(b"garbage")  # a broken snapshot is rebuilt, not trusted
     assert SnapshotRecommender(db, tmp_path / "s.npz").size == 20
+
+
+def test_database_path_is_the_verified_one(tmp_path: Path) -> None:
+    from sidflow_pipeline.config import load_config
+    from sidflow_pipeline.lance.verify import lance_path
+    from sidflow_pipeline.recommend.snapshot import database_path
+
+    config = load_config(None)
+    assert database_path(config.data_path) == lance_path(config)
