@@ -112,12 +112,8 @@ def search_songs(catalog_path: Path, classified_dir: Path | None, query: str, *,
             if record[dim] is not None:
                 record[dim] = round(float(record[dim]), 2)
         out.append(record)
-    total = int(rows[0][-1]) if rows else (0 if limit is None else _count(catalog_path, classified_dir, query))
-    return SearchResult(rows=out, total=total)
-
-
-def _count(catalog_path: Path, classified_dir: Path | None, query: str) -> int:
-    return int(_run(catalog_path, classified_dir, query, "count(*)", "", ())[0][0])
+    # No row at all means nothing matched (limit >= 1), so no second query for the count.
+    return SearchResult(rows=out, total=int(rows[0][-1]) if rows else 0)
 
 
 def matching_keys(catalog_path: Path, classified_dir: Path | None, query: str) -> frozenset[str]:
