@@ -117,7 +117,7 @@ def _find_hvsc_root(path: Path) -> Path | None:
 def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, fmt: str, as_json: bool) -> None:
     """Show every header field of a SID file, its song lengths and STIL text (kept whole)."""
     from sidflow_pipeline.sid.header import read_sid
-    from sidflow_pipeline.sid.songlengths import format_length, load_songlengths
+    from sidflow_pipeline.sid.songlengths import load_songlengths
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
 
     sid = read_sid(sid_file)
