@@ -65,7 +65,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-@click.command("search", epilog=QUERY_HELP)
+# ignore_unknown_options: "-chip:8580" is a query term (NOT chip:8580), not an option.
+@click.command("search", epilog=QUERY_HELP, context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1)
 @click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True, help="At most this many songs (0 = all).")
 @format_option()
@@ -80,6 +81,9 @@ def search(ctx: Context, query: tuple[str, ...], limit: int, fmt: str) -> None:
     """
     from sidflow_pipeline.search.catalog import CatalogUnavailable, SearchQueryError, search_songs
 
+    unknown = [word for word in query if word.startswith("--")]
+    if unknown:
+        fail(f"no such option: {unknown[0]} (see sidflow search --help)")
     cfg = ctx.config
     text = " ".join(query)
     try:

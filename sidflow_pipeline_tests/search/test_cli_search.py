@@ -68,6 +68,10 @@ def test_search_formats(project: Path) -> None:
     assert [Path(p).name for p in paths] == ["Commando.sid", "Delta.sid"]  # each file once
     limited = run(project, "search", "composer:hubbard", "--limit", "1")
     assert "1 of 3 songs" in limited.stdout
+    negated = json.loads(run(project, "search", "composer:hubbard", "-song:1", "--format", "json").stdout)
+    assert [r["song_index"] for r in negated["results"]] == [2]  # "-term" is a query term, not an option
+    typo = run(project, "search", "composer:hubbard", "--limt", "1")
+    assert typo.returncode == 2 and typo.stderr.startswith("error: no such option: --limt")
 
 
 def test_m3u_reads_back_as_a_player_reads_it(project: Path, tmp_path: Path) -> None:
