@@ -16,13 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
-from sidflow_pipeline.cli.export_audio import export_audio
-from sidflow_pipeline.cli.master import master
 from sidflow_pipeline.cli.output import format_option
-from sidflow_pipeline.cli.play import play
-from sidflow_pipeline.cli.recommend import recommend
-from sidflow_pipeline.cli.search import search
-from sidflow_pipeline.cli.train import train
 
 if TYPE_CHECKING:
     from sidflow_pipeline.config import SidflowConfig
@@ -30,7 +24,32 @@ if TYPE_CHECKING:
 __all__ = ["cli", "console", "err_console", "fail"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands in their own modules are imported when run (or listed by ``--help``),
+    so ``sidflow search`` does not pay for importing ``master``, ``play``, ``train`` …"""
+
+    LAZY: dict[str, str] = {
+        "recommend": "sidflow_pipeline.cli.recommend:recommend",
+        "search": "sidflow_pipeline.cli.search:search",
+        "play": "sidflow_pipeline.cli.play:play",
+        "master": "sidflow_pipeline.cli.master:master",
+        "export-audio": "sidflow_pipeline.cli.export_audio:export_audio",
+        "train": "sidflow_pipeline.cli.train:train",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            import importlib
+
+            module, _, name = self.LAZY[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
@@ -615,12 +634,6 @@ def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-cli.add_command(recommend)
-cli.add_command(search)
-cli.add_command(play)
-cli.add_command(master)
-cli.add_command(export_audio)
-cli.add_command(train)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

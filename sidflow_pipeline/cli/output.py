@@ -64,6 +64,8 @@ class Column:
 
 
 def _cell_len(text: str) -> int:
+    if text.isascii():  # the common case, without rich's per-character width table
+        return len(text)
     from rich.cells import cell_len
 
     return cell_len(text)
@@ -74,6 +76,8 @@ def _fit(text: str, width: int, justify: str, keep_end: bool = False) -> str:
 
     text = " ".join(text.split())  # a cell is one line
     if _cell_len(text) > width:
+        if text.isascii():
+            return ("…" + text[len(text) - width + 1 :]) if keep_end and width > 1 else (text[: max(width - 1, 0)] + ("…" if width else ""))
         if keep_end and width > 1:
             tail = text
             while _cell_len(tail) > width - 1:
