@@ -12,7 +12,7 @@ from sidflow_pipeline.cli.output import Column, emit_songs, format_option, lengt
 __all__ = ["QUERY_HELP", "search", "where_keys"]
 
 QUERY_HELP = """\b
-Query terms (next to each other = AND; also OR, NOT or -term, parentheses):
+Query terms (next to each other = AND; also OR, NOT in capitals, -term, parentheses):
   composer:hubbard   title:commando   released:firebird   path:MUSICIANS/H
   stil:"cover of"    (free text in STIL: titles, artists, comments)
   year:1985..1987    year:>=1990      chip:6581|8580      clock:pal|ntsc
