@@ -84,8 +84,9 @@ def _pack_strings(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
 
 
-def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path, table_name: str = "songs") -> None:
-    """Copy what recommendations read from the LanceDB table (+ catalog lengths) to ``out_path``."""
+def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | None, table_name: str = "songs") -> dict[str, np.ndarray]:
+    """Copy what recommendations read from the LanceDB table (+ catalog lengths) to ``out_path``
+    (when given) and return the arrays."""
     import lancedb
 
     from sidflow_pipeline.atomic import atomic_write_bytes
@@ -114,9 +115,11 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path, tab
         width = data.schema.field(name).type.list_size
         arrays[name] = data[name].combine_chunks().flatten().to_numpy().astype(np.float32).reshape(data.num_rows, width)
     arrays["length_ms"] = _lengths(catalog_path, data["sid_path"].to_pylist(), arrays["song_index"])
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write_bytes(out_path, buffer.getvalue())
+    if out_path is not None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(out_path, buffer.getvalue())
+    return arrays
 
 
 def _lengths(catalog_path: Path | None, sid_paths: list[str], songs: np.ndarray) -> np.ndarray:
@@ -166,11 +169,10 @@ class SnapshotRecommender:
         stamp = source_stamp(db_path, catalog_path, table_name)
         arrays = self._load(cache_path, stamp)
         if arrays is None:
-            write_snapshot(db_path, catalog_path, cache_path, table_name)
-            arrays = self._load(cache_path, stamp)
-            if arrays is None:  # the table changed while we copied it: use what we have
-                with np.load(cache_path) as npz:
-                    arrays = {name: npz[name] for name in npz.files}
+            try:
+                arrays = write_snapshot(db_path, catalog_path, cache_path, table_name)
+            except OSError:  # a read-only data folder: answer from memory, copy again next time
+                arrays = write_snapshot(db_path, catalog_path, None, table_name)
         self.arrays = arrays
         self.size = int(arrays["song_index"].shape[0])
         self.like_column = str(arrays["like_column"]) or None

@@ -61,6 +61,9 @@ def test_errors_match_the_engine(tmp_path: Path) -> None:
     assert snapshot.recommend(RecommendRequest(vector=(1, 1, 1), only=frozenset())) == []
     (tmp_path / "s.npz").write_bytes(b"garbage")  # a broken snapshot is rebuilt, not trusted
     assert SnapshotRecommender(db, tmp_path / "s.npz").size == 20
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the snapshot cannot be written under a file: answered from memory
+    assert len(SnapshotRecommender(db, blocked / "s.npz").recommend(RecommendRequest(vector=(3, 3, 3), limit=4))) == 4
 
 
 def test_database_path_is_the_verified_one(tmp_path: Path) -> None:
