@@ -72,12 +72,12 @@ def _cell_len(text: str) -> int:
 
 
 def _fit(text: str, width: int, justify: str, keep_end: bool = False) -> str:
-    from rich.cells import set_cell_size
-
     text = " ".join(text.split())  # a cell is one line
     if _cell_len(text) > width:
         if text.isascii():
             return ("…" + text[len(text) - width + 1 :]) if keep_end and width > 1 else (text[: max(width - 1, 0)] + ("…" if width else ""))
+        from rich.cells import set_cell_size
+
         if keep_end and width > 1:
             tail = text
             while _cell_len(tail) > width - 1:
