@@ -20,7 +20,7 @@ them. ``--config PATH`` times an existing project instead (its database must be 
 ``play`` plays through sidplayfp into ALSA's null device (a HOME with an
 ``.asoundrc``), and is skipped without sidplayfp.
 
-    .venv/bin/python bench/startup.py [--config .sidflow.json] [--songs 240] [--runs 5] [--out bench/out/startup.json]
+    .venv/bin/python bench/startup.py [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
 
 Prints a table and writes JSON (default ``bench/out/startup.json``).
 """
@@ -184,7 +184,12 @@ def import_offenders(args: list[str], env: dict[str, str], top: int = 3) -> list
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sidflow-startup-") as tmp_name:
         tmp = Path(tmp_name)
-        config = Path(args.config).resolve() if args.config else build_project(tmp / "project", args.songs)
+        if args.config:
+            config = Path(args.config).resolve()
+        elif args.keep is not None and (args.keep / ".sidflow.json").is_file():
+            config = (args.keep / ".sidflow.json").resolve()  # built by an earlier run
+        else:
+            config = build_project(args.keep or tmp / "project", args.songs)
         home = tmp / "home"
         home.mkdir()
         (home / ".asoundrc").write_text(NULL_ALSA)
@@ -262,6 +267,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="Time this project (.sidflow.json) instead of a generated one.")
     parser.add_argument("--songs", type=int, default=240, help="Songs in the generated project (default 240).")
+    parser.add_argument("--keep", type=Path, help="Build the generated project here and keep it (reused when it exists).")
     parser.add_argument("--runs", type=int, default=5, help="Timed runs per command (median; default 5).")
     parser.add_argument("--out", type=Path, default=OUT / "startup.json", help="JSON output (default bench/out/startup.json).")
     args = parser.parse_args()
