@@ -138,7 +138,7 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise SearchQueryError("the query ends where a term was expected")
-        if token == "NOT":
+        if token == "NOT" or (token == "-" and self.pos + 1 < len(self.tokens) and self.tokens[self.pos + 1] == "("):
             self.take()
             return Not(self.not_())
         if token.startswith("-") and len(token) > 1:

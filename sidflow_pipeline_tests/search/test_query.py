@@ -90,6 +90,7 @@ def names(paths: tuple[Path, Path], query: str) -> set[str]:
         ("(composer:galway OR composer:tel) chip:8580", {"parallax", "cybernoid"}),
         ("composer:hubbard (year:1987 OR length:<1m)", {"commando2", "delta"}),
         ("NOT (composer:hubbard OR chip:8580)", {"unknown"}),
+        ("-(composer:hubbard OR chip:8580)", {"unknown"}),
         ("composer:hubbard OR composer:galway year:1986", {"commando1", "commando2", "delta", "parallax"}),
         # the example
         ("composer:hubbard year:1985..1987 chip:6581 length:>2m", {"commando1", "delta"}),
