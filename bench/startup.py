@@ -22,7 +22,8 @@ them. ``--config PATH`` times an existing project instead (its database must be 
 
     .venv/bin/python bench/startup.py [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
 
-Prints a table and writes JSON (default ``bench/out/startup.json``).
+Prints a table and writes JSON (default ``bench/out/startup.json``); exits 1 when a
+command misses its target.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ def print_table(result: dict[str, Any]) -> None:
     Console(width=max(132, shutil.get_terminal_size().columns)).print(table)
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", help="Time this project (.sidflow.json) instead of a generated one.")
     parser.add_argument("--songs", type=int, default=240, help="Songs in the generated project (default 240).")
@@ -276,7 +277,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
+    return 0 if all(row["ok"] is not False for row in result["commands"]) else 1  # 1: a target was missed
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
