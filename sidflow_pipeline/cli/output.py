@@ -64,7 +64,7 @@ class Column:
 
 
 def _cell_len(text: str) -> int:
-    if text.isascii():  # the common case, without rich's per-character width table
+    if text.isascii() or not text.strip("─…"):  # the common cases, without rich's width table
         return len(text)
     from rich.cells import cell_len
 
