@@ -3,7 +3,7 @@
 A listener types a command and waits for the answer; most of that wait is Python
 importing libraries. This times each interactive command end to end as a user runs
 it (a fresh process each time, wall clock): ``--help``, ``info``, ``search``,
-``recommend`` and ``play`` until its first song is playing. Each figure is the median
+``recommend`` and ``play`` until it launches its first song. Each figure is the median
 of ``--runs`` (default 5) after one untimed warm-up run (which also builds the
 recommendation snapshot), next to the same median for ``python -c pass`` (the floor
 any Python program pays) and the ratio to it. For each command, ``python -X
@@ -126,31 +126,26 @@ def wall(argv: list[str], env: dict[str, str]) -> float:
 
 
 def first_song(argv: list[str], env: dict[str, str]) -> float:
-    """Seconds until ``sidflow play`` has launched sidplayfp for its first song; then quit with ``q``.
+    """Seconds until ``sidflow play`` launches its first song; then quit with ``q``.
 
-    The song plays from that moment; the radio then watches the player for half a second
-    (a player that dies at once means no audio device) before it prints
-    ``playing (pid N)``, which is waited for too, so a song that failed is not counted.
+    The clock stops at the now-playing line (``▶ [1/N] …``), which the radio prints
+    right before it starts sidplayfp. (Watching for the sidplayfp process instead means
+    polling /proc, which on two cores slows the command being timed.) The radio then
+    watches the player for half a second — a player that dies at once means no audio
+    device — and prints ``playing (pid N)``; that line is waited for too, so a song
+    that failed to start is not counted.
     """
-    import psutil
-
     started = time.perf_counter()
     process = subprocess.Popen(argv, env={**env, "PYTHONUNBUFFERED": "1"}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
     assert process.stdout is not None and process.stdin is not None
-    parent = psutil.Process(process.pid)
     elapsed = None
-    while elapsed is None and process.poll() is None:
-        try:
-            if any(child.name() == "sidplayfp" for child in parent.children(recursive=True)):
-                elapsed = time.perf_counter() - started
-        except psutil.Error:
-            pass
-        time.sleep(0.002)
     playing = False
     seen = []
     for line in process.stdout:
         seen.append(line)
+        if elapsed is None and "▶ [1/" in line:
+            elapsed = time.perf_counter() - started
         if "playing (pid" in line:
             playing = True
             break
