@@ -166,7 +166,8 @@ class SupervisedWorkers:
         pending = deque(range(len(jobs)))
         while len(self._workers) < min(self.size, len(jobs)):
             self._spawn()
-        while pending or any(w.job is not None for w in self._workers):
+
+        def dispatch() -> None:
             now = time.monotonic()
             for worker in self._workers:
                 if worker.ready and worker.job is None and pending:
@@ -174,6 +175,11 @@ class SupervisedWorkers:
                     worker.job = index
                     worker.deadline = now + self.deadline_s(jobs[index])
                     worker.conn.send(jobs[index])
+
+        while pending or any(w.job is not None for w in self._workers):
+            dispatch()
+            now = time.monotonic()
+            finished: list[tuple[int, dict[str, Any]]] = []
             waits = [w.deadline for w in self._workers if w.job is not None]
             waits += [w.started + _START_TIMEOUT_S for w in self._workers if not w.ready]
             timeout = max(0.0, min(waits) - now) if waits else None
@@ -191,7 +197,11 @@ class SupervisedWorkers:
                     self._start_failures = 0
                 elif worker.job is not None:
                     index, worker.job = worker.job, None
-                    yield index, message
+                    finished.append((index, message))
+            # Idle workers get their next song before the caller handles the results
+            # (writing records), so no worker waits on the caller.
+            dispatch()
+            yield from finished
             now = time.monotonic()
             for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
                 late = worker.job
