@@ -31,11 +31,12 @@ def user_errors(func: F) -> F:
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sidflow_pipeline.atomic import DiskWriteError
         from sidflow_pipeline.sid.header import SidFormatError
 
         try:
             return func(*args, **kwargs)
-        except (ConfigError, SidFormatError, FileNotFoundError) as exc:
+        except (ConfigError, SidFormatError, FileNotFoundError, DiskWriteError) as exc:
             fail(str(exc))
         except RuntimeError as exc:  # e.g. SidplayfpNotFound
             if type(exc).__module__.startswith("sidflow_pipeline"):

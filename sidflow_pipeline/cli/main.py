@@ -477,9 +477,9 @@ for _action in ("like", "dislike", "skip", "play"):
 @user_errors
 def feedback_validate(ctx: Context) -> None:
     """Report every bad line as file:line: reason and count duplicate uuids; changes nothing."""
-    from sidflow_pipeline.feedback.log import read_events
+    from sidflow_pipeline.feedback.log import read_config_events
 
-    report = read_events(_feedback_root(ctx.config))
+    report = read_config_events(ctx.config)
     for path, number, reason in report.bad_lines:
         click.echo(f"{path}:{number}: {reason}")
     console.print(

@@ -23,7 +23,7 @@ from sidflow_pipeline.feedback.aggregate import (
     read_aggregates,
     write_aggregates,
 )
-from sidflow_pipeline.feedback.log import log_checksum, read_events
+from sidflow_pipeline.feedback.log import log_checksum, read_config_events
 from sidflow_pipeline.hvsc.sync import read_moves
 from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
 from sidflow_pipeline.lance.verify import (
@@ -56,7 +56,7 @@ def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
 )
 def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    report = read_events(feedback_root(config))
+    report = read_config_events(config)
     for path, number, reason in report.bad_lines[:20]:
         context.log.warning(f"{path}:{number}: {reason} (skipped)")
     frame = aggregate_events(report, read_moves(config.hvsc_path))
