@@ -15,8 +15,11 @@ that has no entry of its own.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ __all__ = [
     "effective_tags_files",
     "iter_tags_files",
     "load_all_tags",
+    "locked",
     "rating_for_song",
     "read_tags",
     "tags_path_for",
@@ -154,12 +158,41 @@ def _dump(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` for ``path``'s read-modify-write.
+
+    Two ``sidflow rate`` sessions (or a rater and a script) rating different songs of
+    one tune both read the file, add their song and write it back: without the lock
+    the second write drops the first one's song.
+
+    The lock is taken on the folder holding the tags file, not on the file (it is
+    replaced by a new inode on every write, so a lock on it would be lost) and not on
+    a sidecar lock file: a sidecar would be left beside every rated tune, and with
+    ratings kept beside the SIDs it would keep an update script from deleting a
+    folder it emptied. Writers of one folder wait for each other for milliseconds.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
     """Store one song's rating, keeping the file's other songs; atomic and deterministic.
 
     A legacy flat file is rewritten in the current form (``s`` → ``e``); for a
     multi-song tune its file-wide rating stays as the default for unrated songs.
+    The whole read-modify-write holds :func:`locked`, so concurrent raters lose nothing.
     """
+    with locked(path):
+        _write_rating(path, song_index, songs, rating)
+
+
+def _write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
     existing = read_tags(path) if path.exists() else {}
     if songs <= 1:
         data: dict[str, Any] = rating.to_json()
