@@ -35,7 +35,9 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: Python's json reads NaN and Infinity, and an infinite
+    # excerpt or interval would pass every range check.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class RetrainConfig(_Strict):

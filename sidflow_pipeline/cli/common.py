@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from sidflow_pipeline.config import ConfigError, SidflowConfig, load_config
 
-__all__ = ["Context", "console", "err_console", "fail", "pass_ctx", "user_errors"]
+__all__ = ["Context", "FiniteFloat", "FiniteFloatRange", "console", "err_console", "fail", "pass_ctx", "user_errors"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +45,23 @@ def user_errors(func: F) -> F:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that refuses NaN and ±inf: ``float("nan")`` passes every range
+    check (all comparisons with NaN are false), and an infinite gain or weight is
+    never what a user meant."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number is not None and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FiniteFloat = FiniteFloatRange()
 
 
 class Context:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, fail, pass_ctx, user_errors
 from sidflow_pipeline.recommend.filters import MOOD_PRESETS, QueryError, parse_blend, parse_filters, parse_vector
 
 __all__ = ["build_request", "recommend", "seed_options"]
@@ -24,11 +24,11 @@ def seed_options(func: Any) -> Any:
         click.option("--filters", help='Pre-filters, e.g. "e>=4,m<=2,c=5,bpm=120-140" (= means rounds to).'),
         click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True),
         click.option(
-            "--exploration", type=click.FloatRange(0.0, 1.0), default=0.2, show_default=True,
+            "--exploration", type=FiniteFloatRange(0.0, 1.0), default=0.2, show_default=True,
             help="0 = safe picks; 1 = wider pool, preference down-weighted, more seeded randomness.",
         ),
         click.option(
-            "--diversity", type=click.FloatRange(min=0.0), default=0.2, show_default=True,
+            "--diversity", type=FiniteFloatRange(min=0.0), default=0.2, show_default=True,
             help="Minimum rating-space distance between consecutive songs (0 = off).",
         ),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the exploration noise."),
