@@ -57,8 +57,19 @@ def config() -> None:
 @pass_ctx
 @user_errors
 def config_validate(ctx: Context, as_json: bool) -> None:
-    """Load and validate the config, then print it with every path resolved."""
+    """Load and validate the config and its paths, then print it with every path resolved.
+
+    Each configured path must have the right kind: hvscPath and dataPath must be
+    existing folders, the derived folders folders or creatable, a local hvscSource an
+    existing folder. Every problem is named on the one error line.
+    """
+    from sidflow_pipeline.config import path_problems
+
     cfg = ctx.config
+    problems = path_problems(cfg)
+    if problems:
+        source = cfg.source_file or "(defaults)"
+        fail(f"{source}: " + "; ".join(problems))
     data = cfg.to_json_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -114,6 +125,9 @@ def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, as_js
     from sidflow_pipeline.sid.songlengths import format_length, load_songlengths
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
 
+    for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
+        if given is not None and not given.is_file():
+            fail(f"{given}: not a regular file")
     sid = read_sid(sid_file)
     root = _find_hvsc_root(sid_file)
     if root is not None:
