@@ -147,7 +147,13 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     config_path = resolve_config_path(path).expanduser()
     if config_path.exists():
         try:
-            raw = json.loads(config_path.read_text(encoding="utf-8"))
+            data = config_path.read_bytes()
+            raw = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{config_path}: not valid UTF-8 (byte 0x{data[exc.start]:02X} at line {line}); save the file as UTF-8"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
         except OSError as exc:

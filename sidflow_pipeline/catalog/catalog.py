@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from sidflow_pipeline.classify.partitions import partition_of
+from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
 from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
@@ -187,6 +188,13 @@ def build_catalog(
     for path in files if files is not None else iter_sid_files(root):
         rel = path.relative_to(root).as_posix()
         count += 1
+        if not is_utf8_name(rel):
+            # One file named in another encoding must not fail the catalog (Parquet
+            # strings are UTF-8): that tune is reported, with its bytes escaped.
+            errors.append((readable_name(rel), "file name is not valid UTF-8; rename the file"))
+            if progress is not None:
+                progress()
+            continue
         try:
             sid = read_sid(path)
         except SidFormatError as exc:
