@@ -25,7 +25,7 @@ from sidflow_pipeline.feedback.aggregate import (
 )
 from sidflow_pipeline.feedback.log import log_checksum, read_config_events
 from sidflow_pipeline.hvsc.sync import read_moves
-from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
+from sidflow_pipeline.lance.build import MANIFEST_NAME, DatabaseBuildError, build_database
 from sidflow_pipeline.lance.verify import (
     aggregates_path,
     classified_checksum,
@@ -107,9 +107,12 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     if saved.feedback_checksum is None:
         context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
-    result = build_database(
-        lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events
-    )
+    try:
+        result = build_database(
+            lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events
+        )
+    except DatabaseBuildError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
     return dg.MaterializeResult(
         metadata={
