@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,17 @@ from typing import Any
 import click
 from rich.table import Table
 
-from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import (
+    TERMINATING,
+    Context,
+    Terminated,
+    console,
+    err_console,
+    fail,
+    pass_ctx,
+    raise_on_terminating_signals,
+    user_errors,
+)
 from sidflow_pipeline.cli.export_audio import export_audio
 from sidflow_pipeline.cli.master import master
 from sidflow_pipeline.cli.play import play
@@ -370,6 +381,8 @@ def rate(
         restore = termios.tcgetattr(fd)
         tty.setcbreak(fd)
     saved = skipped = 0
+    terminated: int | None = None
+    previous = raise_on_terminating_signals()
     try:
         index = 0
         while index < len(songs):
@@ -419,12 +432,27 @@ def rate(
                 elif action == "quit":
                     index = len(songs)
                     break
+    except Terminated as stop:
+        terminated = stop.signum
     finally:
+        for signum in TERMINATING:  # a second signal must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
         player.stop()
         if restore is not None:
             import termios
 
-            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            try:
+                termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            except termios.error:  # the terminal is gone (SIGHUP)
+                pass
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if terminated is not None:
+        try:
+            console.print(f"stopped by {signal.Signals(terminated).name}: {saved} saved, {skipped} skipped.")
+        except OSError:
+            pass
+        sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
 
 
