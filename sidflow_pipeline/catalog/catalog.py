@@ -222,9 +222,14 @@ def build_catalog(
 
 def write_catalog(frame: pl.DataFrame, path: Path) -> str:
     """Write Parquet atomically and return its sha256 (recorded as asset metadata)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp, statistics=False, compression="zstd")
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    tmp.replace(path)
-    return digest
+    import io
+
+    from sidflow_pipeline.atomic import atomic_write_bytes
+
+    # Through the one atomic writer (a unique temp name, fsync, the umask's mode, a
+    # full disk reported in one line with the previous catalog intact).
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, statistics=False, compression="zstd")
+    data = buffer.getvalue()
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()

@@ -296,7 +296,12 @@ def format_json(jsonl: Path, output: Path | None, strict: bool) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        from sidflow_pipeline.atomic import DiskWriteError, atomic_write_text
+
+        try:
+            atomic_write_text(output, text)
+        except DiskWriteError as exc:
+            fail(str(exc))
         console.print(f"{len(records)} records → {output}")
 
 

@@ -5,7 +5,10 @@ that moves, renames, deletes and re-credits files, plus an ``update/`` folder of
 and fixed tunes that the script moves into place. Release N is only reproduced
 byte for byte if the script is executed exactly, so this module follows
 ``docs/hvs-update-script.md`` to the letter and refuses anything it does not
-understand instead of guessing.
+understand instead of guessing — except three forms the real scripts every HVSC user
+applies do use (Update73.hvs, Update74.hvs), described in ``docs/reliability.md``: a
+directory MOVE to a destination without its trailing '/', a DELETE of a directory
+without its trailing '/', and a DELETE of a file an earlier update already removed.
 
 Parsing and executing are separate so that a script can be checked completely
 (every keyword, path and value) before a single file is touched.
