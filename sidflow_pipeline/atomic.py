@@ -73,10 +73,18 @@ class _FdWriter:
 
 
 def _umask() -> int:
-    """The process umask (reading it means setting it; restored at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """The process umask, read without changing it where Linux allows (``os.umask``
+    can only be read by setting it, which races with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # pragma: no cover - not Linux, or a kernel before 4.7
+        pass
+    mask = os.umask(0o022)  # pragma: no cover
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
 
 
 def _atomic_write(path: Path, write: Callable[[Any], object]) -> None:
@@ -168,9 +176,9 @@ def append_json_line(path: Path, record: Any) -> None:
             try:
                 write_all(fd, line)
                 os.fsync(fd)
-            except OSError as exc:
+            except BaseException as exc:  # a full disk, or a signal between two writes
                 os.ftruncate(fd, size)  # under the lock: only our own bytes go
-                if exc.errno not in _DISK_ERRORS:
+                if not isinstance(exc, OSError) or exc.errno not in _DISK_ERRORS:
                     raise
                 raise DiskWriteError(
                     exc.errno, f"{path}: cannot append ({_reason(exc)}); nothing was written, the log is unchanged"

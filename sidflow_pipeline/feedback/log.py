@@ -170,12 +170,24 @@ def parse_line(line: str, *, songs_of: SongCounts | None = None, now: datetime |
     )
 
 
-def song_counts(hvsc_root: Path, moves: Mapping[str, str] | None = None) -> SongCounts:
-    """``sid_path → song count`` for tunes in the collection (following renames), read
-    once per tune from its header; None for a tune that is not there or unreadable."""
+def song_counts(hvsc_root: Path, moves: Mapping[str, str] | None = None, catalog: Path | None = None) -> SongCounts:
+    """``sid_path → song count`` for tunes in the collection (following renames); None
+    for a tune that is not there or unreadable.
+
+    The catalog answers in one read (the retrain sensor calls this often); a tune it
+    does not list yet (a sync since) is read from its header, once.
+    """
     from sidflow_pipeline.sid.header import SidFormatError, read_sid
 
     cache: dict[str, int | None] = {}
+    if catalog is not None and catalog.is_file():
+        try:
+            import polars as pl
+
+            frame = pl.read_parquet(catalog, columns=["sid_path", "songs"]).unique("sid_path")
+            cache.update(zip(frame["sid_path"].to_list(), frame["songs"].to_list(), strict=True))
+        except (OSError, ValueError, pl.exceptions.PolarsError):  # a damaged catalog: read headers instead
+            cache.clear()
     moves = moves or {}
 
     def count(sid_path: str) -> int | None:
@@ -197,7 +209,8 @@ def read_config_events(config: SidflowConfig) -> ReadReport:
     from sidflow_pipeline.hvsc.sync import read_moves
 
     moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
-    return read_events(config.data_path / "feedback", songs_of=song_counts(config.hvsc_root, moves))
+    songs_of = song_counts(config.hvsc_root, moves, config.catalog_path)
+    return read_events(config.data_path / "feedback", songs_of=songs_of)
 
 
 def is_torn_line(line: str) -> bool:
