@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from sidflow_pipeline.radio.queue import QueueItem
+from sidflow_pipeline.sid.player import stop_with_parent
 
 __all__ = ["NoAudioDevice", "RadioPlayer"]
 
@@ -57,6 +58,7 @@ class RadioPlayer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=stop_with_parent(),  # even a SIGKILLed CLI leaves no player behind
         )
         self.paused, self._paused_at, self._paused_total, self._failed = False, None, 0.0, None
         self._started = time.monotonic()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from sidflow_pipeline.ratings.tags import DIMENSIONS, Rating, TagsError, rating_for_song, read_tags, tags_path_for
+from sidflow_pipeline.sid.player import stop_with_parent
 
 __all__ = ["HELP", "KeyInput", "Player", "RateSong", "collect_songs", "describe"]
 
@@ -186,6 +187,7 @@ class Player:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=stop_with_parent(),  # even a SIGKILLed CLI leaves no player behind
         )
         deadline = time.monotonic() + 0.4
         while time.monotonic() < deadline and self.process.poll() is None:
