@@ -67,11 +67,11 @@ class Filter:
         return f"{self.field} {self.op} {self.value!r}"
 
 
-def _finite(value: float, text: str, where: str) -> float:
+def _finite(value: float, what: str) -> float:
     """``float()`` reads "nan" and "inf": a NaN weight or rating would make every
     similarity NaN (and every comparison false), so non-finite numbers are refused."""
     if not math.isfinite(value):
-        raise QueryError(f"{where}: {text!r} is not a finite number")
+        raise QueryError(f"{what} is not a finite number")
     return value
 
 
@@ -80,7 +80,7 @@ def _number(text: str, clause: str) -> float:
         value = float(text)
     except ValueError:
         raise QueryError(f"filter {clause!r}: {text!r} is not a number") from None
-    return _finite(value, text, f"filter {clause!r}")
+    return _finite(value, f"filter {clause!r}: {text!r}")
 
 
 def parse_filters(text: str | None) -> tuple[Filter, ...]:
@@ -132,7 +132,7 @@ def _vector_number(part: str, text: str) -> float:
         value = float(part)
     except ValueError:
         raise QueryError(f"vector {text!r}: {part!r} is not a number") from None
-    return _finite(value, part, f"vector {text!r}")
+    return _finite(value, f"vector {text!r}: {part!r}")
 
 
 def parse_blend(text: str) -> tuple[float, float, float]:
@@ -147,7 +147,7 @@ def parse_blend(text: str) -> tuple[float, float, float]:
             weight = float(weight_text) if sep else 1.0
         except ValueError:
             raise QueryError(f"blend {text!r}: weight {weight_text!r} is not a number") from None
-        _finite(weight, weight_text, f"blend {text!r}: weight")
+        _finite(weight, f"blend {text!r}: weight {weight_text!r}")
         if weight < 0:
             raise QueryError(f"blend {text!r}: weights must not be negative")
         total += weight
