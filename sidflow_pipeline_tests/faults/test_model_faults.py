@@ -37,6 +37,13 @@ def _damage(model_dir: Path, how: str) -> Path:
         path = model_dir / "model-m.txt"
         data = path.read_text()
         path.write_text(data.replace("leaf_value=", "leaf_value=x", 1))
+    elif how == "legacy model, truncated booster":  # saved before checksums were recorded
+        meta_path = model_dir / "model-metadata.json"
+        meta = json.loads(meta_path.read_text())
+        del meta["boosterSha256"]
+        meta_path.write_text(json.dumps(meta))
+        path = model_dir / "model-p.txt"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size * 2 // 3])
     elif how == "garbage booster":
         path = model_dir / "model-c.txt"
         path.write_bytes(b"tree\n" + os.urandom(300))
@@ -46,7 +53,9 @@ def _damage(model_dir: Path, how: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("how", ["truncated booster", "flipped bytes", "garbage booster", "metadata not an object"])
+@pytest.mark.parametrize(
+    "how", ["truncated booster", "flipped bytes", "garbage booster", "metadata not an object", "legacy model, truncated booster"]
+)
 def test_fault04_damaged_model_is_named_and_train_force_replaces_it(tmp_path: Path, how: str) -> None:
     """Was: verify/train printed a traceback or aborted (exit 134); train --force could not replace it."""
     config_path, _features, _listener = write_project(tmp_path)
