@@ -324,7 +324,7 @@ def sync_hvsc(
                     "deltas": [],
                 }
             else:
-                report_moves = _apply_update(fetched, archive, staging / "C64Music", version)
+                report_moves = _apply_update(fetched, archive, staging / "C64Music", version, log)
                 moves.extend(report_moves)
                 version = archive.version
                 manifest.setdefault("deltas", []).append(
@@ -384,7 +384,13 @@ def _install_full(fetched: DownloadResult, staging: Path) -> None:
         raise SyncError(f"{fetched.path.name}: archive does not unpack to C64Music/")
 
 
-def _apply_update(fetched: DownloadResult, archive: RemoteArchive, root: Path, installed: int | None) -> list[tuple[str, str]]:
+def _apply_update(
+    fetched: DownloadResult,
+    archive: RemoteArchive,
+    root: Path,
+    installed: int | None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> list[tuple[str, str]]:
     if installed is None:
         raise SyncError(f"cannot apply {archive.name}: no release installed")
     safe_extract(fetched.path, root)
@@ -402,6 +408,8 @@ def _apply_update(fetched: DownloadResult, archive: RemoteArchive, root: Path, i
         report = apply_update_script(script, root, installed)
     except HvsScriptError as exc:
         raise SyncError(f"{archive.name}: {exc}; previous release kept") from exc
+    if report.already_absent:  # accepted (see docs/reliability.md), but said
+        log(f"{script_path.name}: {len(report.already_absent)} DELETE(s) of paths already gone, e.g. {report.already_absent[0]}")
     leftover = root / "update"
     if leftover.exists():
         shutil.rmtree(leftover)
