@@ -72,6 +72,10 @@ class _FdWriter:
         return self.fd
 
 
+# Errors that mean "the storage refused the bytes", not a bug: one line for the user.
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM}
+
+
 def _umask() -> int:
     """The process umask, read without changing it where Linux allows (``os.umask``
     can only be read by setting it, which races with other threads creating files)."""
@@ -96,8 +100,14 @@ def _atomic_write(path: Path, write: Callable[[Any], object]) -> None:
     removes the temp file and raises :class:`DiskWriteError`: ``path`` keeps its
     previous bytes.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or full filesystem refuses even the temp file
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        state = "the previous file is unchanged" if path.exists() else "no file was written"
+        raise DiskWriteError(exc.errno, f"{path}: cannot write ({_reason(exc)}); {state}") from exc
     try:
         try:
             os.fchmod(fd, 0o666 & ~_umask())
@@ -115,10 +125,6 @@ def _atomic_write(path: Path, write: Callable[[Any], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-# Errors that mean "the storage refused the bytes", not a bug: one line for the user.
-_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -164,9 +170,14 @@ def append_json_line(path: Path, record: Any) -> None:
     """
     import fcntl
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # RDWR: pread the last byte
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # RDWR: pread the last byte
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        raise DiskWriteError(exc.errno, f"{path}: cannot append ({_reason(exc)}); nothing was written") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:

@@ -79,3 +79,20 @@ def test_umask_written_files_are_shareable(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert json.loads(tags.read_text())["songs"]["1"]["e"] == 5
+
+
+def test_fault07_read_only_filesystem_is_one_line_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filesystem that refuses even the temp file (read-only, no permission)."""
+    import errno
+    import tempfile
+
+    config = collection(tmp_path, {TUNE: 3})
+    tune = str(tmp_path / "hvsc" / "C64Music" / TUNE)
+
+    def refuse(*_args: object, **_kwargs: object) -> tuple[int, str]:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    result = CliRunner().invoke(cli, ["--config", str(config), "rate", tune, "--song", "1", "--e", "5"])
+    assert result.exit_code == 2
+    assert_one_line_error(result.output, "Read-only file system", "no file was written")
