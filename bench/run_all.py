@@ -1,6 +1,7 @@
 """Every benchmark of the project in one go: a table in the README and bench/results.json.
 
-Runs each benchmark script (classify, features, hvsc_extract, db, mastering) as a
+Runs each benchmark script (classify, features, hvsc_extract, db, similarity when
+``../shared/similarity-set`` is present, mastering) as a
 child process (so its peak memory is its own, read from ``wait4``), collects the JSON each one writes, and prints one table in which
 every figure stands beside its baseline *measured in the same run*:
 
@@ -13,6 +14,7 @@ every figure stands beside its baseline *measured in the same run*:
 | HVSC extraction MiB/s (py7zr) | the 7z command-line tool |
 | LanceDB build s | the same rows written to Parquet (no indexes) |
 | recommend p50/p95 ms | numpy brute force over the same rows |
+| ``--like`` same-composer nDCG@10 | the audio-only vector used before (and a random ranking) |
 | mastering s per minute of audio | loudness normalisation alone |
 | peak memory per benchmark | — |
 
@@ -155,6 +157,24 @@ def collect(quick: bool) -> dict[str, Any]:
                 "value": db["recommend_ms"][q],
                 "baseline": db["baseline_numpy_ms"][q],
                 "baseline_is": "numpy brute force, same rows",
+            }
+        )
+
+    similarity_set = (ROOT / ".." / "shared" / "similarity-set").resolve()
+    if similarity_set.is_dir():  # read-only, beside the project; skipped where it is absent
+        walls["similarity"], peaks["similarity"] = run(
+            "--like same-composer ranking", ["-m", "bench.similarity", "--out", str(OUT / "similarity.json")]
+        )
+        similarity = _load("similarity.json")
+        by_name = {r["name"]: r for r in similarity["results"]}
+        chosen = next(r for r in similarity["results"] if r["kind"] == "chosen")
+        rows.append(
+            {
+                "measure": f"--like same-composer nDCG@10 ({similarity['composers']} composers; target ≥ 0.45)",
+                "value": round(chosen["ndcg@10"], 3),
+                "baseline": round(by_name["audio_vector (before: 12 audio features, flat)"]["ndcg@10"], 3),
+                "baseline_is": "the audio-only vector --like used before (random ranking "
+                f"{by_name['random']['ndcg@10']:.3f})",
             }
         )
 

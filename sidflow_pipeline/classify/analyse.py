@@ -1,4 +1,10 @@
-"""Audio features per song, from the WAV cache, as deterministic JSONL rows.
+"""Audio and SID-trace features per song, from the WAV cache, as deterministic JSONL rows.
+
+A row's ``features`` holds the audio features of the WAV, the register-trace features
+of the ``<key>.npz`` beside it (:mod:`sidflow_pipeline.features.trace`) and the header
+facts. A song rendered without a trace (``render.backend = sidplayfp``, or a cache from
+before the trace existed) gets every trace feature as ``null``: the model and the
+similarity vector treat that as missing, never as a measured 0.
 
 Rows are reused when the song's render key and the feature-set version are unchanged,
 so a re-run touches only what changed. Extraction runs in worker processes (one per
@@ -11,6 +17,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
@@ -53,10 +60,28 @@ def _worker_init() -> None:
     extract_features(np.zeros(22050, dtype=np.float32), 22050)
 
 
-def _extract(path: str) -> dict[str, float]:
-    from sidflow_pipeline.features import extract_features_from_wav
+Sketch = dict[str, list[list[float]]]
 
-    return extract_features_from_wav(Path(path))
+
+def _extract(paths: tuple[str, str | None]) -> tuple[dict[str, float | None], Sketch | None]:
+    """Audio features of the WAV plus the trace's features and sketch (no trace → missing, None)."""
+    from sidflow_pipeline.features import extract_features_from_wav
+    from sidflow_pipeline.features.trace import missing_trace_features, trace_features, trace_sketch
+    from sidflow_pipeline.sid.engine import Trace
+
+    wav, trace = paths
+    audio: dict[str, float | None] = dict(extract_features_from_wav(Path(wav)))
+    traced = missing_trace_features()
+    sketch = None
+    if trace is not None:
+        try:
+            loaded = Trace.load(Path(trace))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # gone or damaged since the render: missing, like a render without a trace
+        else:
+            traced, sketch = trace_features(loaded), trace_sketch(loaded)
+
+    return {**audio, **traced}, sketch
 
 
 def analyse_records(
@@ -91,11 +116,11 @@ def analyse_records(
                 progress(rows[key], False)
         else:
             todo.append(record)
-    paths = [str(cache_root / r.wav) for r in todo if r.wav]
+    paths = [(str(cache_root / r.wav), str(cache_root / r.trace) if r.trace else None) for r in todo if r.wav]
     if todo:
         pool = None
         if executor is not None:
-            results: Iterable[dict[str, float]] = executor.map(_extract, paths, chunksize=2)
+            results: Iterable[tuple[dict[str, float | None], Sketch | None]] = executor.map(_extract, paths, chunksize=2)
         elif workers <= 1 or len(todo) == 1 or multiprocessing.current_process().daemon:
             # A daemonic process (e.g. a Celery prefork pool child) may not start a pool.
             _worker_init()
@@ -104,9 +129,9 @@ def analyse_records(
             pool = feature_pool(min(workers, len(todo)))
             results = pool.map(_extract, paths, chunksize=2)
         try:
-            for record, features in zip(todo, results, strict=True):
+            for record, (features, sketch) in zip(todo, results, strict=True):
                 key = (record.sid_path, record.song_index)
-                rows[key] = _row(record, features, facts.get(key, {}), FEATURE_SET_VERSION)
+                rows[key] = _row(record, features, facts.get(key, {}), FEATURE_SET_VERSION, sketch)
                 if progress is not None:
                     progress(rows[key], False)
         finally:
@@ -126,7 +151,16 @@ def feature_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def _row(record: RenderRecord, features: Mapping[str, float] | None, facts: Mapping[str, float], version: str) -> FeatureRow:
+def _row(
+    record: RenderRecord,
+    features: Mapping[str, float | None] | None,
+    facts: Mapping[str, float],
+    version: str,
+    sketch: Sketch | None = None,
+) -> FeatureRow:
+    """``traceSketch`` (the player fingerprint, see features/trace.py) sits beside
+    ``features``, not in it: it is a sparse histogram for the similarity vector, not a
+    model input, and stays out of the canonical ``classified`` rows."""
     merged = None if features is None else {**features, **facts}
     return {
         "sid_path": record.sid_path,
@@ -136,6 +170,7 @@ def _row(record: RenderRecord, features: Mapping[str, float] | None, facts: Mapp
         "status": record.status,
         "featureSetVersion": version,
         "features": merged,
+        "traceSketch": sketch,
     }
 
 

@@ -34,7 +34,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,17 +193,31 @@ def render_jobs(
         settings = settings_for(job, render)
         planned.append((job, settings, cache_key(job, settings, version)))
     records: list[RenderRecord | None] = [None] * len(planned)
+    # Byte-identical songs at several paths (HVSC has such duplicates) render once; every
+    # path gets the record under its own name.
+    twins: dict[int, list[int]] = {}
+    first_with_key: dict[str, int] = {}
+    for index, (_job, _settings, key) in enumerate(planned):
+        if key in first_with_key:
+            twins[first_with_key[key]].append(index)
+        else:
+            first_with_key[key] = index
+            twins[index] = []
+
+    def deliver(index: int, record: RenderRecord) -> None:
+        for same in [index, *twins[index]]:
+            job = planned[same][0]
+            records[same] = replace(record, sid_path=job.sid_path, song_index=job.song_index, md5=job.md5)
+            if progress is not None:
+                progress(records[same])  # type: ignore[arg-type]
+
     todo: list[int] = []
-    for index, (job, settings, key) in enumerate(planned):
+    for index in twins:
+        _job, _settings, key = planned[index]
         wav, status_file = _paths(cache_root, key)
         cached = _load_record(status_file)
         if cached is not None and (cached.get("wav") is None or wav.is_file()):
-            # The key is the content's: a moved or duplicate tune takes the render under its own path.
-            cached.update(sid_path=job.sid_path, song_index=job.song_index, md5=job.md5)
-            record = RenderRecord(**cached, reused=True)
-            records[index] = record
-            if progress is not None:
-                progress(record)
+            deliver(index, RenderRecord(**cached, reused=True))
         else:
             todo.append(index)
     if not todo:
@@ -215,9 +229,7 @@ def render_jobs(
     else:
         done = _render_in_workers(planned, todo, cache_root, workers, render.engine)
     for index, record in done:
-        records[index] = record
-        if progress is not None:
-            progress(record)
+        deliver(index, record)
     return [r for r in records if r is not None]
 
 

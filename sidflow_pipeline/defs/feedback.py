@@ -73,6 +73,37 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
     )
 
 
+def _sketches(config: SidflowConfig) -> dict[tuple[str, int], Any]:
+    """Each song's ``traceSketch`` (player fingerprint) from the audio_features rows.
+
+    Read line by line and kept as small arrays: ~200 entries per song as Python lists
+    would cost over a gigabyte for the whole HVSC.
+    """
+    import json
+
+    import numpy as np
+
+    out: dict[tuple[str, int], Any] = {}
+    folder = config.data_path / "features"
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                    sketch = row.get("traceSketch")
+                    key = (row["sid_path"], int(row["song_index"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+                    continue  # a broken line: read_jsonl_rows counts those for classified
+                if sketch:
+                    sketch = {
+                        "buckets": sketch.get("buckets"),
+                        "index": np.asarray(sketch.get("index", ()), dtype=np.int32),
+                        "share": np.asarray(sketch.get("share", ()), dtype=np.float64),
+                    }
+                out[key] = sketch
+    return out
+
+
 def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
     if not config.catalog_path.is_file():
         return {}
@@ -87,7 +118,7 @@ def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
     deps=[classified, feedback_aggregates, "sid_catalog"],
     group_name="feedback",
     kinds={"python", "lancedb"},
-    description="LanceDB table `songs` (vector=[e,m,c,p], audio_vector, features, feedback) + sidflow.lance.manifest.json.",
+    description="LanceDB table `songs` (vector=[e,m,c,p], similarity_vector, features, feedback) + sidflow.lance.manifest.json.",
 )
 def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
@@ -109,7 +140,8 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
     try:
         result = build_database(
-            lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events
+            lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
+            sketches=_sketches(config),
         )
     except DatabaseBuildError as exc:
         raise dg.Failure(description=str(exc)) from exc

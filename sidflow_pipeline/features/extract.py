@@ -87,7 +87,8 @@ __all__ = [
 
 # Bump whenever a definition, parameter or rounding below changes: the trained model's
 # ``model-metadata.json`` records the feature set it was trained on.
-FEATURE_SET_VERSION = "2026-11-22.1"
+# 2026-12-05.4: rows also carry the SID register-trace features and sketch (features/trace.py).
+FEATURE_SET_VERSION = "2026-12-05.4"
 
 MFCC_COUNT = 13
 FEATURE_NAMES: tuple[str, ...] = (

@@ -10,8 +10,8 @@ Choices the design leaves open, and why:
 * **Similarity in rating space is distance-based**, ``1 − ‖q − v‖ / ‖(4,…,4)‖``, not the
   cosine of raw 1–5 ratings: that cosine calls ``[1,1,1]`` and ``[5,5,5]`` identical, so
   "quiet" would return loud songs. "More like this" (``--like``) uses the cosine of the
-  audio vector, whose features are centred at the collection median, where the
-  cosine is meaningful.
+  similarity vector (audio + SID register-trace features, see ``lance/build.py``),
+  whose features are centred at the collection median, where the cosine is meaningful.
 * **A 3-number query** (a mood) is searched in ``mood_vector`` ``[e,m,c]``; ``p`` then acts
   only through ``user_affinity = (p − 3) / 2``, instead of being guessed for the query.
 * **song_feedback** is ``(likes − dislikes − 0.3·skips) / plays``, with the denominator at
@@ -41,6 +41,7 @@ import pyarrow as pa
 from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
 
 __all__ = [
+    "ComposerMatch",
     "DatabaseUnavailable",
     "RecommendRequest",
     "Recommendation",
@@ -54,6 +55,7 @@ __all__ = [
 _SEARCH_COLUMNS = ["key", "e", "m", "c", "p", "bpm", "duration", "likes", "dislikes", "skips", "plays", "vector"]
 _DISPLAY_COLUMNS = ["key", "sid_path", "song_index", "title", "composer"]
 _T = TypeVar("_T")
+SIMILARITY_COLUMN = "similarity_vector"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -122,6 +124,20 @@ class Recommendation:
         for name in ("e", "m", "c", "p", "bpm", "duration", "score", "similarity", "song_feedback", "user_affinity"):
             out[name] = round(float(out[name]), 4)
         return out
+
+
+@dataclass(frozen=True)
+class ComposerMatch:
+    """A composer and how close their tunes are, as a body of work, to the asked one's."""
+
+    rank: int
+    composer: str
+    songs: int
+    similarity: float
+    example: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "similarity": round(self.similarity, 4)}
 
 
 def parse_song_ref(text: str) -> tuple[str, int]:
@@ -194,9 +210,45 @@ class Recommender:
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
         key = f"{sid_path}#{song_index}"
-        columns = sorted({*_SEARCH_COLUMNS, *_DISPLAY_COLUMNS, "audio_vector"})
+        columns = sorted({*_SEARCH_COLUMNS, *_DISPLAY_COLUMNS, SIMILARITY_COLUMN})
         rows = self._read(lambda: self.table.search().where(f"key = {_quote(key)}").select(columns).limit(1).to_list())
         return rows[0] if rows else None
+
+    def similar_composers(self, name: str, limit: int = 20, min_songs: int = 2) -> tuple[str, list[ComposerMatch]]:
+        """Composers ranked by the cosine between their centroid and ``name``'s.
+
+        A composer's centroid is the mean of their songs' unit-length similarity
+        vectors, so a prolific composer is not "closer" for having more songs, and one
+        odd tune moves the centroid only by its share. Composers are the SID header's
+        author (the ``composer`` column); ``name`` matches it case-insensitively, whole
+        or — when that matches nobody — as a unique part. Composers with fewer than
+        ``min_songs`` songs are left out of the ranking (one song is no style).
+        Returns the matched composer and the ranking (ties by name).
+        """
+        table = self._read(lambda: self.table.search().select(["composer", "key", SIMILARITY_COLUMN]).limit(max(self.size, 1)).to_arrow())
+        composers = np.array(table["composer"].to_pylist(), dtype=object)
+        keys = table["key"].to_pylist()
+        vectors = np.asarray(table[SIMILARITY_COLUMN].to_pylist(), dtype=np.float64).reshape(len(keys), -1)
+        wanted = _match_composer(name, sorted({c for c in composers if c}))
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        order = np.argsort(composers.astype(str), kind="stable")
+        names, starts, counts = np.unique(composers[order].astype(str), return_index=True, return_counts=True)
+        centroids = np.add.reduceat(unit[order], starts, axis=0) / counts[:, None] if len(order) else unit[:0]
+        lengths = np.linalg.norm(centroids, axis=1)
+        mine = int(np.nonzero(names == wanted)[0][0])
+        cosine = centroids @ centroids[mine] / np.maximum(lengths * lengths[mine], 1e-12)
+        matches = []
+        for i in sorted(range(len(names)), key=lambda i: (-round(float(cosine[i]), 12), names[i])):
+            if i == mine or not names[i] or counts[i] < min_songs:
+                continue
+            members = order[starts[i] : starts[i] + counts[i]]
+            # The example: that composer's song closest to the asked composer's centroid.
+            closest = members[int(np.argmax(unit[members] @ centroids[mine]))]
+            matches.append(ComposerMatch(len(matches) + 1, str(names[i]), int(counts[i]), float(cosine[i]), keys[closest]))
+            if len(matches) >= limit:
+                break
+        return wanted, matches
 
     def _search(self, query: list[float], column: str, metric: str, where: str | None, k: int) -> pa.Table:
         def base() -> Any:
@@ -239,7 +291,7 @@ class Recommender:
             if seed_row is None:
                 raise QueryError(f"{request.like[0]}:{request.like[1]} is not in the song database")
             clauses.append(f"key != {_quote(seed_row['key'])}")
-            found = self._search(list(seed_row["audio_vector"]), "audio_vector", "cosine", " AND ".join(clauses) or None, k)
+            found = self._search(list(seed_row[SIMILARITY_COLUMN]), SIMILARITY_COLUMN, "cosine", " AND ".join(clauses) or None, k)
             similarity = np.clip(1.0 - found["_distance"].to_numpy(zero_copy_only=False) / 2.0, 0.0, 1.0)
         else:
             assert request.vector is not None
@@ -278,6 +330,23 @@ class Recommender:
             )
             for rank, i in enumerate(chosen, start=1)
         ]
+
+
+def _match_composer(name: str, known: list[str]) -> str:
+    """The one composer ``name`` means: a case-insensitive whole match, else a unique part."""
+    wanted = name.strip().casefold()
+    if not wanted:
+        raise QueryError("--like-composer needs a name")
+    exact = [c for c in known if c.casefold() == wanted]
+    if exact:
+        return exact[0]
+    partial = [c for c in known if wanted in c.casefold()]
+    if len(partial) == 1:
+        return partial[0]
+    if not partial:
+        raise QueryError(f"no composer called {name!r} in the song database (composers are the SID headers' authors)")
+    shown = ", ".join(partial[:5]) + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
+    raise QueryError(f"{name!r} matches {len(partial)} composers ({shown}); give more of the name")
 
 
 def _diverse(order: list[int], vectors: list[tuple[float, ...]], threshold: float, limit: int) -> list[int]:

@@ -28,6 +28,21 @@ namespace py = pybind11;
 
 namespace {
 
+// libsidplayfp 2.4 reads memory it never initialised on some RSID and BASIC tunes
+// (valgrind, on the sidplayfp program too: "uninitialised value ... created by
+// sidplayfp::sidplayfp()"; /DEMOS/UNKNOWN/Lucy.sid and Bach_Duet_BASIC.sid are two).
+// The program hears what its young heap holds: zeros (its output is the same with
+// MALLOC_PERTURB_=255, which zero-fills every allocation, and changes with other
+// values). A worker that renders song after song would hear recycled heap, different
+// every time. glibc's M_PERTURB of 0xff zero-fills every block malloc hands out, so
+// each song starts from the state a fresh program sees, whatever ran before. Set when
+// the first engine is made: processes that only ask for the version keep the defaults.
+bool zero_fresh_blocks()
+{
+    static const bool done = [] { return mallopt(M_PERTURB, 0xff) == 1; }();
+    return done;
+}
+
 // Registers $00-$18 are the ones a player writes; $19-$1C are read-only.
 constexpr int kTraceRegisters = 25;
 constexpr int kMaxSids = 3;
@@ -185,6 +200,8 @@ class Engine {
     unsigned int time_ms() const { return player_.timeMs(); }
 
   private:
+    // First member: set before the player below allocates anything.
+    const bool fresh_heap_ = zero_fresh_blocks();
     sidplayfp player_;
     std::unique_ptr<sidbuilder> builder_;
     std::unique_ptr<SidTune> tune_;
@@ -197,13 +214,6 @@ class Engine {
 PYBIND11_MODULE(_libsidplayfp, m)
 {
     m.doc() = "libsidplayfp, in process: see sidflow_pipeline/sid/engine.py";
-    // libsidplayfp 2.4 reads some fields of its Player before writing them (valgrind:
-    // "uninitialised value ... created by sidplayfp::sidplayfp()"), which RSID tunes
-    // such as /DEMOS/UNKNOWN/Lucy.sid hear. A fresh sidplayfp process gets that block
-    // from the kernel, zeroed; a long-lived worker would get recycled heap. With a fixed
-    // mmap threshold every block of 64 KiB or more (the Player holds the C64's RAM) comes
-    // from a fresh zeroed mapping, so each song starts as the program does.
-    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
     m.attr("LIBSIDPLAYFP_VERSION") = std::to_string(LIBSIDPLAYFP_VERSION_MAJ) + "." +
                                      std::to_string(LIBSIDPLAYFP_VERSION_MIN) + "." +
                                      std::to_string(LIBSIDPLAYFP_VERSION_LEV);

@@ -12,11 +12,16 @@ reSID with ``-rif``: interpolation and fast sampling, filter bias 0.5; ``accurat
 reSIDfp, resampling, filter curves 0.5; both ``--delay=0``; 6581 and PAL unless the
 header says otherwise; CIA 6526; no digi boost), so for the same settings the WAV equals
 ``sidplayfp -w`` output sample for sample (``tests/sid/test_engine.py`` checks it on
-generated tunes and the HVSC sample). Two facts of libsidplayfp 2.4 shape the binding:
+generated tunes and the HVSC sample). Three facts of libsidplayfp 2.4 shape the binding:
 its mixer dithers with the C library's ``rand()`` (a fresh ``sidplayfp`` starts from
-glibc's default seed), and a reused player keeps the previous tune's unread samples.
-So every song gets a fresh native player (0.1 ms with reSID, 2.4 ms with reSIDfp:
-the tables are shared) and the seed is reset when the tune loads.
+glibc's default seed); a reused player keeps the previous tune's unread samples; and
+some RSID tunes (``/DEMOS/UNKNOWN/Lucy.sid``) read memory the library never
+initialised, so they hear whatever the heap holds (valgrind shows it in the program
+too; the program's output is unchanged with ``MALLOC_PERTURB_=255``, which zero-fills
+every allocation, and changes with other values). So every song gets a fresh native
+player (0.1 ms with reSID, 2.4 ms with reSIDfp: the tables are shared), the seed is
+reset when the tune loads, and once an engine exists glibc zero-fills every block it
+hands out (``M_PERTURB``), so each song starts as a fresh program does.
 
 **Watchdogs.** The song is emulated in one-second chunks, only as far as the excerpt's
 end (the emulated-time cap is the window itself); between chunks the wall-clock cap
@@ -264,7 +269,7 @@ def render_excerpt_in_process(
             )
         written = 44 + sum(piece.nbytes for piece in pieces)
         if written > limit_bytes:
-            return finish(  # pragma: no cover - the engine returns exactly what was asked
+            return finish(
                 "timeout", f"timeout: libsidplayfp produced {written:,} bytes, over the {limit_bytes:,}-byte cap"
             )
     audio = np.concatenate(pieces).reshape(-1, settings.channels)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,7 +52,8 @@ def render_job(job: dict[str, Any]) -> dict[str, Any]:
     result = render_excerpt_in_process(
         job["sid_path"], int(job["song_index"]), Path(job["wav"]), settings, out_trace=job.get("trace")
     )
-    return result.to_dict()
+    # The worker's peak memory so far (KiB): the benchmark reports it per worker.
+    return {**result.to_dict(), "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def warm_render(options: dict[str, Any]) -> None:
@@ -192,14 +194,14 @@ class SupervisedWorkers:
                     yield index, message
             now = time.monotonic()
             for worker in [w for w in self._workers if w.job is not None and now > w.deadline]:
-                index = worker.job
-                assert index is not None
-                allowance = self.deadline_s(jobs[index])
+                late = worker.job
+                assert late is not None
+                allowance = self.deadline_s(jobs[late])
                 self._kill(worker)
                 self.replaced += 1
                 if pending or any(w.job is not None for w in self._workers):
                     self._spawn()
-                yield index, {
+                yield late, {
                     "status": "timeout",
                     "message": f"timeout: the render worker gave no answer within {allowance:g} s; "
                     "killed it and started another",

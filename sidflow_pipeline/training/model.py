@@ -21,6 +21,11 @@ Why these choices:
 * ``deterministic``, ``force_row_wise``, one thread and fixed seeds make retraining on
   the same data give the same boosters and the same metrics.
 * A model trained on another feature set would mis-read every column; it is refused.
+* Inputs are the audio features, the SID register-trace features and the header facts.
+  A feature a song does not have (no trace: the ``sidplayfp`` backend; nothing to
+  measure: the ADSR of a song without notes) is ``NaN``: LightGBM learns which branch
+  missing values take instead of reading an invented number, the normalisation
+  stats ignore it, and the familiarity share counts only measured features.
 """
 
 from __future__ import annotations
@@ -89,9 +94,9 @@ class ModelError(RuntimeError):
 
 
 def model_features() -> tuple[str, ...]:
-    from sidflow_pipeline.features import FEATURE_NAMES
+    from sidflow_pipeline.features import ROW_FEATURE_NAMES
 
-    return (*FEATURE_NAMES, *HEADER_FEATURES)
+    return (*ROW_FEATURE_NAMES, *HEADER_FEATURES)
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,14 @@ class FeatureStats:
 
     @classmethod
     def fit(cls, names: Sequence[str], matrix: np.ndarray) -> FeatureStats:
-        mean = matrix.mean(axis=0) if len(matrix) else np.zeros(len(names))
-        std = matrix.std(axis=0) if len(matrix) else np.ones(len(names))
+        """Mean and std over the measured values of each column (missing = NaN is skipped)."""
+        measured = np.isfinite(matrix)
+        count = measured.sum(axis=0) if len(matrix) else np.zeros(len(names))
+        filled = np.where(measured, matrix, 0.0)
+        mean = np.divide(filled.sum(axis=0), count, out=np.zeros(len(names)), where=count > 0) if len(matrix) else np.zeros(len(names))
+        squares = np.where(measured, (matrix - mean) ** 2, 0.0)
+        variance = np.divide(squares.sum(axis=0), count, out=np.ones(len(names)), where=count > 0) if len(matrix) else np.ones(len(names))
+        std = np.sqrt(variance)
         std = np.where(std > 1e-12, std, 1.0)
         return cls(tuple(names), tuple(round(float(v), 8) for v in mean), tuple(round(float(v), 8) for v in std))
 
@@ -125,8 +136,14 @@ class FeatureStats:
         )
 
 
-def feature_matrix(rows: Sequence[Mapping[str, float]], names: Sequence[str]) -> np.ndarray:
-    return np.array([[float(r.get(n, 0.0)) for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
+def feature_matrix(rows: Sequence[Mapping[str, float | None]], names: Sequence[str]) -> np.ndarray:
+    """Rows × names; a feature that is ``None`` or absent from the row is ``NaN`` (missing)."""
+
+    def value(row: Mapping[str, float | None], name: str) -> float:
+        v = row.get(name)
+        return math.nan if v is None else float(v)
+
+    return np.array([[value(r, n) for n in names] for r in rows], dtype=np.float64).reshape(len(rows), len(names))
 
 
 @dataclass(frozen=True)
@@ -189,7 +206,8 @@ class RatingModel:
         predicted = self.predict_matrix([features])
         ratings = {d: round(float(v[0]), 2) if math.isfinite(float(v[0])) else 3.0 for d, v in predicted.items()}
         z = self.stats.normalise(feature_matrix([features], self.stats.names))[0]
-        familiar = float(np.mean(np.abs(z) <= 4.0)) if z.size else 1.0
+        measured = z[np.isfinite(z)]
+        familiar = float(np.mean(np.abs(measured) <= 4.0)) if measured.size else 1.0
         return ratings, round(self.confidence * familiar, 3)
 
 

@@ -71,6 +71,26 @@ def test_every_demo_song_is_classified_with_metrics(demo: tuple[Path, Path, dg.E
     assert (tmp / "data" / "classified" / "auto-tags").is_dir()
 
 
+def test_feature_rows_carry_the_trace_features_and_fingerprint(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
+    from sidflow_pipeline.features import FEATURE_SET_VERSION, ROW_FEATURE_NAMES
+    from sidflow_pipeline.features.trace import SKETCH_BUCKETS, SKETCH_FAMILIES, sketch_family
+
+    tmp, _config_path, _result = demo
+    rows = read_classified(tmp / "data" / "features")
+    assert rows
+    for (path, song), row in rows.items():
+        assert row["featureSetVersion"] == FEATURE_SET_VERSION
+        assert set(ROW_FEATURE_NAMES) <= set(row["features"]), path
+        # The default backend (libsidplayfp) traces every song: every demo song plays notes.
+        assert row["features"]["sidVoicesUsed"] >= 1 and row["features"]["sidGateRate"] > 0, (path, song)
+        sketch = row["traceSketch"]
+        assert sketch["buckets"] == SKETCH_BUCKETS and len(sketch["index"]) == len(sketch["share"])
+        assert sketch_family(sketch, "instrument") and sketch_family(sketch, "noteProgram")
+        assert max(sketch["index"]) < len(SKETCH_FAMILIES) * SKETCH_BUCKETS
+    # The fingerprint stays out of the canonical classified rows.
+    assert all("traceSketch" not in r for r in read_classified(tmp / "data" / "classified").values())
+
+
 def test_energy_follows_design(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
     tmp, _, _ = demo
     rows = read_classified(tmp / "data" / "classified")

@@ -97,3 +97,43 @@ def test_progress_logs_when_not_a_terminal() -> None:
         for _ in range(3):
             progress.advance()
     assert lines[-1] == "render X: 3/3 songs"
+
+
+def test_feature_rows_join_trace_features_or_mark_them_missing(tmp_path: Path) -> None:
+    """A render with a trace gets the trace features and fingerprint; one without (the
+    sidplayfp backend) or with a damaged trace gets them as null — never invented."""
+    import numpy as np
+    import soundfile as sf
+
+    from sidflow_pipeline.classify.analyse import analyse_records
+    from sidflow_pipeline.classify.render import RenderRecord
+    from sidflow_pipeline.features import FEATURE_SET_VERSION, TRACE_FEATURE_NAMES
+    from sidflow_pipeline.features.trace import sketch_family
+    from sidflow_pipeline.sid.engine import Trace
+
+    sr = 22050
+    t = np.arange(sr) / sr
+    sf.write(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * 440 * t), sr)
+    regs = np.zeros((200, 1, 25), dtype=np.uint8)
+    regs[:, 0, 0x18] = 15
+    regs[:, 0, 1] = 0x1D  # ~440 Hz
+    regs[:, 0, 4] = np.where((np.arange(200) // 10) % 2 == 1, 0x21, 0x20)  # saw notes, 5 per second
+    trace = Trace(regs, (np.arange(200) * 113).astype(np.uint32), np.full(200, 0xFFFF, np.uint16),
+                  np.array([0xD400], np.uint16), np.array([1], np.uint8), 1, sr, 113, 0)
+    trace.save(tmp_path / "a.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+
+    def record(name: str, trace_file: str | None) -> RenderRecord:
+        return RenderRecord(f"X/{name}.sid", 1, "md5", name, "ok", "", "a.wav", 0.0, 1.0, 0.1, trace_file)
+
+    rows = analyse_records([record("traced", "a.npz"), record("plain", None), record("broken", "bad.npz")], tmp_path, {}, {})
+    by_name = {r["sid_path"]: r for r in rows}
+    traced = by_name["X/traced.sid"]
+    assert traced["featureSetVersion"] == FEATURE_SET_VERSION
+    assert traced["features"]["sidSawShare"] == 1.0 and traced["features"]["sidGateRate"] > 0
+    assert sketch_family(traced["traceSketch"], "instrument") and traced["features"]["onsetRate"] is not None
+    for name in ("X/plain.sid", "X/broken.sid"):
+        row = by_name[name]
+        assert all(row["features"][n] is None for n in TRACE_FEATURE_NAMES) and row["traceSketch"] is None
+        assert row["features"]["spectralCentroid"] > 0  # the audio features are still there
+    assert dumps_row(traced) == dumps_row(analyse_records([record("traced", "a.npz")], tmp_path, {}, {})[0])

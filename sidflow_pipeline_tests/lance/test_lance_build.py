@@ -23,12 +23,12 @@ from sidflow_pipeline.defs.feedback import (
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import aggregate_events, read_aggregates
 from sidflow_pipeline.feedback.log import append_event, log_checksum, read_events
-from sidflow_pipeline.lance.build import AUDIO_FEATURES
+from sidflow_pipeline.lance.similarity import DEFAULT_SPEC
 from sidflow_pipeline.lance.verify import lance_status
 
 
 def _row(path: str, song: int, e: float, onset: float) -> dict:
-    features = {name: 1.0 for name in AUDIO_FEATURES} | {"onsetRate": onset, "bpm": 100 + onset, "duration": 20.0}
+    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")} | {"onsetRate": onset, "bpm": 100 + onset, "duration": 20.0}
     return {"sid_path": path, "song_index": song, "ratings": {"e": e, "m": 3.0, "c": 3.0, "p": 3.0},
             "sources": {d: "predicted" for d in "emcp"}, "confidence": 0.3, "predictor": "baseline-1", "features": features}
 
@@ -88,7 +88,7 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     assert meta["record_count"].value == 12 and meta["source_checksums"].value == manifest1["source_checksums"]
     row = next(r for r in table1 if r["key"] == "MUSICIANS/A/Artist/t1.sid#2")
     assert (row["likes"], row["plays"], row["vector"]) == (1, 1, [2.0, 3.0, 3.0, 3.0])
-    assert len(row["audio_vector"]) == len(AUDIO_FEATURES) and json.loads(row["features"])["onsetRate"] == 1.0
+    assert len(row["similarity_vector"]) == DEFAULT_SPEC.dimension == 64 and json.loads(row["features"])["onsetRate"] == 1.0
     check = lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(setup)))
     assert check.passed
 
@@ -221,3 +221,30 @@ def test_report_checksum_is_the_log_checksum(setup: Path) -> None:
     files = sorted(root.rglob("events.jsonl"))
     assert read_events(root).checksum == log_checksum(root) == tree_checksum(files, root)
     assert read_events(setup.parent / "nowhere").checksum == log_checksum(setup.parent / "nowhere") == tree_checksum([], root)
+
+
+def test_the_fingerprint_comes_from_the_feature_rows(setup: Path) -> None:
+    """sidflow_lance joins each song's traceSketch from features/*.jsonl (derived, beside
+    classified/); a song with the same fingerprint as the seed becomes its nearest one."""
+    from sidflow_pipeline.defs.feedback import _sketches
+    from sidflow_pipeline.features.trace import SKETCH_BUCKETS
+    from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
+
+    features = setup.parent / "data" / "features"
+    features.mkdir(parents=True)
+    shared = {"buckets": SKETCH_BUCKETS, "index": [3, SKETCH_BUCKETS + 7], "share": [1.0, 1.0]}
+    lines = [
+        json.dumps({"sid_path": f"MUSICIANS/A/Artist/t{i}.sid", "song_index": 1 + i % 2,
+                    "traceSketch": shared if i in (0, 6) else {"buckets": SKETCH_BUCKETS, "index": [i + 20], "share": [1.0]}})
+        for i in range(12)
+    ]
+    (features / "MUSICIANS_A.jsonl").write_text("\n".join(lines) + "\n{broken\n")
+    sketches = _sketches(load_config(setup))
+    assert len(sketches) == 12 and list(sketches[("MUSICIANS/A/Artist/t0.sid", 1)]["index"]) == [3, SKETCH_BUCKETS + 7]
+    _materialize(setup)
+    manifest = json.loads((setup.parent / "data" / "sidflow.lance.manifest.json").read_text())
+    assert manifest["similarity_vector"]["sketch"]["buckets"] == SKETCH_BUCKETS
+    assert manifest["similarity_vector"]["projection"]["components"] == 64
+    rec = Recommender(setup.parent / "data" / "sidflow.lance")
+    found = rec.recommend(RecommendRequest(like=("MUSICIANS/A/Artist/t0.sid", 1), limit=1, exploration=0.0, diversity=0.0))
+    assert found[0].key == "MUSICIANS/A/Artist/t6.sid#1"

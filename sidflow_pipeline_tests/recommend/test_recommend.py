@@ -255,3 +255,73 @@ def test_cli_without_database(tmp_path: Path) -> None:
     config.write_text(json.dumps({"dataPath": "data"}))
     result = CliRunner().invoke(cli, ["--config", str(config), "recommend", "--mood", "dark"])
     assert result.exit_code == 2 and "no song database" in result.output
+
+
+# --- "more like this" hears the player; similar composers --------------------------------
+
+
+def _player_rows() -> tuple[list[dict[str, Any]], dict[tuple[str, int], Any]]:
+    """Three composers × 4 tunes: every tune sounds alike (same audio features); A and B
+    use one player (same fingerprint), C another. Only the trace can tell them apart."""
+    from sidflow_pipeline.features.trace import SKETCH_BUCKETS, SKETCH_FAMILIES
+
+    rows = synthetic_rows(12, seed=11)
+    audio = dict(rows[0]["features"])
+    sketches: dict[tuple[str, int], Any] = {}
+    families = ("instrument", "noteProgram", "tuning")
+    for i, row in enumerate(rows):
+        composer = "ABC"[i // 4]
+        row["sid_path"] = f"MUSICIANS/X/Composer_{composer}/Tune_{i}.sid"
+        row["song_index"] = 1
+        row["features"] = dict(audio)
+        player = 0 if composer in "AB" else 1
+        # One shared bucket per player plus one that varies per tune.
+        numbers = [list(SKETCH_FAMILIES).index(f) for f in families]
+        sketches[(row["sid_path"], 1)] = {
+            "buckets": SKETCH_BUCKETS,
+            "index": [n * SKETCH_BUCKETS + b for n in numbers for b in (10 + 20 * player, 40 + i)],
+            "share": [v for _ in numbers for v in (0.7, 0.3)],
+        }
+    return rows, sketches
+
+
+def test_like_and_like_composer_use_the_player_fingerprint(tmp_path: Path) -> None:
+    rows, sketches = _player_rows()
+    path = tmp_path / "players.lance"
+    names = {(r["sid_path"], 1): (r["sid_path"].split("/")[2].replace("_", " "), "t") for r in rows}
+    build_database(path, rows, {}, names, sources={}, feedback_events=0, sketches=sketches)
+    rec = Recommender(path)
+    results = rec.recommend(RecommendRequest(like=(rows[0]["sid_path"], 1), limit=7, exploration=0.0, diversity=0.0))
+    # The seven other tunes on the same player (A and B) come before any of C's.
+    assert {r.sid_path.split("/")[2] for r in results} == {"Composer_A", "Composer_B"}
+    matched, ranking = rec.similar_composers("composer a")
+    assert matched == "Composer A" and [m.composer for m in ranking] == ["Composer B", "Composer C"]
+    assert ranking[0].similarity > ranking[1].similarity and ranking[0].songs == 4 and ranking[0].example.endswith("#1")
+    assert rec.similar_composers("Composer A") == rec.similar_composers("COMPOSER A")  # deterministic, case-free
+    with pytest.raises(QueryError, match="matches 3 composers"):
+        rec.similar_composers("composer")
+    with pytest.raises(QueryError, match="no composer called"):
+        rec.similar_composers("Nobody")
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"dataPath": "data"}))
+    (tmp_path / "data").mkdir()
+    path.rename(tmp_path / "data" / "sidflow.lance")
+    runner = CliRunner()
+    table = runner.invoke(cli, ["--config", str(config), "recommend", "--like-composer", "Composer C"])
+    assert table.exit_code == 0 and "composers like Composer C" in table.output, table.output
+    out = json.loads(runner.invoke(cli, ["--config", str(config), "recommend", "--like-composer", "b", "--json"]).output)
+    assert out["query"]["composer"] == "Composer B" and out["results"][0]["composer"] == "Composer A"
+    both = runner.invoke(cli, ["--config", str(config), "recommend", "--like-composer", "b", "--mood", "quiet"])
+    assert both.exit_code == 2 and "takes no song seed" in both.output
+
+
+def test_like_defaults_to_no_exploration_or_diversity() -> None:
+    from sidflow_pipeline.cli.recommend import DEFAULT_DIVERSITY, DEFAULT_EXPLORATION, build_request
+
+    common = {"vector": None, "blend": None, "filters": None, "limit": 5, "seed": 0}
+    like = build_request(mood=None, like="A/b.sid:2", exploration=None, diversity=None, **common)
+    assert (like.exploration, like.diversity, like.like) == (0.0, 0.0, ("A/b.sid", 2))
+    mood = build_request(mood="quiet", like=None, exploration=None, diversity=None, **common)
+    assert (mood.exploration, mood.diversity) == (DEFAULT_EXPLORATION, DEFAULT_DIVERSITY)
+    given = build_request(mood=None, like="A/b.sid", exploration=0.5, diversity=0.3, **common)
+    assert (given.exploration, given.diversity) == (0.5, 0.3)

@@ -194,3 +194,20 @@ def test_cli_train_evaluate_and_reject(project: tuple[Path, dict, Listener]) -> 
     assert worse.exit_code == 1 and "rejected" in worse.output
     forced = runner.invoke(cli, ["--config", str(config_path), "train", "--epochs", "1", "--force", "--json"])
     assert forced.exit_code == 0 and json.loads(forced.output)["status"] == "published"
+
+
+def test_missing_trace_features_are_nan_for_the_model_not_zero() -> None:
+    import math
+
+    import numpy as np
+
+    from sidflow_pipeline.features import TRACE_FEATURE_NAMES
+    from sidflow_pipeline.training.model import FeatureStats, feature_matrix
+
+    names = ["bpm", TRACE_FEATURE_NAMES[0]]
+    rows = [{"bpm": 100.0, names[1]: 2.0}, {"bpm": 120.0, names[1]: None}, {"bpm": 140.0}]
+    matrix = feature_matrix(rows, names)
+    assert matrix[0, 1] == 2.0 and math.isnan(matrix[1, 1]) and math.isnan(matrix[2, 1])
+    stats = FeatureStats.fit(names, matrix)
+    assert stats.mean == (120.0, 2.0) and stats.std[1] == 1.0  # one measured value: no spread
+    assert np.isnan(stats.normalise(matrix)[1, 1])
