@@ -1,7 +1,7 @@
 """Every benchmark of the project in one go: a table in the README and bench/results.json.
 
 Runs each benchmark script (classify, features, hvsc_extract, db, similarity when
-``../shared/similarity-set`` is present, mastering) as a
+``../shared/similarity-set`` is present, mastering, startup) as a
 child process (so its peak memory is its own, read from ``wait4``), collects the JSON each one writes, and prints one table in which
 every figure stands beside its baseline *measured in the same run*:
 
@@ -16,6 +16,7 @@ every figure stands beside its baseline *measured in the same run*:
 | recommend p50/p95 ms | numpy brute force over the same rows |
 | ``--like`` same-composer nDCG@10 | the audio-only vector used before (and a random ranking) |
 | mastering s per minute of audio | loudness normalisation alone |
+| CLI start-up s per command (median of 5) | ``python -c pass`` |
 | peak memory per benchmark | — |
 
     .venv/bin/python bench/run_all.py [--quick] [--no-readme]
@@ -190,6 +191,22 @@ def collect(quick: bool) -> dict[str, Any]:
                 "baseline_is": "loudness normalisation alone",
             }
         )
+    startup_script = ROOT / "bench" / "startup.py"
+    if startup_script.is_file():
+        walls["startup"], peaks["startup"] = run("CLI start-up", ["bench/startup.py", "--out", str(OUT / "startup.json")])
+        startup = _load("startup.json")
+        floor = next(c for c in startup["commands"] if c["command"] == "python -c pass")
+        for command in startup["commands"]:
+            if command is floor or command["median_s"] is None:
+                continue
+            rows.append(
+                {
+                    "measure": f"start-up: sidflow {command['command']} (s; target < {command['target_s']})",
+                    "value": command["median_s"],
+                    "baseline": floor["median_s"],
+                    "baseline_is": "python -c pass",
+                }
+            )
     for name, peak in peaks.items():
         rows.append({"measure": f"peak memory: {name} (MiB)", "value": round(peak, 1), "baseline": None, "baseline_is": ""})
     return {

@@ -7,12 +7,14 @@ import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
 
-from sidflow_pipeline.config import ConfigError, SidflowConfig, load_config
+if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` needs none of it
+    from rich.console import Console
+
+    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = [
     "TERMINATING",
@@ -30,8 +32,29 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+class _LazyConsole:
+    """A rich Console made on first use: importing rich costs ~20 ms that `--help`,
+    `search` and the machine-readable formats (printed with click) never need."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    @property
+    def real(self) -> Console:
+        """The Console itself, for rich objects that take one (``Progress(console=...)``)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+console: Console = _LazyConsole()  # type: ignore[assignment]
+err_console: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
 
 
 def fail(message: str) -> NoReturn:
@@ -40,21 +63,35 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+# Expected user errors, by module: an error class can only have been raised when its
+# module was imported, so they are looked up lazily instead of imported at start-up.
+_EXPECTED = (
+    ("sidflow_pipeline.config", "ConfigError"),
+    ("sidflow_pipeline.sid.header", "SidFormatError"),
+    ("sidflow_pipeline.atomic", "DiskWriteError"),  # a full disk: the previous file is intact
+)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [FileNotFoundError]
+    for module, name in _EXPECTED:
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
+
+
 def user_errors(func: F) -> F:
     """Turn the domain's own error types into :func:`fail` lines."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sidflow_pipeline.atomic import DiskWriteError
-        from sidflow_pipeline.sid.header import SidFormatError
-
         try:
             return func(*args, **kwargs)
-        except (ConfigError, SidFormatError, FileNotFoundError, DiskWriteError) as exc:
-            fail(str(exc))
-        except RuntimeError as exc:  # e.g. SidplayfpNotFound
-            if type(exc).__module__.startswith("sidflow_pipeline"):
+        except Exception as exc:
+            if isinstance(exc, _expected_errors()):
                 fail(str(exc))
+            if isinstance(exc, RuntimeError) and type(exc).__module__.startswith("sidflow_pipeline"):
+                fail(str(exc))  # e.g. SidplayfpNotFound
             raise
 
     return wrapper  # type: ignore[return-value]
@@ -112,6 +149,8 @@ class Context:
     @property
     def config(self) -> SidflowConfig:
         if self._config is None:
+            from sidflow_pipeline.config import load_config
+
             self._config = load_config(self.config_path)
         return self._config
 

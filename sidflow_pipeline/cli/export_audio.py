@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import Progress
-from rich.table import Table
 
 from sidflow_pipeline.atomic import atomic_move
 from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
@@ -37,11 +35,14 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     With --master each song is mastered with the current profile of its detected type,
     so the whole playlist plays at consistent loudness under the profile's true-peak ceiling.
     """
+    from rich.progress import Progress
+    from rich.table import Table
+
     from sidflow_pipeline.mastering.audio import read_audio, write_audio
     from sidflow_pipeline.mastering.errors import MasteringError
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
     from sidflow_pipeline.radio.master import master_song, render_song
-    from sidflow_pipeline.radio.queue import PlaylistError, read_playlist
+    from sidflow_pipeline.radio.queue import PlaylistError, load_released, read_playlist, song_tags
     from sidflow_pipeline.sid.player import find_sidplayfp
 
     cfg = ctx.config
@@ -50,6 +51,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     except PlaylistError as exc:
         fail(str(exc))
     binary = find_sidplayfp(cfg.sidplay_path)
+    released = load_released(cfg.catalog_path)
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -60,20 +62,21 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     loudness: list[float] = []
     failed = 0
     fatal: str | None = None  # an OSError (disk full, no permission): stop, one line
-    with tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp, Progress(console=console, transient=True) as progress:
+    with tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp, Progress(console=getattr(console, "real", console), transient=True) as progress:
         task = progress.add_task("rendering", total=len(items))
         for index, item in enumerate(items, start=1):
             seconds = min(item.length_s, preview) if preview else item.length_s
             target = dest / _file_name(index, item, f".{fmt}")
+            tags = song_tags(item, released.get((item.sid_path, item.song_index)))
             try:
                 if mastered:
-                    song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}")
+                    song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}", tags=tags)
                     atomic_move(song.wav, target)
                     kind = f"{song.detected_type} v{song.profile_version}"
                 else:
                     raw = render_song(item, binary, Path(tmp) / f"{index}.wav", seconds)
                     audio, sr = read_audio(raw)
-                    write_audio(target, audio, sr)
+                    write_audio(target, audio, sr, tags=tags)
                     kind = "—"
             except (RuntimeError, MasteringError) as exc:
                 failed += 1

@@ -12,10 +12,9 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import (
     TERMINATING,
@@ -28,17 +27,40 @@ from sidflow_pipeline.cli.common import (
     raise_on_terminating_signals,
     user_errors,
 )
-from sidflow_pipeline.cli.export_audio import export_audio
-from sidflow_pipeline.cli.master import master
-from sidflow_pipeline.cli.play import play
-from sidflow_pipeline.cli.recommend import recommend
-from sidflow_pipeline.cli.train import train
-from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.cli.output import format_option
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["cli", "console", "err_console", "fail"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands in their own modules are imported when run (or listed by ``--help``),
+    so ``sidflow search`` does not pay for importing ``master``, ``play``, ``train`` …"""
+
+    LAZY: dict[str, str] = {
+        "recommend": "sidflow_pipeline.cli.recommend:recommend",
+        "search": "sidflow_pipeline.cli.search:search",
+        "play": "sidflow_pipeline.cli.play:play",
+        "master": "sidflow_pipeline.cli.master:master",
+        "export-audio": "sidflow_pipeline.cli.export_audio:export_audio",
+        "train": "sidflow_pipeline.cli.train:train",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            import importlib
+
+            module, _, name = self.LAZY[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--config",
     "config_path",
@@ -74,6 +96,8 @@ def config_validate(ctx: Context, as_json: bool) -> None:
     existing folders, the derived folders folders or creatable, a local hvscSource an
     existing folder. Every problem is named on the one error line.
     """
+    from rich.table import Table
+
     from sidflow_pipeline.config import path_problems
 
     cfg = ctx.config
@@ -128,12 +152,13 @@ def _find_hvsc_root(path: Path) -> Path | None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="STIL.txt (default: DOCUMENTS/ of the enclosing HVSC tree).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@format_option()
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @user_errors
-def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, as_json: bool) -> None:
-    """Show every header field of a SID file, its song lengths and STIL text."""
+def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, fmt: str, as_json: bool) -> None:
+    """Show every header field of a SID file, its song lengths and STIL text (kept whole)."""
     from sidflow_pipeline.sid.header import read_sid
-    from sidflow_pipeline.sid.songlengths import format_length, load_songlengths
+    from sidflow_pipeline.sid.songlengths import load_songlengths
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
 
     for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
@@ -175,30 +200,99 @@ def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, as_js
         "header": header,
         "songs": songs,
     }
-    if as_json:
-        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    _print_info(report, "json" if as_json else fmt, sid.header.start_song)
+
+
+def _info_title(report: dict[str, Any], song: dict[str, Any]) -> str:
+    stil = song["stil"]
+    return stil.get("title") or stil.get("name") or report["header"]["name"] or Path(report["file"]).stem
+
+
+def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
+    """``info`` in the asked form; the table form prints STIL text whole, line breaks kept.
+
+    STIL comments are prose over several lines (and full of ``[brackets]``, which rich
+    would take for markup and drop), so they are printed as plain text below the
+    tables instead of being squeezed into a cell.
+    """
+    import os
+
+    from sidflow_pipeline.cli.output import Column, emit_json, emit_jsonl, print_lines, print_table
+    from sidflow_pipeline.radio.queue import m3u_lines
+    from sidflow_pipeline.sid.songlengths import format_length
+
+    header = report["header"]
+    file = os.path.abspath(report["file"])
+    if fmt == "json":
+        emit_json(report)
         return
-    table = Table(title=f"{sid_file.name}  ({header['magic']} v{header['version']}, md5 {sid.md5})")
-    table.add_column("field", style="cyan", no_wrap=True)
-    table.add_column("value")
+    if fmt == "jsonl":
+        emit_jsonl(
+            {"file": file, "hvsc_path": report["hvsc_path"], "md5": report["md5"], "name": header["name"],
+             "author": header["author"], "released": header["released"], **song}
+            for song in report["songs"]
+        )  # fmt: skip
+        return
+    if fmt == "m3u":
+        entries = (
+            (round(s["length_ms"] / 1000) if s["length_ms"] else None, header["author"] or "", _info_title(report, s), s["song_index"], file)
+            for s in report["songs"]
+        )  # fmt: skip
+        print_lines(m3u_lines(entries, Path(file).name))
+        return
+    if fmt == "paths":
+        print_lines([file])
+        return
     hexed = {"load_address", "init_address", "play_address", "speed", "flags", "second_sid_base", "third_sid_base"}
+    rows = []
     for key, value in header.items():
         if key in hexed and isinstance(value, int):
             value = f"${value:04X}" if key != "speed" else f"0x{value:08X}"
-        table.add_row(key, "—" if value is None else str(value))
-    table.add_row("load range", f"${sid.load_address:04X}–${sid.load_end:04X}")
-    if hvsc_path:
-        table.add_row("hvsc path", hvsc_path)
-    console.print(table)
-    songs_table = Table(title="songs")
-    for column in ("#", "length", "speed", "STIL"):
-        songs_table.add_column(column)
-    for song in songs:
-        stil_text = "; ".join(f"{k}: {v}" for k, v in song["stil"].items() if v)
-        length = format_length(song["length_ms"]) if song["length_ms"] is not None else "unknown"
-        marker = " (start)" if song["song_index"] == sid.header.start_song else ""
-        songs_table.add_row(f"{song['song_index']}{marker}", length, song["speed"], stil_text)
-    console.print(songs_table)
+        rows.append([key, "—" if value is None else str(value)])
+    rows.append(["load range", f"${report['effective_load_address']:04X}–${report['load_end']:04X}"])
+    if report["hvsc_path"]:
+        rows.append(["hvsc path", report["hvsc_path"]])
+    title = f"{Path(report['file']).name}  ({header['magic']} v{header['version']}, md5 {report['md5']})"
+    print_table(title, [Column("field", min_width=8), Column("value", min_width=8)], rows)
+    click.echo()
+    songs = [
+        [f"{s['song_index']}{' (start)' if s['song_index'] == start_song else ''}",
+         format_length(s["length_ms"]) if s["length_ms"] is not None else "unknown", s["speed"], _info_title(report, s)]
+        for s in report["songs"]
+    ]  # fmt: skip
+    print_table("songs", [Column("#", min_width=2), Column("length", "right", 6), Column("speed", min_width=5), Column("title", min_width=8)], songs)
+    _print_stil(report["songs"])
+
+
+def _print_stil(songs: list[dict[str, Any]]) -> None:
+    """Every STIL field of every song, whole: continuation lines keep their breaks."""
+    import textwrap
+
+    from sidflow_pipeline.cli.output import terminal_width
+
+    width = max(terminal_width(), 20)
+    shown: dict[tuple[tuple[str, str], ...], list[int]] = {}
+    for song in songs:  # songs with the same text (file-level STIL) are shown once
+        fields = tuple((k, v) for k, v in song["stil"].items() if v)
+        if fields:
+            shown.setdefault(fields, []).append(song["song_index"])
+    if not shown:
+        return
+    click.echo("\nSTIL")
+    for fields, numbers in shown.items():
+        label = "all songs" if len(numbers) == len(songs) and len(songs) > 1 else "song " + ", ".join(map(str, numbers))
+        click.echo(f"  {label}:")
+        for name, value in fields:
+            prefix = f"    {name.upper() + ':':>8} "
+            indent = " " * len(prefix)
+            lines = value.split("\n")
+            if all(len(prefix) + len(line) <= width for line in lines):
+                # STIL's own line breaks, as its authors wrote them
+                out = [(prefix if i == 0 else indent) + line for i, line in enumerate(lines)]
+            else:  # too narrow for them: the same words, re-flowed to the terminal
+                out = textwrap.wrap(" ".join(lines), width=width, initial_indent=prefix, subsequent_indent=indent)
+            for text in out:
+                click.echo(text.rstrip())
 
 
 @cli.command("demo-collection")
@@ -549,6 +643,8 @@ def verify(ctx: Context, as_json: bool) -> None:
     generic hint would send the user to rebuild the database when it is the feedback
     aggregates that are behind (the database's manifest records what they were built from).
     """
+    from rich.table import Table
+
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
     from sidflow_pipeline.lance.verify import fix_command, lance_status
@@ -585,11 +681,6 @@ def _existing(path: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-cli.add_command(recommend)
-cli.add_command(play)
-cli.add_command(master)
-cli.add_command(export_audio)
-cli.add_command(train)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

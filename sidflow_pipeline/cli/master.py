@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, FiniteFloat, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.output import format_option
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES, DetectionHints
 from sidflow_pipeline.mastering.errors import MasteringError
 
@@ -176,6 +176,8 @@ def _warn_if_target_missed(result: Any) -> None:
 @mastering_errors
 def detect_command(file: Path, is_sid: bool, sid_model: str | None, sid_count: int | None, as_json: bool) -> None:
     """Print FILE's fingerprint and detected recording type (changes nothing)."""
+    from rich.table import Table
+
     from sidflow_pipeline.mastering.detect import detect
     from sidflow_pipeline.mastering.fingerprint import fingerprint_file
 
@@ -262,6 +264,8 @@ def analyze_command(ctx: Context, kind: str | None, all_versions: bool, as_json:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.table import Table
+
     average = summary["average_rating"]
     title = f"{summary['type']} — profile v{summary['current_version']} — {summary['samples']} ratings" + (
         f", average {average:.1f}/5" if average is not None else ""
@@ -358,7 +362,8 @@ def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ..
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the track sample.")
 @click.option("--old", "old_version", help="Compare this version (default: the one before the current).")
 @click.option("--new", "new_version", help="…against this one (default: the current).")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@format_option()
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
 @mastering_errors
@@ -370,6 +375,7 @@ def test_command(
     seed: int,
     old_version: str | None,
     new_version: str | None,
+    fmt: str,
     as_json: bool,
 ) -> None:
     """Previous vs current profile of TYPE on N tracks.
@@ -391,26 +397,51 @@ def test_command(
         old=old_version,
         new=new_version,
     )
-    if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=True))
+    _print_comparison(result, "json" if as_json else fmt)
+
+
+def _print_comparison(result: Any, fmt: str) -> None:
+    """``master test`` as a table that fits the terminal, JSON/JSONL, or the tracks as M3U/paths."""
+    from sidflow_pipeline.cli.output import Column, emit_json, emit_jsonl, print_lines, print_table
+
+    if fmt == "json":
+        emit_json(result.to_json())
         return
-    console.print(f"tracks     {result.source}", highlight=False, soft_wrap=True)
-    table = Table(title=f"{kind}: v{result.old_version} (old) vs v{result.new_version} (new)")
-    table.add_column("track", overflow="fold")
-    table.add_column("LUFS in→old→new", justify="right")
-    table.add_column("dBTP in→old→new", justify="right")
-    table.add_column("centroid Hz old→new", justify="right")
-    table.add_column("bass/mid dB in→old→new", justify="right")
+    if fmt == "jsonl":
+        emit_jsonl({"type": result.type, "old_version": str(result.old_version), "new_version": str(result.new_version),
+                    **row.to_json()} for row in result.rows)  # fmt: skip
+        return
+    if fmt in ("m3u", "paths"):
+        files = [row.track for row in result.rows if Path(row.track).is_file()]
+        if not files:
+            fail(f"no audio files to list: the comparison used {result.source}")
+        if fmt == "paths":
+            print_lines(str(Path(f).absolute()) for f in files)
+        else:
+            lines = ["#EXTM3U", f"#PLAYLIST:sidflow master test {result.type}"]
+            for f in files:
+                lines += [f"#EXTINF:-1,{Path(f).stem}", str(Path(f).absolute())]
+            print_lines(lines)
+        return
+    click.echo(f"tracks     {result.source}")
+    columns = [
+        Column("track", min_width=12, keep_end=True),
+        Column("LUFS in→old→new", "right", 15),
+        Column("dBTP in→old→new", "right", 15, drop=2),
+        Column("centroid Hz old→new", "right", 11, drop=3),
+        Column("bass/mid dB in→old→new", "right", 15, drop=1),
+    ]
+    rows = []
     for row in result.rows:
         b, o, n = row.before, row.old, row.new
-        table.add_row(
+        rows.append([
             row.track,
             f"{b.loudness_lufs:.1f}→{o.loudness_lufs:.1f}→{n.loudness_lufs:.1f}",
             f"{b.true_peak_dbtp:.1f}→{o.true_peak_dbtp:.2f}→{n.true_peak_dbtp:.2f}",
             f"{o.spectral_centroid_hz:.0f}→{n.spectral_centroid_hz:.0f}",
             f"{b.bass_mid_ratio_db:.1f}→{o.bass_mid_ratio_db:.2f}→{n.bass_mid_ratio_db:.2f}",
-        )
-    console.print(table)
+        ])  # fmt: skip
+    print_table(f"{result.type}: v{result.old_version} (old) vs v{result.new_version} (new)", columns, rows)
 
 
 @master.command("export")

@@ -22,7 +22,7 @@ from sidflow_pipeline.cli.common import (
     raise_on_terminating_signals,
     user_errors,
 )
-from sidflow_pipeline.cli.recommend import build_request, open_recommender, seed_options
+from sidflow_pipeline.cli.recommend import build_request, open_recommender, resolver, seed_options
 from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
@@ -99,9 +99,10 @@ def play(
     Examples:
       sidflow play --mood quiet --limit 10
       sidflow play --blend quiet:0.7,complex:0.3 --filters "bpm=60-120"
+      sidflow play --mood energetic --where "composer:hubbard year:1985..1987 chip:6581"
       sidflow play --mood energetic --export party.m3u8 --export-only
     """
-    from sidflow_pipeline.radio.queue import load_lengths, make_queue, write_export
+    from sidflow_pipeline.radio.queue import make_queue, write_export
     from sidflow_pipeline.radio.session import RadioSession, latest_session
 
     cfg = ctx.config
@@ -120,13 +121,15 @@ def play(
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
         try:
-            request = build_request(**options)
+            request = build_request(**options, resolve_where=resolver(ctx))
             recommendations = open_recommender(ctx).recommend(request)
         except QueryError as exc:
             fail(str(exc))
         if not recommendations:
-            fail("no songs match this query (loosen --filters, or build the database: scripts/run.sh)")
-        queue = make_queue(recommendations, load_lengths(cfg.catalog_path), cfg.hvsc_root, cfg.render.default_song_seconds)
+            fail("no songs match this query (loosen --filters/--where, or build the database: scripts/run.sh)")
+        # The snapshot engine carries each song's real length (Songlengths.md5, via the catalog).
+        lengths = {(r.sid_path, r.song_index): r.length_ms for r in recommendations}
+        queue = make_queue(recommendations, lengths, cfg.hvsc_root, cfg.render.default_song_seconds)
         session = None
     if export_path is not None:
         fmt = _export_format(export_path, export_format)

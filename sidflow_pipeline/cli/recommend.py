@@ -3,14 +3,21 @@ or (``--like-composer``) the composers whose tunes are most like a composer's.""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, fail, pass_ctx, user_errors
-from sidflow_pipeline.recommend.filters import MOOD_PRESETS, QueryError, parse_blend, parse_filters, parse_vector
+from sidflow_pipeline.cli.output import Column, emit_json, emit_jsonl, emit_songs, format_option, length_text, print_table
+from sidflow_pipeline.recommend.filters import (
+    MOOD_PRESETS,
+    QueryError,
+    parse_blend,
+    parse_filters,
+    parse_vector,
+    split_duration,
+)
 
 __all__ = ["DEFAULT_DIVERSITY", "DEFAULT_EXPLORATION", "build_request", "recommend", "seed_options"]
 
@@ -28,7 +35,14 @@ def seed_options(func: Any) -> Any:
             "--like", "like", metavar="SID[:SONG]",
             help="Songs like this one: audio and SID register-trace features (how it is played).",
         ),
-        click.option("--filters", help='Pre-filters, e.g. "e>=4,m<=2,c=5,bpm=120-140" (= means rounds to).'),
+        click.option(
+            "--filters",
+            help='Pre-filters, e.g. "e>=4,m<=2,c=5,bpm=120-140" (= means rounds to; duration = the song\'s length in s).',
+        ),
+        click.option(
+            "--where", metavar="QUERY",
+            help='Only songs a catalog search finds, e.g. "composer:hubbard year:1985..1987 length:>2m" (see sidflow search --help).',
+        ),
         click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True),
         click.option(
             "--exploration", type=FiniteFloatRange(0.0, 1.0), default=None,
@@ -60,7 +74,14 @@ def build_request(
     seed: int,
     unrated: bool = False,
     exclude: frozenset[str] = frozenset(),
+    where: str | None = None,
+    resolve_where: Callable[[str], frozenset[str] | None] | None = None,
 ) -> Any:
+    """The request for the CLI options; ``resolve_where`` turns a catalog query into keys.
+
+    ``--where`` and the ``duration`` filters are catalog conditions (the song database
+    has no real song lengths), so they become the request's ``only`` keys.
+    """
     from sidflow_pipeline.recommend.engine import RecommendRequest, parse_song_ref
 
     given = [name for name, value in (("--mood", mood), ("--vector", vector), ("--blend", blend), ("--like", like)) if value]
@@ -82,10 +103,18 @@ def build_request(
         exploration = 0.0 if like else DEFAULT_EXPLORATION
     if diversity is None:
         diversity = 0.0 if like else DEFAULT_DIVERSITY
+    kept, length_query = split_duration(parse_filters(filters))
+    catalog_query = " ".join(f"({q})" for q in (where, length_query) if q and q.strip())
+    only = None
+    if catalog_query:
+        if resolve_where is None:
+            raise QueryError("--where and duration filters need the catalog")
+        only = resolve_where(catalog_query)
     return RecommendRequest(
         vector=seed_vector,
         like=parse_song_ref(like) if like else None,
-        filters=parse_filters(filters),
+        filters=kept,
+        only=only,
         limit=limit,
         exploration=exploration,
         diversity=diversity,
@@ -96,13 +125,48 @@ def build_request(
 
 
 def open_recommender(ctx: Context) -> Any:
-    from sidflow_pipeline.lance.verify import lance_path
-    from sidflow_pipeline.recommend.engine import DatabaseUnavailable, Recommender
+    """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
+    from sidflow_pipeline.recommend.engine import DatabaseUnavailable
+    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
 
+    cfg = ctx.config
     try:
-        return Recommender(lance_path(ctx.config))
+        return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
     except DatabaseUnavailable as exc:
         fail(str(exc))
+
+
+def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
+    from sidflow_pipeline.cli.search import where_keys
+
+    return lambda query: where_keys(ctx, query)
+
+
+_COLUMNS = [
+    Column("#", "right", 2),
+    Column("score", "right", 5, drop=5),
+    Column("composer", min_width=12, max_width=28, drop=3),
+    Column("title", min_width=16, max_width=48),
+    Column("length", "right", 6, drop=4),
+    Column("e m c p", min_width=15, drop=6),
+    Column("bpm", "right", 3, drop=7),
+    Column("+/−/skip", "right", 8, drop=8),
+    Column("path#song", min_width=16, drop=1, keep_end=True),
+]
+
+
+def _cells(r: dict[str, Any]) -> list[str]:
+    return [
+        str(r["rank"]),
+        f"{r['score']:.3f}",
+        r["composer"] or "?",
+        r["title"] or "?",
+        length_text(r["length_ms"]),
+        " ".join(f"{r[d]:.1f}" for d in ("e", "m", "c", "p")),
+        f"{r['bpm']:.0f}",
+        f"{r['likes']}/{r['dislikes']}/{r['skips']}",
+        f"{r['sid_path']}#{r['song_index']}",
+    ]
 
 
 @click.command("recommend")
@@ -111,57 +175,56 @@ def open_recommender(ctx: Context) -> Any:
     "--like-composer", "like_composer", metavar="NAME",
     help="Composers whose tunes are most like NAME's (centroid cosine of the similarity vectors), not songs.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (query + results) instead of a table.")
+@format_option()
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-def recommend(ctx: Context, as_json: bool, like_composer: str | None, **options: Any) -> None:
+def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
     """Recommend songs from the song database (sidflow_lance).
 
     \b
     score = 0.6·similarity + 0.3·song_feedback + 0.1·user_affinity
     Examples:
       sidflow recommend --mood quiet --limit 10
-      sidflow recommend --vector 4,2,3 --filters "bpm=120-140"
-      sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --json
+      sidflow recommend --vector 4,2,3 --filters "bpm=120-140" --where "chip:6581 length:>2m"
+      sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --format json
       sidflow recommend --like-composer "Rob Hubbard" --limit 10
     """
+    fmt = "json" if as_json else fmt
     if like_composer is not None:
-        _composers(ctx, like_composer, options, as_json)
+        _composers(ctx, like_composer, options, fmt)
         return
     try:
-        request = build_request(**options)
+        request = build_request(**options, resolve_where=resolver(ctx))
         results = open_recommender(ctx).recommend(request)
     except QueryError as exc:
         fail(str(exc))
-    if as_json:
-        query = {k: v for k, v in options.items() if v is not None}
-        click.echo(json.dumps({"query": query, "results": [r.to_json() for r in results]}, indent=2, sort_keys=True))
+    if not results and fmt == "table":
+        console.print("no songs match (loosen --filters/--where or check that sidflow_lance is built)")
         return
-    if not results:
-        console.print("no songs match (loosen --filters or check that sidflow_lance is built)")
-        return
-    table = Table(title=f"sidflow recommend — {len(results)} songs", expand=False)
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("title / composer", max_width=28)
-    table.add_column("HVSC path:song", overflow="fold")
-    table.add_column("e m c p", no_wrap=True)
-    table.add_column("bpm", justify="right")
-    table.add_column("+/−/skip", justify="right", no_wrap=True)
-    for r in results:
-        table.add_row(
-            str(r.rank),
-            f"{r.score:.3f}",
-            f"{r.title or '?'}\n[dim]{r.composer or '?'}[/]",
-            f"{r.sid_path}:{r.song_index}",
-            " ".join(f"{v:.1f}" for v in (r.e, r.m, r.c, r.p)),
-            f"{r.bpm:.0f}",
-            f"{r.likes}/{r.dislikes}/{r.skips}",
-        )
-    console.print(table)
+    query = {k: v for k, v in options.items() if v is not None}
+    emit_songs(
+        fmt,
+        [r.to_json() for r in results],
+        hvsc_root=ctx.config.hvsc_root,
+        payload={"query": query},
+        title=f"sidflow recommend — {len(results)} songs",
+        columns=_COLUMNS,
+        cells=_cells,
+        playlist="SIDFlow recommend",
+    )
 
 
-def _composers(ctx: Context, name: str, options: dict[str, Any], as_json: bool) -> None:
+_COMPOSER_COLUMNS = [
+    Column("#", "right", 2),
+    Column("similarity", "right", 10),
+    Column("composer", min_width=12, max_width=32),
+    Column("songs", "right", 5, drop=2),
+    Column("closest song", min_width=16, drop=1, keep_end=True),
+]
+
+
+def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> None:
     """``--like-composer``: a ranking of composers instead of songs."""
     seeds = [flag for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like")) if options.get(key)]
     if seeds:
@@ -170,19 +233,20 @@ def _composers(ctx: Context, name: str, options: dict[str, Any], as_json: bool) 
         matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
     except QueryError as exc:
         fail(str(exc))
-    if as_json:
+    if fmt in ("json", "jsonl"):
+        if fmt == "jsonl":
+            emit_jsonl(m.to_json() for m in matches)
+            return
         payload = {"query": {"like_composer": name, "composer": matched, "limit": options["limit"]}, "results": [m.to_json() for m in matches]}
-        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        emit_json(payload)
         return
+    if fmt != "table":
+        fail(f"--like-composer lists composers, not songs: --format {fmt} does not apply (use table, json or jsonl)")
     if not matches:
         console.print(f"no other composer with at least two songs to compare with {matched}")
         return
-    table = Table(title=f"composers like {matched} — by their tunes' similarity vectors", expand=False)
-    table.add_column("#", justify="right")
-    table.add_column("similarity", justify="right")
-    table.add_column("composer", max_width=32)
-    table.add_column("songs", justify="right")
-    table.add_column("closest song", overflow="fold")
-    for m in matches:
-        table.add_row(str(m.rank), f"{m.similarity:.3f}", m.composer, str(m.songs), m.example.replace("#", ":"))
-    console.print(table)
+    print_table(
+        f"composers like {matched} — by their tunes' similarity vectors",
+        _COMPOSER_COLUMNS,
+        [[str(m.rank), f"{m.similarity:.3f}", m.composer, str(m.songs), m.example] for m in matches],
+    )

@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 import click
-from rich.table import Table
 
 from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, err_console, pass_ctx, user_errors
 
@@ -43,6 +42,8 @@ def train(ctx: Context, evaluate_only: bool, force: bool, rounds: int, learning_
     held-out MAE is not worse than the current model's (exit 1 otherwise).
     Reclassify afterwards: the sidflow_retrain job (or scripts/run.sh).
     """
+    from rich.table import Table
+
     from sidflow_pipeline.training.model import create_model
     from sidflow_pipeline.training.train import load_training_data, run_training
 

@@ -146,6 +146,11 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     except DatabaseBuildError as exc:
         raise dg.Failure(description=str(exc)) from exc
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
+    # The CLI reads recommendations from a numpy snapshot of the table (no lancedb
+    # import at start-up); writing it now spares the first `sidflow play` that copy.
+    from sidflow_pipeline.recommend.snapshot import snapshot_path, write_snapshot
+
+    write_snapshot(lance_path(config), config.catalog_path, snapshot_path(config.data_path))
     return dg.MaterializeResult(
         metadata={
             "record_count": result.record_count,

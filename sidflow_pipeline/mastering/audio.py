@@ -16,6 +16,7 @@ true peak over its ceiling.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import soundfile as sf
 from sidflow_pipeline.atomic import atomic_write_bytes
 from sidflow_pipeline.mastering.errors import AudioReadError, MasteringError
 
-__all__ = ["AUDIO_EXTENSIONS", "as_frames", "read_audio", "write_audio"]
+__all__ = ["AUDIO_EXTENSIONS", "AUDIO_TAGS", "as_frames", "read_audio", "write_audio"]
 
 # What ``master test --files`` picks up (libsndfile reads all of these here; MP3 needs
 # libsndfile ≥ 1.1, which soundfile's wheels bundle).
@@ -76,15 +77,29 @@ def read_audio(path: Path | str) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(data), int(sr)
 
 
-def write_audio(path: Path | str, audio: Any, sr: int) -> Path:
-    """Write atomically in the format the extension names (24-bit PCM when lossless)."""
+# Tag names soundfile can write (libsndfile's string fields: Vorbis comments in FLAC/OGG).
+AUDIO_TAGS = ("title", "artist", "album", "date", "tracknumber", "comment", "genre")
+
+
+def write_audio(path: Path | str, audio: Any, sr: int, tags: Mapping[str, str] | None = None) -> Path:
+    """Write atomically in the format the extension names (24-bit PCM when lossless).
+
+    ``tags`` (keys of :data:`AUDIO_TAGS`) are written into the file's own metadata, so
+    a player shows the song's artist and title instead of a file name.
+    """
     file = Path(path)
     frames = as_frames(audio)
     fmt = _format_for(file)
     subtype = "PCM_24" if fmt in _PCM24_FORMATS else None
     buffer = io.BytesIO()
     try:
-        sf.write(buffer, frames, sr, format=fmt, subtype=subtype)
+        with sf.SoundFile(buffer, "w", samplerate=sr, channels=frames.shape[1], format=fmt, subtype=subtype) as out:
+            for name, value in (tags or {}).items():
+                if name not in AUDIO_TAGS:
+                    raise ValueError(f"unknown tag {name!r} (known: {', '.join(AUDIO_TAGS)})")
+                if value:
+                    setattr(out, name, str(value))  # before the first frame: FLAC writes its comments first
+            out.write(frames)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as exc:
         raise MasteringError(f"{file}: cannot encode {fmt} audio ({' '.join(str(exc).split())})") from None
     atomic_write_bytes(file, buffer.getvalue())

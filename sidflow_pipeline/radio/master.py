@@ -10,6 +10,7 @@ playlist then sits at its profile's loudness target under the same true-peak cei
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,14 @@ def _hints(item: QueueItem) -> Any:
         return DetectionHints(is_sid_render=True)
 
 
-def master_song(item: QueueItem, binary: Path, workdir: Path, profiles_dir: Path, seconds: int, suffix: str = ".wav") -> MasteredSong:
-    """Render, detect (with the header's chip as a hint), master; the result is in ``workdir``."""
+def master_song(
+    item: QueueItem, binary: Path, workdir: Path, profiles_dir: Path, seconds: int, suffix: str = ".wav",
+    tags: Mapping[str, str] | None = None,
+) -> MasteredSong:
+    """Render, detect (with the header's chip as a hint), master; the result is in ``workdir``.
+
+    ``tags`` go into the written file (see :func:`sidflow_pipeline.radio.queue.song_tags`).
+    """
     from sidflow_pipeline.mastering.audio import read_audio, write_audio
     from sidflow_pipeline.mastering.loop import master_audio
     from sidflow_pipeline.mastering.profiles import ensure_profiles
@@ -82,7 +89,7 @@ def master_song(item: QueueItem, binary: Path, workdir: Path, profiles_dir: Path
     raw = render_song(item, binary, workdir / f"{stem}.raw.wav", seconds)
     audio, sr = read_audio(raw)
     out, report, detection, _fp = master_audio(audio, sr, profiles_dir, hints=_hints(item))
-    target = write_audio(workdir / f"{stem}.mastered{suffix}", out, sr)
+    target = write_audio(workdir / f"{stem}.mastered{suffix}", out, sr, tags=tags)
     raw.unlink(missing_ok=True)
     return MasteredSong(
         wav=target,

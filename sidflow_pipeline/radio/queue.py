@@ -6,8 +6,8 @@ plays for ``defaultSongSeconds``, as the renderer assumes.
 
 Exports are deterministic for a given seed and data: no timestamps, items in queue
 order, paths as the user's own player should open them (absolute paths to the SID
-files; the subtune travels in ``#EXTINF`` and in a ``#SIDFLOW-SONG`` comment, since
-M3U has no standard subtune syntax).
+files; ``#EXTINF:<seconds>,<Composer> - <Title>`` as players read it, and the subtune
+in a ``#SIDFLOW-SONG`` comment, since M3U has no standard subtune syntax).
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ __all__ = [
     "QueueItem",
     "export_text",
     "load_lengths",
+    "load_released",
+    "m3u_lines",
     "make_queue",
     "read_playlist",
+    "song_tags",
     "write_export",
 ]
 
@@ -101,14 +104,58 @@ def export_text(items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) 
         payload = {"version": 1, "query": dict(sorted(query.items())), "songs": [i.to_json() for i in items]}
         return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     if fmt in ("m3u", "m3u8"):
-        lines = ["#EXTM3U", "#PLAYLIST:SIDFlow radio"]
-        for item in items:
-            title = item.label.replace(",", " ").replace("\n", " ")
-            lines.append(f"#EXTINF:{item.length_s},{title} (song {item.song_index})")
-            lines.append(f"#SIDFLOW-SONG:{item.song_index}")
-            lines.append(item.file)
-        return "\n".join(lines) + "\n"
+        entries = ((i.length_s, i.composer, i.title, i.song_index, i.file) for i in items)
+        return "\n".join(m3u_lines(entries)) + "\n"
     raise ValueError(f"unknown export format {fmt!r} (use one of {', '.join(EXPORT_FORMATS)})")
+
+
+def m3u_lines(entries: Iterable[tuple[int | None, str, str, int, str]], playlist: str = "SIDFlow radio") -> list[str]:
+    """Extended M3U for ``(seconds, composer, title, song, file)`` entries.
+
+    ``#EXTINF:<seconds>,<Composer> - <Title>`` is what players split into artist and
+    title; the subtune has no standard place, so it travels in ``#SIDFLOW-SONG``
+    (other players open the file at its default song). An unknown length is ``-1``,
+    as the format says.
+    """
+    lines = ["#EXTM3U", f"#PLAYLIST:{playlist}"]
+    for seconds, composer, title, song, file in entries:
+        label = f"{' '.join((composer or '?').split())} - {' '.join((title or '?').split())}"
+        lines.append(f"#EXTINF:{seconds if seconds else -1},{label}")
+        lines.append(f"#SIDFLOW-SONG:{song}")
+        lines.append(file)
+    return lines
+
+
+def song_tags(item: QueueItem, released: str | None) -> dict[str, str]:
+    """The tags an exported audio file carries, so any player names the song.
+
+    ARTIST/TITLE as the radio shows them, DATE the year of ``released`` (HVSC's
+    "1987 Firebird"), ALBUM the whole ``released`` text, TRACKNUMBER the song (subtune)
+    number and COMMENT the collection path, which finds the SID file again.
+    """
+    import re
+
+    year = re.search(r"(19|20)\d\d", released or "")
+    sid_path = item.sid_path if item.sid_path.startswith("/") else "/" + item.sid_path
+    tags = {
+        "artist": item.composer,
+        "title": item.title,
+        "date": year.group(0) if year else "",
+        "album": (released or "").strip(),
+        "tracknumber": str(item.song_index),
+        "comment": sid_path,
+    }
+    return {k: v for k, v in tags.items() if v}
+
+
+def load_released(catalog_path: Path) -> dict[tuple[str, int], str | None]:
+    """``(sid_path, song) → released`` from the catalog; empty when there is none."""
+    if not catalog_path.is_file():
+        return {}
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(catalog_path, columns=["sid_path", "song_index", "released"])
+    return dict(zip(zip(table["sid_path"].to_pylist(), table["song_index"].to_pylist(), strict=True), table["released"].to_pylist(), strict=True))
 
 
 def write_export(path: Path, items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) -> None:
@@ -125,7 +172,10 @@ def _item_for_file(file: Path, song: int, seconds: int, title: str, hvsc_root: P
         sid_path = file.resolve().relative_to(hvsc_root.resolve()).as_posix()
     except ValueError:
         sid_path = str(file)
-    name, _, composer = title.partition(" — ")  # our #EXTINF titles read "Title — Composer"
+    if " — " in title:  # exports before issue 20 read "Title — Composer (song N)"
+        name, _, composer = title.partition(" — ")
+    else:  # "Composer - Title", as players read #EXTINF
+        composer, _, name = title.partition(" - ") if " - " in title else ("", "", title)
     return QueueItem(f"{sid_path}#{song}", sid_path, song, name, composer, seconds, str(file), {}, 0.0)
 
 

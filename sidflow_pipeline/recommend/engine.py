@@ -33,12 +33,14 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
 
 from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
+
+if TYPE_CHECKING:  # pyarrow costs 0.25 s to import; the snapshot engine never needs it
+    import pyarrow as pa
 
 __all__ = [
     "ComposerMatch",
@@ -82,6 +84,8 @@ class RecommendRequest:
     exclude: frozenset[str] = field(default_factory=frozenset)
     unrated: bool = False
     weights: Weights = field(default_factory=Weights)
+    # Keys (``sid_path#song``) allowed by ``--where`` (a catalog search); None = all.
+    only: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if (self.vector is None) == (self.like is None):
@@ -94,6 +98,10 @@ class RecommendRequest:
             raise QueryError(f"diversity must not be negative, not {self.diversity:g}")
         if self.limit < 1:
             raise QueryError(f"limit must be at least 1, not {self.limit}")
+        if any(f.field == "duration" for f in self.filters):
+            # The table's duration is the analysed excerpt (20 s), not the song; a song's
+            # length lives in the catalog, so it is a catalog condition (``only``).
+            raise QueryError("duration filters are song lengths from the catalog: pass them as `only` keys (the CLI does)")
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,7 @@ class Recommendation:
     similarity: float
     song_feedback: float
     user_affinity: float
+    length_ms: int | None = None  # the real length (Songlengths.md5), when known
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -251,6 +260,8 @@ class Recommender:
         return wanted, matches
 
     def _search(self, query: list[float], column: str, metric: str, where: str | None, k: int) -> pa.Table:
+        import pyarrow as pa
+
         def base() -> Any:
             builder = self.table.search(query, vector_column_name=column).metric(metric)
             builder = builder.select([*_SEARCH_COLUMNS, "_distance"]).with_row_id(True)
@@ -285,6 +296,10 @@ class Recommender:
             clauses.append("NOT rated")
         if request.exclude:
             clauses.append(f"key NOT IN ({', '.join(_quote(k) for k in sorted(request.exclude))})")
+        if request.only is not None:
+            if not request.only:
+                return []
+            clauses.append(f"key IN ({', '.join(_quote(k) for k in sorted(request.only))})")
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * exploration)), max(self.size, 1))
         if request.like is not None:
             seed_row = self.song(*request.like)
@@ -302,25 +317,18 @@ class Recommender:
             similarity = 1.0 - distance / d_max
         if found.num_rows == 0:
             return []
+        import pyarrow as pa
+
         cols = {name: found[name].to_numpy(zero_copy_only=False) for name in ("likes", "dislikes", "skips", "plays", "p")}
-        likes, dislikes, skips, plays = (cols[n].astype(np.float64) for n in ("likes", "dislikes", "skips", "plays"))
-        denominator = np.maximum(np.maximum(plays, likes + dislikes), 1.0)
-        song_feedback = np.clip((likes - dislikes - 0.3 * skips) / denominator, -1.0, 1.0)
-        user_affinity = (cols["p"].astype(np.float64) - 3.0) / 2.0
         keys = found["key"].to_pylist()
-        w = request.weights
-        score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
-        if exploration > 0:
-            score = score + 0.25 * exploration * _noise(request.seed, keys)
-        order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
         vectors = [tuple(v) for v in found["vector"].to_pylist()]
-        chosen = _diverse(order, vectors, request.diversity, request.limit)
+        chosen, score, song_feedback, user_affinity = rank(request, cols, keys, vectors, similarity)
         numbers = dict(zip(chosen, found.take(pa.array(chosen, pa.int64())).select(_SEARCH_COLUMNS[:-1]).to_pylist(), strict=True))
         row_ids = found["_rowid"].to_pylist()
         display = self._display([row_ids[i] for i in chosen])
         return [
             Recommendation(
-                rank=rank,
+                rank=rank_,
                 **{name: numbers[i][name] for name in _SEARCH_COLUMNS if name not in ("vector", "key")},
                 **display[keys[i]],
                 score=float(score[i]),
@@ -328,7 +336,7 @@ class Recommender:
                 song_feedback=float(song_feedback[i]),
                 user_affinity=float(user_affinity[i]),
             )
-            for rank, i in enumerate(chosen, start=1)
+            for rank_, i in enumerate(chosen, start=1)
         ]
 
 
@@ -347,6 +355,32 @@ def _match_composer(name: str, known: list[str]) -> str:
         raise QueryError(f"no composer called {name!r} in the song database (composers are the SID headers' authors)")
     shown = ", ".join(partial[:5]) + (f" and {len(partial) - 5} more" if len(partial) > 5 else "")
     raise QueryError(f"{name!r} matches {len(partial)} composers ({shown}); give more of the name")
+
+
+def rank(
+    request: RecommendRequest,
+    cols: dict[str, np.ndarray],
+    keys: list[str],
+    vectors: list[tuple[float, ...]],
+    similarity: np.ndarray,
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """Score the candidates and pick the list: ``(chosen, score, song_feedback, user_affinity)``.
+
+    Shared by both engines (LanceDB and the snapshot), so they rank the same pool the
+    same way; ``cols`` holds likes, dislikes, skips, plays and p per candidate.
+    """
+    exploration = request.exploration
+    likes, dislikes, skips, plays = (cols[n].astype(np.float64) for n in ("likes", "dislikes", "skips", "plays"))
+    denominator = np.maximum(np.maximum(plays, likes + dislikes), 1.0)
+    song_feedback = np.clip((likes - dislikes - 0.3 * skips) / denominator, -1.0, 1.0)
+    user_affinity = (cols["p"].astype(np.float64) - 3.0) / 2.0
+    w = request.weights
+    score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
+    if exploration > 0:
+        score = score + 0.25 * exploration * _noise(request.seed, keys)
+    order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
+    chosen = _diverse(order, vectors, request.diversity, request.limit)
+    return chosen, score, song_feedback, user_affinity
 
 
 def _diverse(order: list[int], vectors: list[tuple[float, ...]], threshold: float, limit: int) -> list[int]:

@@ -23,6 +23,7 @@ __all__ = [
     "parse_blend",
     "parse_filters",
     "parse_vector",
+    "split_duration",
 ]
 
 MOOD_PRESETS: dict[str, tuple[float, float, float]] = {
@@ -156,3 +157,28 @@ def parse_blend(text: str) -> tuple[float, float, float]:
     if total <= 0:
         raise QueryError(f"blend {text!r}: weights sum to zero")
     return (acc[0] / total, acc[1] / total, acc[2] / total)
+
+
+def split_duration(filters: tuple[Filter, ...]) -> tuple[tuple[Filter, ...], str | None]:
+    """``(other filters, a search query for the duration ones)``.
+
+    ``duration`` in ``--filters`` means the song's length in seconds. The song database
+    only holds the analysed excerpt's duration (20 s for nearly every song), so the
+    condition goes to the catalog, which has the real length from Songlengths.md5:
+    ``duration>=120`` becomes ``length:>=120``, ``duration=90`` ("rounds to 90")
+    ``length:89.5..90.5`` and a range ``duration=60-180`` ``length:60..180``.
+    """
+    rest: list[Filter] = []
+    terms: list[str] = []
+    for f in filters:
+        if f.field != "duration":
+            rest.append(f)
+        elif f.high is not None:
+            terms.append(f"length:{f.value:g}..{f.high:g}")
+        elif f.op == "=":
+            terms.append(f"length:{max(f.value - 0.5, 0):g}..{f.value + 0.5:g}")
+        elif f.op == "!=":
+            terms.append(f"NOT length:{max(f.value - 0.5, 0):g}..{f.value + 0.5:g}")
+        else:
+            terms.append(f"length:{f.op}{f.value:g}")
+    return tuple(rest), " ".join(terms) or None

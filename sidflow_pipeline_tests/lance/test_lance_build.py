@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import lancedb
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -91,6 +92,13 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     assert len(row["similarity_vector"]) == DEFAULT_SPEC.dimension == 64 and json.loads(row["features"])["onsetRate"] == 1.0
     check = lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(setup)))
     assert check.passed
+    # The CLI's snapshot of the table is written with it, so the first `sidflow play` finds it fresh.
+    from sidflow_pipeline.recommend.snapshot import SNAPSHOT_VERSION, snapshot_path, source_stamp
+
+    config = load_config(setup)
+    with np.load(snapshot_path(config.data_path)) as snapshot:
+        assert str(snapshot["stamp"]) == source_stamp(config.data_path / "sidflow.lance", config.catalog_path)
+        assert len(snapshot["song_index"]) == 12 and SNAPSHOT_VERSION == 1
 
 
 def _verify(config: Path) -> tuple[int, dict[str, dict], str]:

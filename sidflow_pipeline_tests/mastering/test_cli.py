@@ -152,6 +152,13 @@ def test_the_whole_loop(ws: Workspace) -> None:
         assert track["loudness_lufs"]["new"] == pytest.approx(v11.target_lufs, abs=0.5)
     on_files = ws.ok("test", "studio", "--sample-size", "1", "--files", ws.music).output
     assert "v1.0 (old) vs v1.1 (new)" in on_files and f"tracks     {ws.music}" in on_files
+    from sidflow_pipeline.cli.output import terminal_width
+
+    assert max(len(line) for line in on_files.splitlines()[1:]) <= terminal_width()  # the table fits, never wraps
+    lines = ws.ok("test", "studio", "--sample-size", "2", "--format", "jsonl").output.splitlines()
+    assert [json.loads(line)["track"] for line in lines] == [str(s.resolve()) for s in sources]
+    assert ws.ok("test", "studio", "--sample-size", "2", "--format", "paths").output.splitlines() == [str(s.resolve()) for s in sources]
+    assert "#EXTINF:-1," in ws.ok("test", "studio", "--sample-size", "2", "--format", "m3u").output
 
     # export the new version.
     dist = ws.repo.parent / "dist"

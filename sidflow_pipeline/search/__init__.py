@@ -1,0 +1,1 @@
+"""`sidflow search`: a small query language over the catalog, run on DuckDB."""
