@@ -175,7 +175,7 @@ def _noise(seed: int, keys: Iterable[str]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _unreadable(db_path: Path, exc: BaseException, failed: str = "cannot be read") -> DatabaseUnavailable:
+def database_unreadable(db_path: Path, exc: BaseException, failed: str = "cannot be read") -> DatabaseUnavailable:
     """One line naming the damaged database and the command that rebuilds it."""
     from sidflow_pipeline.lance.verify import fix_command
 
@@ -207,7 +207,7 @@ class Recommender:
             self.table = lancedb.connect(str(db_path)).open_table(table_name)
             self.size = self.table.count_rows()
         except Exception as exc:  # any failure to open is "corrupt" to the user
-            raise _unreadable(db_path, exc, "cannot be opened") from exc
+            raise database_unreadable(db_path, exc, "cannot be opened") from exc
 
     def _read(self, query: Callable[[], _T]) -> _T:
         try:
@@ -215,7 +215,7 @@ class Recommender:
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
-            raise _unreadable(self.db_path, exc) from exc
+            raise database_unreadable(self.db_path, exc) from exc
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
         key = f"{sid_path}#{song_index}"
