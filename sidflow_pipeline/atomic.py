@@ -13,21 +13,115 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-__all__ = ["append_json_line", "atomic_move", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "DiskWriteError",
+    "append_json_line",
+    "atomic_move",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "write_all",
+]
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through ``write`` into a hidden temp file beside ``path``, fsync, rename onto it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class DiskWriteError(OSError):
+    """A write that failed (disk full, quota, read-only) and changed nothing.
+
+    ``str()`` is one line for the user naming the file, the reason and that the
+    previous content is intact: the CLI prints it as its error line. Subclasses
+    ``OSError`` (same ``errno``) so code that handles I/O errors keeps working.
+    """
+
+    def __init__(self, errno_: int | None, message: str) -> None:
+        super().__init__(errno_, message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written; a short write is retried, so the only
+    way out without all bytes is an ``OSError`` (ENOSPC on a full disk)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # pragma: no cover - write(2) returns > 0 or fails
+            raise OSError(errno.EIO, f"write returned {written}")
+        view = view[written:]
+
+
+class _FdWriter:
+    """The file object handed to ``_atomic_write``'s callback: every byte goes through
+    :func:`write_all` (one write path, so a full disk is seen the same way everywhere)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes) -> int:
+        write_all(self.fd, bytes(data))
+        return len(data)
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+# Errors that mean "the storage refused the bytes", not a bug: one line for the user.
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EIO, errno.EACCES, errno.EPERM}
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (``os.umask``
+    can only be read by setting it, which races with other threads creating files)."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):  # pragma: no cover - not Linux, or a kernel before 4.7
+        pass
+    mask = os.umask(0o022)  # pragma: no cover
+    os.umask(mask)  # pragma: no cover
+    return mask  # pragma: no cover
+
+
+def _atomic_write(path: Path, write: Callable[[Any], object]) -> None:
+    """Write through ``write`` into a hidden temp file beside ``path``, fsync, rename onto it.
+
+    The new file gets the mode an ordinary ``open()`` would give it (0666 minus the
+    umask: 0644 under the usual 022) — ``mkstemp`` makes 0600, which would turn every
+    export, playlist and tags file a user shares private. A failed write (a full disk)
+    removes the temp file and raises :class:`DiskWriteError`: ``path`` keeps its
+    previous bytes.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only or full filesystem refuses even the temp file
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        state = "the previous file is unchanged" if path.exists() else "no file was written"
+        raise DiskWriteError(exc.errno, f"{path}: cannot write ({_reason(exc)}); {state}") from exc
+    try:
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+            write(_FdWriter(fd))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, DiskWriteError) or exc.errno not in _DISK_ERRORS:
+            raise
+        state = "the previous file is unchanged" if path.exists() else "no file was written"
+        raise DiskWriteError(exc.errno, f"{path}: cannot write ({_reason(exc)}); {state}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -70,24 +164,36 @@ def append_json_line(path: Path, record: Any) -> None:
     For the append-only logs (feedback, training, mastering ratings): concurrent
     writers never interleave, and a line left without its newline by a writer killed
     mid-write is not glued to ours — we start on a fresh line, so at most that one
-    fragment is lost, never a complete record.
+    fragment is lost, never a complete record. A write the disk refuses part-way
+    (ENOSPC) is cut back to the length the file had: the log never keeps half of our
+    line, and :class:`DiskWriteError` says nothing was written.
     """
     import fcntl
-    import os
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # RDWR: pread the last byte
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)  # RDWR: pread the last byte
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        raise DiskWriteError(exc.errno, f"{path}: cannot append ({_reason(exc)}); nothing was written") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
-            written = os.write(fd, line)
-            if written != len(line):  # pragma: no cover - a full disk mid-write
-                raise OSError(f"short write to {path}: {written}/{len(line)} bytes")
-            os.fsync(fd)
+            try:
+                write_all(fd, line)
+                os.fsync(fd)
+            except BaseException as exc:  # a full disk, or a signal between two writes
+                os.ftruncate(fd, size)  # under the lock: only our own bytes go
+                if not isinstance(exc, OSError) or exc.errno not in _DISK_ERRORS:
+                    raise
+                raise DiskWriteError(
+                    exc.errno, f"{path}: cannot append ({_reason(exc)}); nothing was written, the log is unchanged"
+                ) from exc
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

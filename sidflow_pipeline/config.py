@@ -23,6 +23,7 @@ __all__ = [
     "RetrainConfig",
     "SidflowConfig",
     "load_config",
+    "path_problems",
     "resolve_config_path",
 ]
 
@@ -35,7 +36,9 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    # allow_inf_nan=False: Python's json reads NaN and Infinity, and an infinite
+    # excerpt or interval would pass every range check.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class RetrainConfig(_Strict):
@@ -144,7 +147,13 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     config_path = resolve_config_path(path).expanduser()
     if config_path.exists():
         try:
-            raw = json.loads(config_path.read_text(encoding="utf-8"))
+            data = config_path.read_bytes()
+            raw = json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ConfigError(
+                f"{config_path}: not valid UTF-8 (byte 0x{data[exc.start]:02X} at line {line}); save the file as UTF-8"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{config_path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
         except OSError as exc:
@@ -173,6 +182,57 @@ def load_config(path: str | os.PathLike[str] | None = None, *, must_exist: bool 
     return config.model_copy(
         update={**resolved, "hvsc_source": source, "sidplay_path": sidplay, "source_file": config_path if config_path.exists() else None}
     )
+
+
+# Folders the pipeline creates on first use may be missing; these two may not: the
+# collection is what everything reads, and dataPath holds the canonical data.
+_MUST_EXIST = ("hvsc_path", "data_path")
+_ALIASES = {
+    "hvsc_path": "hvscPath", "data_path": "dataPath", "wav_cache_path": "wavCachePath",
+    "tags_path": "tagsPath", "classified_path": "classifiedPath",
+}
+
+
+def _local_source(source: str) -> Path | None:
+    """The folder ``hvscSource`` names, or None for an HTTP(S) mirror."""
+    if source.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(source).path))
+    return None if "://" in source else Path(source)
+
+
+def path_problems(config: SidflowConfig) -> list[str]:
+    """One line per configured path that is missing or of the wrong kind.
+
+    Loading a config checks only its syntax (the pipeline itself creates ``dataPath``
+    folders and the HVSC tree on first use), so ``sidflow config validate`` asks the
+    file system too: a ``dataPath`` that is a regular file or an ``hvscPath`` that
+    does not exist would otherwise only surface as a failure deep inside a run.
+    Nothing is created here.
+    """
+    problems: list[str] = []
+    for name, alias in _ALIASES.items():
+        value: Path | None = getattr(config, name)
+        if value is None:
+            continue
+        if value.exists():
+            if not value.is_dir():
+                problems.append(f"field '{alias}': {value} is a file, not a directory")
+        elif name in _MUST_EXIST:
+            hint = " (sidflow fetch creates it)" if name == "hvsc_path" else ""
+            problems.append(f"field '{alias}': {value} does not exist{hint}")
+        else:
+            ancestor = next((p for p in value.parents if p.exists()), None)
+            if ancestor is not None and not ancestor.is_dir():
+                problems.append(f"field '{alias}': {value} cannot be created: {ancestor} is a file")
+    source = _local_source(config.hvsc_source)
+    if source is not None:
+        if not source.exists():
+            problems.append(f"field 'hvscSource': {source} does not exist")
+        elif not source.is_dir():
+            problems.append(f"field 'hvscSource': {source} is a file, not a mirror folder")
+    return problems
 
 
 def _coerce_paths(raw: dict[str, Any]) -> dict[str, Any]:

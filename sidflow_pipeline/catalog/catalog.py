@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from sidflow_pipeline.classify.partitions import partition_of
+from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
 from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
@@ -187,6 +188,13 @@ def build_catalog(
     for path in files if files is not None else iter_sid_files(root):
         rel = path.relative_to(root).as_posix()
         count += 1
+        if not is_utf8_name(rel):
+            # One file named in another encoding must not fail the catalog (Parquet
+            # strings are UTF-8): that tune is reported, with its bytes escaped.
+            errors.append((readable_name(rel), "file name is not valid UTF-8; rename the file"))
+            if progress is not None:
+                progress()
+            continue
         try:
             sid = read_sid(path)
         except SidFormatError as exc:
@@ -214,9 +222,14 @@ def build_catalog(
 
 def write_catalog(frame: pl.DataFrame, path: Path) -> str:
     """Write Parquet atomically and return its sha256 (recorded as asset metadata)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp, statistics=False, compression="zstd")
-    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-    tmp.replace(path)
-    return digest
+    import io
+
+    from sidflow_pipeline.atomic import atomic_write_bytes
+
+    # Through the one atomic writer (a unique temp name, fsync, the umask's mode, a
+    # full disk reported in one line with the previous catalog intact).
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, statistics=False, compression="zstd")
+    data = buffer.getvalue()
+    atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()

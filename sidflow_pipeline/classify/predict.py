@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover - maintenan
     cal = dict(load_calibration())
     cal.update(calibrate(rows, cal["weights"]))
     cal["calibrated_on_songs"] = len(rows)
-    _CALIBRATION_FILE.write_text(json.dumps(cal, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    from sidflow_pipeline.atomic import atomic_write_text
+
+    atomic_write_text(_CALIBRATION_FILE, json.dumps(cal, indent=2, sort_keys=True) + "\n")
     print(f"calibrated on {len(rows)} songs → {_CALIBRATION_FILE}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,7 +16,19 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
 
     from sidflow_pipeline.config import SidflowConfig
 
-__all__ = ["Context", "console", "err_console", "fail", "pass_ctx", "user_errors"]
+__all__ = [
+    "TERMINATING",
+    "Context",
+    "FiniteFloat",
+    "FiniteFloatRange",
+    "Terminated",
+    "console",
+    "err_console",
+    "fail",
+    "pass_ctx",
+    "raise_on_terminating_signals",
+    "user_errors",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,7 +65,11 @@ def fail(message: str) -> NoReturn:
 
 # Expected user errors, by module: an error class can only have been raised when its
 # module was imported, so they are looked up lazily instead of imported at start-up.
-_EXPECTED = (("sidflow_pipeline.config", "ConfigError"), ("sidflow_pipeline.sid.header", "SidFormatError"))
+_EXPECTED = (
+    ("sidflow_pipeline.config", "ConfigError"),
+    ("sidflow_pipeline.sid.header", "SidFormatError"),
+    ("sidflow_pipeline.atomic", "DiskWriteError"),  # a full disk: the previous file is intact
+)
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -77,6 +95,48 @@ def user_errors(func: F) -> F:
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+# Signals that end an interactive player from outside: a service manager or `kill`
+# (SIGTERM), a closed terminal or SSH session (SIGHUP). Players run sidplayfp in its own
+# session (so a pause reaches all of it), which also means the kernel does not pass
+# these on to it: without a handler Python dies at once and sidplayfp plays on.
+TERMINATING: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """Raised by the handler of a terminating signal: unwinds through the cleanup
+    (``finally`` stops the player) instead of killing the process on the spot."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def raise_on_terminating_signals() -> dict[signal.Signals, Any]:
+    """Make SIGTERM/SIGHUP raise :class:`Terminated`; returns the previous handlers."""
+    return {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING}
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``FloatRange`` that refuses NaN and ±inf: ``float("nan")`` passes every range
+    check (all comparisons with NaN are false), and an infinite gain or weight is
+    never what a user meant."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number is not None and not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+FiniteFloat = FiniteFloatRange()
 
 
 class Context:

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import (
+    TERMINATING,
+    Context,
+    Terminated,
+    console,
+    err_console,
+    fail,
+    pass_ctx,
+    raise_on_terminating_signals,
+    user_errors,
+)
 from sidflow_pipeline.cli.output import format_option
 
 if TYPE_CHECKING:
@@ -79,10 +90,21 @@ def config() -> None:
 @pass_ctx
 @user_errors
 def config_validate(ctx: Context, as_json: bool) -> None:
-    """Load and validate the config, then print it with every path resolved."""
+    """Load and validate the config and its paths, then print it with every path resolved.
+
+    Each configured path must have the right kind: hvscPath and dataPath must be
+    existing folders, the derived folders folders or creatable, a local hvscSource an
+    existing folder. Every problem is named on the one error line.
+    """
     from rich.table import Table
 
+    from sidflow_pipeline.config import path_problems
+
     cfg = ctx.config
+    problems = path_problems(cfg)
+    if problems:
+        source = cfg.source_file or "(defaults)"
+        fail(f"{source}: " + "; ".join(problems))
     data = cfg.to_json_dict()
     if as_json:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -139,6 +161,9 @@ def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, fmt: 
     from sidflow_pipeline.sid.songlengths import load_songlengths
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
 
+    for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
+        if given is not None and not given.is_file():
+            fail(f"{given}: not a regular file")
     sid = read_sid(sid_file)
     root = _find_hvsc_root(sid_file)
     if root is not None:
@@ -365,7 +390,12 @@ def format_json(jsonl: Path, output: Path | None, strict: bool) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        from sidflow_pipeline.atomic import DiskWriteError, atomic_write_text
+
+        try:
+            atomic_write_text(output, text)
+        except DiskWriteError as exc:
+            fail(str(exc))
         console.print(f"{len(records)} records → {output}")
 
 
@@ -450,6 +480,8 @@ def rate(
         restore = termios.tcgetattr(fd)
         tty.setcbreak(fd)
     saved = skipped = 0
+    terminated: int | None = None
+    previous = raise_on_terminating_signals()
     try:
         index = 0
         while index < len(songs):
@@ -499,12 +531,27 @@ def rate(
                 elif action == "quit":
                     index = len(songs)
                     break
+    except Terminated as stop:
+        terminated = stop.signum
     finally:
+        for signum in TERMINATING:  # a second signal must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
         player.stop()
         if restore is not None:
             import termios
 
-            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            try:
+                termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            except termios.error:  # the terminal is gone (SIGHUP)
+                pass
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if terminated is not None:
+        try:
+            console.print(f"stopped by {signal.Signals(terminated).name}: {saved} saved, {skipped} skipped.")
+        except OSError:
+            pass
+        sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
 
 
@@ -571,9 +618,9 @@ for _action in ("like", "dislike", "skip", "play"):
 @user_errors
 def feedback_validate(ctx: Context) -> None:
     """Report every bad line as file:line: reason and count duplicate uuids; changes nothing."""
-    from sidflow_pipeline.feedback.log import read_events
+    from sidflow_pipeline.feedback.log import read_config_events
 
-    report = read_events(_feedback_root(ctx.config))
+    report = read_config_events(ctx.config)
     for path, number, reason in report.bad_lines:
         click.echo(f"{path}:{number}: {reason}")
     console.print(

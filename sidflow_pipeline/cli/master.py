@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import Context, FiniteFloat, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.output import format_option
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES, DetectionHints
 from sidflow_pipeline.mastering.errors import MasteringError
@@ -315,12 +315,12 @@ def _parse_set(values: tuple[str, ...]) -> dict[str, float]:
 
 @master.command("update")
 @click.argument("kind", metavar="TYPE", type=click.Choice(DETECTABLE_TYPES))
-@click.option("--bass", type=float, help="New bass shelf gain (dB).")
-@click.option("--mid", type=float, help="New mid peaking gain (dB).")
-@click.option("--treble", type=float, help="New treble shelf gain (dB).")
-@click.option("--width", type=float, help="New stereo width factor (1 = unchanged).")
-@click.option("--lufs", type=float, help="New loudness target (LUFS).")
-@click.option("--ceiling", type=float, help="New true-peak ceiling (dBTP).")
+@click.option("--bass", type=FiniteFloat, help="New bass shelf gain (dB).")
+@click.option("--mid", type=FiniteFloat, help="New mid peaking gain (dB).")
+@click.option("--treble", type=FiniteFloat, help="New treble shelf gain (dB).")
+@click.option("--width", type=FiniteFloat, help="New stereo width factor (1 = unchanged).")
+@click.option("--lufs", type=FiniteFloat, help="New loudness target (LUFS).")
+@click.option("--ceiling", type=FiniteFloat, help="New true-peak ceiling (dBTP).")
 @click.option(
     "--set", "settings", multiple=True, metavar="FIELD=VALUE", help="Any other field, e.g. eq.bass.freq_hz=100."
 )

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import (
+    TERMINATING,
+    Context,
+    Terminated,
+    console,
+    err_console,
+    fail,
+    pass_ctx,
+    raise_on_terminating_signals,
+    user_errors,
+)
 from sidflow_pipeline.cli.recommend import build_request, open_recommender, resolver, seed_options
 from sidflow_pipeline.recommend.filters import QueryError
 
@@ -26,6 +37,14 @@ def _fmt(seconds: float) -> str:
 
 class _SongFailed(Exception):
     """This song could not be prepared (render or mastering failed): skip it."""
+
+
+def _say(text: str) -> None:
+    """Print unless the terminal is gone (after SIGHUP a write can fail with EIO)."""
+    try:
+        console.print(text, highlight=False, soft_wrap=True, markup=False)
+    except OSError:
+        pass
 
 
 def _read_key(fd: int, timeout: float) -> str | None:
@@ -194,6 +213,8 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
         session.record(action, item)
 
     quit_requested = False
+    terminated: int | None = None
+    previous = raise_on_terminating_signals()
     try:
         while not quit_requested and session.current is not None:
             item = session.current
@@ -289,15 +310,28 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                     break
                 elif key in ("h", "?"):
                     console.print("\n" + KEYS_HELP, highlight=False, soft_wrap=True)
+    except Terminated as stop:
+        terminated = stop.signum
     finally:
+        for signum in TERMINATING:  # a second signal must not cut the cleanup short
+            signal.signal(signum, signal.SIG_IGN)
         player.stop()
         if mastering is not None:
             mastering.close()
         if restore is not None:
             import termios
 
-            termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            try:
+                termios.tcsetattr(fd, termios.TCSADRAIN, restore)
+            except termios.error:  # the terminal is gone (SIGHUP)
+                pass
         session.finish()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if terminated is not None:
+        name = signal.Signals(terminated).name
+        _say(f"\nstopped by {name}; the player is stopped — resume with: sidflow play --resume")
+        sys.exit(128 + terminated)
     counts = session.summary()
     shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
     console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.output import Column, emit_json, emit_jsonl, emit_songs, format_option, length_text, print_table
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,
@@ -45,12 +45,12 @@ def seed_options(func: Any) -> Any:
         ),
         click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True),
         click.option(
-            "--exploration", type=click.FloatRange(0.0, 1.0), default=None,
+            "--exploration", type=FiniteFloatRange(0.0, 1.0), default=None,
             help="0 = safe picks; 1 = wider pool, preference down-weighted, more seeded randomness "
             f"[default: {DEFAULT_EXPLORATION}; 0 with --like].",
         ),
         click.option(
-            "--diversity", type=click.FloatRange(min=0.0), default=None,
+            "--diversity", type=FiniteFloatRange(min=0.0), default=None,
             help=f"Minimum rating-space distance between consecutive songs (0 = off) [default: {DEFAULT_DIVERSITY}; 0 with --like].",
         ),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the exploration noise."),

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sidflow_pipeline.cli.common import Context, console, err_console, pass_ctx, user_errors
+from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, err_console, pass_ctx, user_errors
 
 __all__ = ["train"]
 
@@ -27,7 +27,7 @@ def _cell(metrics: Any, dim: str) -> str:
     "--num-boost-round", "--epochs", "rounds", type=click.IntRange(1, 10_000), default=300, show_default=True,
     help="Boosting rounds per dimension (--epochs is accepted for the design documents' name).",
 )  # fmt: skip
-@click.option("--learning-rate", type=click.FloatRange(0.001, 1.0), default=0.05, show_default=True)
+@click.option("--learning-rate", type=FiniteFloatRange(0.001, 1.0), default=0.05, show_default=True)
 @click.option("--num-leaves", type=click.IntRange(2, 256), default=7, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @pass_ctx

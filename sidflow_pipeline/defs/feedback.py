@@ -23,9 +23,9 @@ from sidflow_pipeline.feedback.aggregate import (
     read_aggregates,
     write_aggregates,
 )
-from sidflow_pipeline.feedback.log import log_checksum, read_events
+from sidflow_pipeline.feedback.log import log_checksum, read_config_events
 from sidflow_pipeline.hvsc.sync import read_moves
-from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
+from sidflow_pipeline.lance.build import MANIFEST_NAME, DatabaseBuildError, build_database
 from sidflow_pipeline.lance.verify import (
     aggregates_path,
     classified_checksum,
@@ -56,7 +56,7 @@ def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
 )
 def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    report = read_events(feedback_root(config))
+    report = read_config_events(config)
     for path, number, reason in report.bad_lines[:20]:
         context.log.warning(f"{path}:{number}: {reason} (skipped)")
     frame = aggregate_events(report, read_moves(config.hvsc_path))
@@ -138,10 +138,13 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     if saved.feedback_checksum is None:
         context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
-    result = build_database(
-        lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
-        sketches=_sketches(config),
-    )
+    try:
+        result = build_database(
+            lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
+            sketches=_sketches(config),
+        )
+    except DatabaseBuildError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
     # The CLI reads recommendations from a numpy snapshot of the table (no lancedb
     # import at start-up); writing it now spares the first `sidflow play` that copy.

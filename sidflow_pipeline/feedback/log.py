@@ -12,32 +12,47 @@ from __future__ import annotations
 import io
 import json
 import uuid as uuid_module
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.checksum import TreeDigest, tree_checksum
 
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
+
 __all__ = [
     "ACTIONS",
+    "FUTURE_SKEW",
+    "MAX_SONG_INDEX",
     "WEIGHTS",
     "FeedbackError",
     "FeedbackEvent",
     "ReadReport",
     "append_event",
     "day_file",
+    "is_torn_line",
     "iter_log_files",
     "log_checksum",
     "normalise_sid_path",
+    "read_config_events",
     "read_events",
+    "song_counts",
 ]
 
 # The design documents' weights: like +1.0, skip −0.3, dislike −1.0, play 0.0.
 WEIGHTS: dict[str, float] = {"like": 1.0, "skip": -0.3, "dislike": -1.0, "play": 0.0}
 ACTIONS = tuple(WEIGHTS)
+# The schema's limits, shared by every writer and reader (validate, aggregation,
+# training): a PSID file has at most 256 songs (the aggregates store song_index as
+# Int32, so an unbounded integer would pass a check here and break them later), and
+# an event cannot have happened after now, beyond a small clock skew between devices.
+MAX_SONG_INDEX = 256
+FUTURE_SKEW = timedelta(minutes=10)
+SongCounts = Callable[[str], "int | None"]
 
 
 class FeedbackError(ValueError):
@@ -110,8 +125,14 @@ def iter_log_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/events.jsonl"))
 
 
-def parse_line(line: str) -> FeedbackEvent:
-    """One log line → event; :class:`FeedbackError` says what is wrong with it."""
+def parse_line(line: str, *, songs_of: SongCounts | None = None, now: datetime | None = None) -> FeedbackEvent:
+    """One log line → event; :class:`FeedbackError` says what is wrong with it.
+
+    The checks are the schema's, the same for ``sidflow feedback validate`` and for
+    every reader that aggregates or trains: a line that passes here can be counted.
+    ``songs_of`` gives a tune's song count when the tune is in the collection (None
+    otherwise: the log may name tunes before a sync brings them).
+    """
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -124,17 +145,94 @@ def parse_line(line: str) -> FeedbackEvent:
     if data["action"] not in WEIGHTS:
         raise FeedbackError(f"unknown action {data['action']!r}")
     try:
-        datetime.fromisoformat(data["ts"].replace("Z", "+00:00"))
+        when = datetime.fromisoformat(data["ts"].replace("Z", "+00:00"))
     except ValueError:
         raise FeedbackError(f"bad timestamp {data['ts']!r}") from None
+    if _utc(when) > _utc(now) + FUTURE_SKEW:
+        raise FeedbackError(f"timestamp {data['ts']!r} is in the future")
+    sid_path = data["sid_path"]
+    try:
+        normalised = normalise_sid_path(sid_path)
+    except FeedbackError as exc:
+        raise FeedbackError(f"bad sid_path: {exc}") from None
+    if normalised != sid_path:
+        raise FeedbackError(f"bad sid_path {sid_path!r}: expected a path inside the collection like {normalised!r}")
     song = data.get("song_index", 1)
-    if isinstance(song, bool) or not isinstance(song, int) or song < 1:
-        raise FeedbackError(f"bad song_index {song!r}")
+    if isinstance(song, bool) or not isinstance(song, int) or not 1 <= song <= MAX_SONG_INDEX:
+        raise FeedbackError(f"bad song_index {song!r} (1–{MAX_SONG_INDEX})")
+    songs = songs_of(sid_path) if songs_of is not None else None
+    if songs is not None and song > songs:
+        raise FeedbackError(f"song_index {song} out of range 1–{songs} for {sid_path}")
     event_id = data.get("uuid")
     return FeedbackEvent(
-        ts=data["ts"], sid_path=data["sid_path"], song_index=song, action=data["action"],
-        uuid=str(event_id) if event_id else f"{data['ts']}|{data['sid_path']}|{song}|{data['action']}",
+        ts=data["ts"], sid_path=sid_path, song_index=song, action=data["action"],
+        uuid=str(event_id) if event_id else f"{data['ts']}|{sid_path}|{song}|{data['action']}",
     )
+
+
+def song_counts(hvsc_root: Path, moves: Mapping[str, str] | None = None, catalog: Path | None = None) -> SongCounts:
+    """``sid_path → song count`` for tunes in the collection (following renames); None
+    for a tune that is not there or unreadable.
+
+    The catalog answers in one read (the retrain sensor calls this often); a tune it
+    does not list yet (a sync since) is read from its header, once.
+    """
+    from sidflow_pipeline.sid.header import SidFormatError, read_sid
+
+    cache: dict[str, int | None] = {}
+    if catalog is not None and catalog.is_file():
+        try:
+            import polars as pl
+
+            frame = pl.read_parquet(catalog, columns=["sid_path", "songs"]).unique("sid_path")
+            cache.update(zip(frame["sid_path"].to_list(), frame["songs"].to_list(), strict=True))
+        except (OSError, ValueError, pl.exceptions.PolarsError):  # a damaged catalog: read headers instead
+            cache.clear()
+    moves = moves or {}
+
+    def count(sid_path: str) -> int | None:
+        current = moves.get("/" + sid_path, "/" + sid_path).lstrip("/")
+        if current not in cache:
+            tune = hvsc_root / current
+            try:
+                cache[current] = read_sid(tune).header.songs if tune.is_file() else None
+            except (SidFormatError, OSError):
+                cache[current] = None
+        return cache[current]
+
+    return count
+
+
+def read_config_events(config: SidflowConfig) -> ReadReport:
+    """The log of ``config`` read with the collection's song counts: what ``validate``,
+    the aggregates and training all read, so they agree on every line."""
+    from sidflow_pipeline.hvsc.sync import read_moves
+
+    moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
+    songs_of = song_counts(config.hvsc_root, moves, config.catalog_path)
+    return read_events(config.data_path / "feedback", songs_of=songs_of)
+
+
+def is_torn_line(line: str) -> bool:
+    """True for what an interrupted append leaves: the start of a JSON object cut off.
+
+    Writers append whole lines under a lock and, since a full disk is handled, never
+    leave part of one; a log written earlier may still hold one. It is the file's last
+    line without its newline, or (once a later writer started a fresh line after it) a
+    line that is a JSON object cut short — the decoder runs out of text, rather than
+    meeting a wrong character. Readers skip it like any bad line, but name it, so a
+    user can tell an old crash from a line someone wrote by hand.
+    """
+    text = line.rstrip("\r\n").strip()
+    if not text.startswith("{"):
+        return False
+    if not line.endswith("\n"):
+        return True
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.pos >= len(text) or exc.msg.startswith("Unterminated string")
+    return False
 
 
 @dataclass
@@ -158,7 +256,7 @@ def log_checksum(root: Path) -> str:
     return tree_checksum(iter_log_files(root), root)
 
 
-def read_events(root: Path) -> ReadReport:
+def read_events(root: Path, *, songs_of: SongCounts | None = None, now: datetime | None = None) -> ReadReport:
     """Every valid event once (first occurrence of a uuid wins), with what was skipped.
 
     Each day's file is read into memory once and both parsed and hashed from those
@@ -177,9 +275,12 @@ def read_events(root: Path) -> ReadReport:
                     continue
                 report.lines += 1
                 try:
-                    event = parse_line(line)
+                    event = parse_line(line, songs_of=songs_of, now=now)
                 except FeedbackError as exc:
-                    report.bad_lines.append((str(path), number, str(exc)))
+                    reason = str(exc)
+                    if is_torn_line(line):
+                        reason += "; torn line (a write cut short by a crash or a full disk before this log was fixed): skipped"
+                    report.bad_lines.append((str(path), number, reason))
                     continue
                 if event.uuid in seen:
                     report.duplicates += 1

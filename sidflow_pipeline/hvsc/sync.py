@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.atomic import atomic_write_bytes, atomic_write_json
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, RemoteArchive, discover_releases
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
@@ -324,7 +324,7 @@ def sync_hvsc(
                     "deltas": [],
                 }
             else:
-                report_moves = _apply_update(fetched, archive, staging / "C64Music", version)
+                report_moves = _apply_update(fetched, archive, staging / "C64Music", version, log)
                 moves.extend(report_moves)
                 version = archive.version
                 manifest.setdefault("deltas", []).append(
@@ -351,7 +351,7 @@ def sync_hvsc(
         shutil.rmtree(user_files, ignore_errors=True)
         shutil.rmtree(replaced, ignore_errors=True)
         atomic_write_json(staging / MANIFEST_NAME, manifest)
-        _copy_moves_log(hvsc_path, staging, moves)
+        _merge_moves_log(hvsc_path, staging, moves)
         _swap(staging, hvsc_path)
         for path in fetched_paths:
             path.unlink(missing_ok=True)
@@ -384,7 +384,13 @@ def _install_full(fetched: DownloadResult, staging: Path) -> None:
         raise SyncError(f"{fetched.path.name}: archive does not unpack to C64Music/")
 
 
-def _apply_update(fetched: DownloadResult, archive: RemoteArchive, root: Path, installed: int | None) -> list[tuple[str, str]]:
+def _apply_update(
+    fetched: DownloadResult,
+    archive: RemoteArchive,
+    root: Path,
+    installed: int | None,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> list[tuple[str, str]]:
     if installed is None:
         raise SyncError(f"cannot apply {archive.name}: no release installed")
     safe_extract(fetched.path, root)
@@ -402,22 +408,32 @@ def _apply_update(fetched: DownloadResult, archive: RemoteArchive, root: Path, i
         report = apply_update_script(script, root, installed)
     except HvsScriptError as exc:
         raise SyncError(f"{archive.name}: {exc}; previous release kept") from exc
+    if report.already_absent:  # accepted (see docs/reliability.md), but said
+        log(f"{script_path.name}: {len(report.already_absent)} DELETE(s) of paths already gone, e.g. {report.already_absent[0]}")
     leftover = root / "update"
     if leftover.exists():
         shutil.rmtree(leftover)
     return list(report.moves)
 
 
-def _copy_moves_log(hvsc_path: Path, staging: Path, moves: list[tuple[str, str]]) -> None:
+def _merge_moves_log(hvsc_path: Path, staging: Path, moves: list[tuple[str, str]]) -> None:
+    """Write the staging tree's move log: every line of the live log, then this sync's moves.
+
+    The staging tree is a hard-link copy of ``hvsc_path``, so its ``path-moves.jsonl``
+    *is* the live file (one inode): copying one onto the other raises
+    ``SameFileError``, and appending in place would change the live tree before the
+    swap (and keep the change when the sync then fails). So the merged log is written
+    as a new file (atomic replace breaks the link) and the live one is only read.
+    """
     old = hvsc_path / MOVES_NAME
     new = staging / MOVES_NAME
-    if old.is_file():
-        shutil.copy2(old, new)
+    existing = old.read_bytes() if old.is_file() else b""
+    if existing and not existing.endswith(b"\n"):
+        existing += b"\n"  # a torn last line must not swallow the first new record
     renames = [(a, b) for a, b in moves if not a.lower().startswith("/update/")]
-    if renames:
-        with new.open("a", encoding="utf-8") as handle:
-            for a, b in renames:
-                handle.write(json.dumps({"from": a, "to": b}, sort_keys=True) + "\n")
+    added = "".join(json.dumps({"from": a, "to": b}, sort_keys=True) + "\n" for a, b in renames).encode("utf-8")
+    if existing or added:
+        atomic_write_bytes(new, existing + added)
 
 
 def _swap(staging: Path, target: Path) -> None:

@@ -5,7 +5,10 @@ that moves, renames, deletes and re-credits files, plus an ``update/`` folder of
 and fixed tunes that the script moves into place. Release N is only reproduced
 byte for byte if the script is executed exactly, so this module follows
 ``docs/hvs-update-script.md`` to the letter and refuses anything it does not
-understand instead of guessing.
+understand instead of guessing — except three forms the real scripts every HVSC user
+applies do use (Update73.hvs, Update74.hvs), described in ``docs/reliability.md``: a
+directory MOVE to a destination without its trailing '/', a DELETE of a directory
+without its trailing '/', and a DELETE of a file an earlier update already removed.
 
 Parsing and executing are separate so that a script can be checked completely
 (every keyword, path and value) before a single file is touched.
@@ -186,7 +189,9 @@ class ApplyReport:
     path follows its tune by replaying the list. Entries whose old path lies under
     ``/update/`` are new tunes arriving, not renames. ``replaced`` lists every
     destination REPLACE wrote (overwritten or not); ``edited`` every file whose
-    header was changed, once each; ``deleted`` files and directories (with ``/``).
+    header was changed, once each; ``deleted`` files and directories (with ``/``);
+    ``already_absent`` files a DELETE named that were not there (an earlier update
+    removed them).
     """
 
     counts: dict[str, int] = field(default_factory=dict)
@@ -195,6 +200,7 @@ class ApplyReport:
     replaced: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
     created_dirs: list[str] = field(default_factory=list)
+    already_absent: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- values
@@ -438,10 +444,15 @@ def _check_block(
             )
             raise fail(f"{keyword}: {exc}{hint}", number) from None
     if keyword in ("MOVE", "REPLACE") and _is_dir_path(params[0]) and not _is_dir_path(params[1]):
-        raise fail(
-            f"{keyword}: a directory ({params[0]}) can only go to a directory, not {params[1]}",
-            block[1][0],
-        )
+        # Update73.hvs moves /update/new/MUSICIANS/M/Met/ to /MUSICIANS/M/Met: a
+        # directory can only go to a directory, so the destination names one whether
+        # or not it ends in '/'. A destination that names a SID file is a mistake.
+        if params[1].lower().endswith(".sid"):
+            raise fail(
+                f"{keyword}: a directory ({params[0]}) can only go to a directory, not {params[1]}",
+                block[1][0],
+            )
+        params[1] = params[1] + "/"
     return Command(keyword=keyword, params=tuple(params), line=block[0][0])
 
 
@@ -600,22 +611,42 @@ class _Executor:
     # -- file system commands
 
     def _do_delete(self, path: str) -> None:
-        if not self.parts(path):
+        """Delete a file, or an empty directory.
+
+        Two forms of the real scripts are accepted beyond the letter of the format:
+        a directory written without its trailing '/' (Update73.hvs deletes the emptied
+        ``/update/new/MUSICIANS/P/Page_Jason``) is deleted as that directory, and a
+        *file* that is already absent (Update73 and 74 both delete
+        ``/DOCUMENTS/Songlengths.txt``, gone since an earlier update) is a no-op: the
+        state the command asks for already holds. It is listed in
+        ``report.already_absent``. A missing *directory* is still refused: scripts only
+        delete folders they just emptied, so its absence means a different tree.
+        """
+        parts = self.parts(path)
+        if not parts:
             raise self.fail("refusing to delete the collection root")
-        if _is_dir_path(path):
-            directory = self.existing_dir(path)
+        found = None if _is_dir_path(path) else self.find(parts)
+        if _is_dir_path(path) or (found is not None and found.is_dir()):
+            directory = self.existing_dir(path) if found is None else found
             leftovers = sorted(os.listdir(directory))
             if leftovers:
                 raise self.fail(
-                    f"directory {path} is not empty "
+                    f"directory {self.rel(directory, is_dir=True)} is not empty "
                     f"({len(leftovers)} entries, e.g. {leftovers[0]!r})"
                 )
             directory.rmdir()
             self.report.deleted.append(self.rel(directory, is_dir=True))
+        elif found is None:
+            for depth in range(1, len(parts)):
+                above = self.find(parts[:depth])
+                if above is None:
+                    break
+                if not above.is_dir():  # a path through a file: not the tree the script expects
+                    raise self.fail(f"{path} does not exist ({self.rel(above)} is a file)")
+            self.report.already_absent.append(_hvsc_path(parts))
         else:
-            target = self.existing_file(path)
-            target.unlink()
-            self.report.deleted.append(self.rel(target))
+            found.unlink()
+            self.report.deleted.append(self.rel(found))
 
     def _do_mkdir(self, path: str) -> None:
         parts = self.parts(path)

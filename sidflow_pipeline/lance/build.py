@@ -54,6 +54,8 @@ scale, weight and sketch mean is in the manifest under ``similarity_vector``):
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +71,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLE_NAME",
     "BuildResult",
+    "DatabaseBuildError",
     "build_database",
     "read_manifest",
     "songs_schema",
@@ -110,6 +113,11 @@ def songs_schema() -> pa.Schema:
     )
 
 
+class DatabaseBuildError(RuntimeError):
+    """A build that failed (a full disk, say) and left the previous database as it was;
+    ``str()`` is one line naming the database and the reason."""
+
+
 @dataclass(frozen=True)
 class BuildResult:
     record_count: int
@@ -128,7 +136,7 @@ def build_database(
     now: datetime | None = None,
     sketches: Mapping[tuple[str, int], Mapping[str, Any] | None] | None = None,
 ) -> BuildResult:
-    """Write the ``songs`` table (overwrite) and return the manifest for it.
+    """Write the ``songs`` table (a fresh database swapped in) and return the manifest for it.
 
     ``names`` maps a song to (composer, title); ``sources`` are the checksums of the
     canonical inputs (classified, feedback) that the manifest records; ``sketches``
@@ -174,14 +182,25 @@ def build_database(
     flat = pa.array(similarity_vectors.reshape(-1).astype("float32"), type=pa.float32())
     columns["similarity_vector"] = pa.FixedSizeListArray.from_arrays(flat, width)  # type: ignore[assignment]
     table = pa.Table.from_pydict(columns, schema=songs_schema())
-    db_path.mkdir(parents=True, exist_ok=True)
-    db = lancedb.connect(str(db_path))
-    created = db.create_table(TABLE_NAME, data=table, mode="overwrite")
-    # Point lookups by key ("more like this" seeds, the radio's now-playing rows)
-    # would otherwise scan every row: 18 ms → 4 ms at 100,000 songs.
-    from lancedb.index import BTree
+    _recover_interrupted_swap(db_path)
+    staging = db_path.with_name(f".{db_path.name}.building")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        staging.mkdir(parents=True)
+        created = lancedb.connect(str(staging)).create_table(TABLE_NAME, data=table, mode="create")
+        # Point lookups by key ("more like this" seeds, the radio's now-playing rows)
+        # would otherwise scan every row: 18 ms → 4 ms at 100,000 songs.
+        from lancedb.index import BTree
 
-    created.create_index("key", config=BTree())
+        created.create_index("key", config=BTree())
+    except (KeyboardInterrupt, SystemExit):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except BaseException as exc:  # noqa: BLE001 - lance raises OSError, RuntimeError or a Rust panic
+        shutil.rmtree(staging, ignore_errors=True)
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise DatabaseBuildError(f"{db_path}: database build failed ({reason}); the previous database is unchanged") from exc
+    _swap_in(staging, db_path)
     manifest = {
         "version": "1.0",
         "schema_version": SCHEMA_VERSION,
@@ -197,6 +216,31 @@ def build_database(
         "similarity_vector": similarity.to_json(),
     }
     return BuildResult(record_count=table.num_rows, manifest=manifest, seconds=time.perf_counter() - started)
+
+
+def _swap_in(staging: Path, db_path: Path) -> None:
+    """Replace the database folder by the finished build: two renames, never a mix.
+
+    LanceDB's own ``mode="overwrite"`` writes a new version *into* the live table, so
+    a build that failed half-way (a full disk while indexing) left that version
+    behind, out of step with the manifest. Building into a sibling folder and
+    renaming it into place means readers see the old database or the new one.
+    :func:`_recover_interrupted_swap` finishes a swap cut between the renames.
+    """
+    previous = db_path.with_name(f".{db_path.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if db_path.exists():
+        os.rename(db_path, previous)
+    os.rename(staging, db_path)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _recover_interrupted_swap(db_path: Path) -> None:
+    previous = db_path.with_name(f".{db_path.name}.previous")
+    if previous.exists() and not db_path.exists():
+        os.rename(previous, db_path)
+    elif previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:

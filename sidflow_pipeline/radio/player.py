@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+from typing import IO
 
 from sidflow_pipeline.radio.queue import QueueItem
+from sidflow_pipeline.sid.player import stop_with_parent
 
 __all__ = ["NoAudioDevice", "RadioPlayer"]
 
@@ -37,7 +40,8 @@ class RadioPlayer:
         self._started = 0.0
         self._paused_at: float | None = None
         self._paused_total = 0.0
-        self._failed: tuple[str, str] | None = None  # stderr can be read only once
+        self._failed: tuple[str, str] | None = None
+        self._stderr: IO[bytes] | None = None
 
     def start(self, item: QueueItem, seconds: int | None = None, wav: Path | None = None) -> str | None:
         """Start ``item`` (or its mastered ``wav`` through the WAV player); a message when
@@ -51,12 +55,16 @@ class RadioPlayer:
             command = [str(self.wav_player), "-q", str(wav)]
         else:
             command = [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file]
+        # stderr goes to a file, not a pipe: sidplayfp writes a status line many times
+        # a second, and a pipe nobody reads fills up (64 KiB) and then blocks it mid-song.
+        self._stderr = tempfile.TemporaryFile(prefix="sidflow-player-")
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
             start_new_session=True,
+            preexec_fn=stop_with_parent(),  # even a SIGKILLed CLI leaves no player behind
         )
         self.paused, self._paused_at, self._paused_total, self._failed = False, None, 0.0, None
         self._started = time.monotonic()
@@ -72,11 +80,11 @@ class RadioPlayer:
         return None
 
     def _failure(self) -> tuple[str, str]:
-        """(all of stderr, the line to show) for an exited player; the same answer
-        however often it is asked (stderr can be read only once)."""
+        """(the end of stderr, the line to show) for an exited player; the same answer
+        however often it is asked."""
         assert self.process is not None
         if self._failed is None:
-            err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+            err = _tail(self._stderr).decode(errors="replace").strip()
             program = Path(str(self.process.args[0])).name
             self._failed = (err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}")
         return self._failed
@@ -132,6 +140,16 @@ class RadioPlayer:
                 process.wait()
         else:
             process.wait()
-        if process.stderr:
-            process.stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
         self.paused = False
+
+
+def _tail(handle: IO[bytes] | None, limit: int = 16384) -> bytes:
+    """The last ``limit`` bytes written to a player's stderr file (its error is at the end)."""
+    if handle is None or handle.closed:
+        return b""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - limit))
+    return handle.read()

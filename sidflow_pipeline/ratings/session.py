@@ -16,12 +16,14 @@ import os
 import random
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from sidflow_pipeline.ratings.tags import DIMENSIONS, Rating, TagsError, rating_for_song, read_tags, tags_path_for
+from sidflow_pipeline.sid.player import stop_with_parent
 
 __all__ = ["HELP", "KeyInput", "Player", "RateSong", "collect_songs", "describe"]
 
@@ -180,21 +182,29 @@ class Player:
         if not self.available or self.binary is None:
             return None
         seconds = max(1, round((song.length_ms or self.default_seconds * 1000) / 1000))
+        # A file, not a pipe: sidplayfp writes a status line many times a second, and an
+        # unread pipe fills up and blocks it mid-song.
+        stderr = tempfile.TemporaryFile(prefix="sidflow-rate-")
         self.process = subprocess.Popen(
             [str(self.binary), f"-os{song.song_index}", f"-t{seconds}", "-q", str(song.file)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
             start_new_session=True,
+            preexec_fn=stop_with_parent(),  # even a SIGKILLed CLI leaves no player behind
         )
         deadline = time.monotonic() + 0.4
         while time.monotonic() < deadline and self.process.poll() is None:
             time.sleep(0.02)
         if self.process.poll() not in (None, 0):
-            err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace").strip()
+            size = stderr.seek(0, os.SEEK_END)
+            stderr.seek(max(0, size - 16384))
+            err = stderr.read().decode(errors="replace").strip()
+            stderr.close()
             self.problem = err.splitlines()[-1] if err else f"sidplayfp exited with status {self.process.returncode}"
             self.process = None
             return f"cannot play audio ({self.problem}); rating without sound"
+        stderr.close()  # the child keeps its own descriptor; nothing more is read from it
         return None
 
     @property

@@ -15,8 +15,11 @@ that has no entry of its own.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,13 @@ __all__ = [
     "Rating",
     "TagsError",
     "effective_tags_files",
+    "is_utf8_name",
     "iter_tags_files",
     "load_all_tags",
+    "locked",
     "rating_for_song",
     "read_tags",
+    "readable_name",
     "tags_path_for",
     "write_rating",
 ]
@@ -86,8 +92,12 @@ def _rating_from(data: Mapping[str, Any], where: str) -> Rating:
 
 def read_tags(path: Path) -> dict[int | None, Rating]:
     """Ratings in a tags file: key ``None`` = file-wide, ``n`` = song n (1-based)."""
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TagsError(f"{path}: not valid UTF-8 (byte 0x{raw[exc.start]:02X} at line {line})") from None
     except json.JSONDecodeError as exc:
         raise TagsError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from exc
     if not isinstance(data, dict):
@@ -118,21 +128,44 @@ def tags_path_for(sid_path: str, hvsc_root: Path, tags_root: Path | None) -> Pat
     return base / f"{rel}{TAGS_SUFFIX}"
 
 
-def iter_tags_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """``(sid_path, tags file)`` for every tags file below ``root``, in path order."""
+def readable_name(text: str) -> str:
+    """A path as it can be shown: undecodable bytes of a file name as ``\\xNN``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(text: str) -> bool:
+    """False for a file name with bytes that are not UTF-8 (Python keeps them as
+    surrogates, which no JSON, Parquet or log line can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def iter_tags_files(root: Path, problems: list[str] | None = None) -> Iterator[tuple[str, Path]]:
+    """``(sid_path, tags file)`` for every tags file below ``root``, in path order.
+
+    A file whose name is not valid UTF-8 is left out (and named in ``problems``): it
+    cannot name a tune of the catalog, and its key would break whatever stores it.
+    """
     if not root.is_dir():
         return
     found = [p for p in root.rglob(f"*{TAGS_SUFFIX}") if p.is_file()]
     for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
         rel = path.relative_to(root).as_posix()
+        if not is_utf8_name(rel):
+            if problems is not None:
+                problems.append(f"{readable_name(str(path))}: file name is not valid UTF-8; rename the file")
+            continue
         yield rel[: -len(TAGS_SUFFIX)], path
 
 
-def effective_tags_files(roots: Iterable[Path]) -> Iterator[tuple[str, Path]]:
+def effective_tags_files(roots: Iterable[Path], problems: list[str] | None = None) -> Iterator[tuple[str, Path]]:
     """``(sid_path, tags file)`` over several roots; a tune's file in an earlier root wins."""
     seen: set[str] = set()
     for root in roots:
-        for sid_path, path in iter_tags_files(root):
+        for sid_path, path in iter_tags_files(root, problems):
             if sid_path not in seen:
                 seen.add(sid_path)
                 yield sid_path, path
@@ -142,11 +175,13 @@ def load_all_tags(roots: Iterable[Path]) -> tuple[dict[str, dict[int | None, Rat
     """Every usable tags file, and a one-line problem for each one that is not."""
     found: dict[str, dict[int | None, Rating]] = {}
     problems: list[str] = []
-    for sid_path, path in effective_tags_files(roots):
+    for sid_path, path in effective_tags_files(roots, problems):
         try:
             found[sid_path] = read_tags(path)
         except TagsError as exc:
             problems.append(str(exc))
+        except OSError as exc:  # unreadable (permissions, a FIFO...): that one file only
+            problems.append(f"{path}: cannot read: {exc.strerror or exc}")
     return found, problems
 
 
@@ -154,12 +189,41 @@ def _dump(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` for ``path``'s read-modify-write.
+
+    Two ``sidflow rate`` sessions (or a rater and a script) rating different songs of
+    one tune both read the file, add their song and write it back: without the lock
+    the second write drops the first one's song.
+
+    The lock is taken on the folder holding the tags file, not on the file (it is
+    replaced by a new inode on every write, so a lock on it would be lost) and not on
+    a sidecar lock file: a sidecar would be left beside every rated tune, and with
+    ratings kept beside the SIDs it would keep an update script from deleting a
+    folder it emptied. Writers of one folder wait for each other for milliseconds.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
     """Store one song's rating, keeping the file's other songs; atomic and deterministic.
 
     A legacy flat file is rewritten in the current form (``s`` → ``e``); for a
     multi-song tune its file-wide rating stays as the default for unrated songs.
+    The whole read-modify-write holds :func:`locked`, so concurrent raters lose nothing.
     """
+    with locked(path):
+        _write_rating(path, song_index, songs, rating)
+
+
+def _write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
     existing = read_tags(path) if path.exists() else {}
     if songs <= 1:
         data: dict[str, Any] = rating.to_json()

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -56,6 +56,7 @@ __all__ = [
 # songs finally chosen (strings are the costly columns to materialise).
 _SEARCH_COLUMNS = ["key", "e", "m", "c", "p", "bpm", "duration", "likes", "dislikes", "skips", "plays", "vector"]
 _DISPLAY_COLUMNS = ["key", "sid_path", "song_index", "title", "composer"]
+_T = TypeVar("_T")
 SIMILARITY_COLUMN = "similarity_vector"
 
 
@@ -174,8 +175,24 @@ def _noise(seed: int, keys: Iterable[str]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
+def database_unreadable(db_path: Path, exc: BaseException, failed: str = "cannot be read") -> DatabaseUnavailable:
+    """One line naming the damaged database and the command that rebuilds it."""
+    from sidflow_pipeline.lance.verify import fix_command
+
+    first = (str(exc).splitlines() or [""])[0][:160]
+    return DatabaseUnavailable(
+        f"song database {db_path} {failed} ({type(exc).__name__}: {first}); rebuild it: "
+        f"rm -rf {db_path} && {fix_command('sidflow_lance')}"
+    )
+
+
 class Recommender:
-    """Opens the table once; :meth:`recommend` is then cheap enough for an interactive radio."""
+    """Opens the table once; :meth:`recommend` is then cheap enough for an interactive radio.
+
+    Opening reads only the table's manifest, so a damaged data file shows up at the
+    first query: every read goes through :meth:`_read`, which turns whatever LanceDB
+    raises (an I/O error, a decode error, a Rust panic) into :class:`DatabaseUnavailable`.
+    """
 
     def __init__(self, db_path: Path, table_name: str = "songs") -> None:
         import lancedb
@@ -185,18 +202,25 @@ class Recommender:
                 f"no song database at {db_path}: materialize sidflow_lance (scripts/run.sh, or "
                 "`dagster asset materialize -m sidflow_pipeline.definitions --select sidflow_lance`)"
             )
+        self.db_path = db_path
         try:
             self.table = lancedb.connect(str(db_path)).open_table(table_name)
             self.size = self.table.count_rows()
         except Exception as exc:  # any failure to open is "corrupt" to the user
-            raise DatabaseUnavailable(
-                f"song database {db_path} cannot be opened ({type(exc).__name__}); delete it and materialize sidflow_lance"
-            ) from exc
+            raise database_unreadable(db_path, exc, "cannot be opened") from exc
+
+    def _read(self, query: Callable[[], _T]) -> _T:
+        try:
+            return query()
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
+            raise database_unreadable(self.db_path, exc) from exc
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
         key = f"{sid_path}#{song_index}"
         columns = sorted({*_SEARCH_COLUMNS, *_DISPLAY_COLUMNS, SIMILARITY_COLUMN})
-        rows = self.table.search().where(f"key = {_quote(key)}").select(columns).limit(1).to_list()
+        rows = self._read(lambda: self.table.search().where(f"key = {_quote(key)}").select(columns).limit(1).to_list())
         return rows[0] if rows else None
 
     def similar_composers(self, name: str, limit: int = 20, min_songs: int = 2) -> tuple[str, list[ComposerMatch]]:
@@ -210,7 +234,7 @@ class Recommender:
         ``min_songs`` songs are left out of the ranking (one song is no style).
         Returns the matched composer and the ranking (ties by name).
         """
-        table = self.table.search().select(["composer", "key", SIMILARITY_COLUMN]).limit(max(self.size, 1)).to_arrow()
+        table = self._read(lambda: self.table.search().select(["composer", "key", SIMILARITY_COLUMN]).limit(max(self.size, 1)).to_arrow())
         composers = np.array(table["composer"].to_pylist(), dtype=object)
         keys = table["key"].to_pylist()
         vectors = np.asarray(table[SIMILARITY_COLUMN].to_pylist(), dtype=np.float64).reshape(len(keys), -1)
@@ -243,7 +267,7 @@ class Recommender:
             builder = builder.select([*_SEARCH_COLUMNS, "_distance"]).with_row_id(True)
             return builder.where(where, prefilter=True) if where else builder
 
-        found = base().limit(k + 1).to_arrow()
+        found = self._read(lambda: base().limit(k + 1).to_arrow())
         distances = found["_distance"].to_numpy(zero_copy_only=False)
         if found.num_rows <= k or distances[k] > distances[k - 1]:
             return found.slice(0, k)
@@ -255,14 +279,14 @@ class Recommender:
         if inside.num_rows >= k // 2:
             return inside
         upper = float(np.nextafter(boundary, np.float32(np.inf)))
-        ties = base().distance_range(float(boundary), upper).limit(self.size).to_arrow()
+        ties = self._read(lambda: base().distance_range(float(boundary), upper).limit(self.size).to_arrow())
         return pa.concat_tables([inside, ties.select(inside.column_names)])
 
     def _display(self, row_ids: list[int]) -> dict[str, dict[str, Any]]:
         """Display columns of the chosen songs by row id (half the cost of a ``key IN`` query)."""
         if not row_ids:
             return {}
-        rows = self.table.take_row_ids(row_ids).select(_DISPLAY_COLUMNS).to_list()
+        rows = self._read(lambda: self.table.take_row_ids(row_ids).select(_DISPLAY_COLUMNS).to_list())
         return {row["key"]: row for row in rows}
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:

@@ -10,6 +10,7 @@ what a listener means by it — and ``bpm=120-140`` is an inclusive range.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -67,11 +68,20 @@ class Filter:
         return f"{self.field} {self.op} {self.value!r}"
 
 
+def _finite(value: float, what: str) -> float:
+    """``float()`` reads "nan" and "inf": a NaN weight or rating would make every
+    similarity NaN (and every comparison false), so non-finite numbers are refused."""
+    if not math.isfinite(value):
+        raise QueryError(f"{what} is not a finite number")
+    return value
+
+
 def _number(text: str, clause: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise QueryError(f"filter {clause!r}: {text!r} is not a number") from None
+    return _finite(value, f"filter {clause!r}: {text!r}")
 
 
 def parse_filters(text: str | None) -> tuple[Filter, ...]:
@@ -120,9 +130,10 @@ def parse_vector(text: str) -> tuple[float, ...]:
 
 def _vector_number(part: str, text: str) -> float:
     try:
-        return float(part)
+        value = float(part)
     except ValueError:
         raise QueryError(f"vector {text!r}: {part!r} is not a number") from None
+    return _finite(value, f"vector {text!r}: {part!r}")
 
 
 def parse_blend(text: str) -> tuple[float, float, float]:
@@ -137,6 +148,7 @@ def parse_blend(text: str) -> tuple[float, float, float]:
             weight = float(weight_text) if sep else 1.0
         except ValueError:
             raise QueryError(f"blend {text!r}: weight {weight_text!r} is not a number") from None
+        _finite(weight, f"blend {text!r}: weight {weight_text!r}")
         if weight < 0:
             raise QueryError(f"blend {text!r}: weights must not be negative")
         total += weight

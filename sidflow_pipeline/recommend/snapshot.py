@@ -35,6 +35,7 @@ from sidflow_pipeline.recommend.engine import (
     DatabaseUnavailable,
     Recommendation,
     RecommendRequest,
+    database_unreadable,
     rank,
 )
 from sidflow_pipeline.recommend.filters import Filter, QueryError
@@ -98,10 +99,10 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         like = next((c for c in LIKE_COLUMNS if c in names), None)
         columns = [*_STRINGS, "song_index", *_FLOATS, *_COUNTS, "rated", "vector", "mood_vector", *([like] if like else [])]
         data = table.to_arrow().select(columns)
-    except Exception as exc:  # any failure to read is "corrupt" to the user, as in Recommender
-        raise DatabaseUnavailable(
-            f"song database {db_path} cannot be opened ({type(exc).__name__}); delete it and materialize sidflow_lance"
-        ) from exc
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure to read (a Rust panic too) is "corrupt", as in Recommender
+        raise database_unreadable(db_path, exc) from exc
     arrays: dict[str, np.ndarray] = {"stamp": np.array(stamp), "like_column": np.array(like or "")}
     for name in _STRINGS:
         arrays[f"{name}_blob"], arrays[f"{name}_offsets"] = _pack_strings(data[name].to_pylist())

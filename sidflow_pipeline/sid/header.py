@@ -9,6 +9,8 @@ names the problem — never later as an ``IndexError`` deep inside a render.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import struct
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Literal
 
 __all__ = [
     "CLOCKS",
+    "MAX_SID_FILE_SIZE",
     "SID_MODELS",
     "SidFile",
     "SidFormatError",
@@ -24,11 +27,15 @@ __all__ = [
     "encode_header",
     "parse_sid",
     "read_sid",
+    "read_sid_bytes",
     "rewrite_header",
 ]
 
 V1_HEADER_SIZE = 0x76
 V2_HEADER_SIZE = 0x7C
+# The largest file the format can describe: a v2+ header, the two-byte load address
+# in front of the data, and data filling all 64 KiB of C64 memory.
+MAX_SID_FILE_SIZE = V2_HEADER_SIZE + 2 + 0x10000
 
 # Two-bit codes used for the clock and every SID model field of ``flags``.
 CLOCKS: tuple[str, ...] = ("Unknown", "PAL", "NTSC", "PAL+NTSC")
@@ -269,13 +276,59 @@ def parse_sid(data: bytes) -> SidFile:
     return sid
 
 
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"  # pragma: no cover - every kind is named above
+
+
+def read_sid_bytes(path: Path | str) -> bytes:
+    """The bytes of a SID file — only of a regular file, and at most :data:`MAX_SID_FILE_SIZE`.
+
+    A path can name a FIFO (opening it would wait for a writer forever) or a device
+    such as ``/dev/zero`` behind a ``.sid`` symlink (reading it never ends), so the
+    file is opened non-blocking, checked with ``fstat`` on the very descriptor that
+    is read (no race with a rename), and read with a bound.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SidFormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SidFormatError(f"{path}: not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > MAX_SID_FILE_SIZE:
+            raise SidFormatError(
+                f"{path}: {info.st_size:,} bytes, larger than the largest SID file ({MAX_SID_FILE_SIZE:,} bytes)"
+            )
+        chunks: list[bytes] = []
+        left = MAX_SID_FILE_SIZE + 1  # one byte more tells a file that grew while we read
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise SidFormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_SID_FILE_SIZE:
+        raise SidFormatError(f"{path}: larger than the largest SID file ({MAX_SID_FILE_SIZE:,} bytes)")
+    return data
+
+
 def read_sid(path: Path | str) -> SidFile:
     """Read and parse a file, prefixing errors with the path so a CLI line is complete."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SidFormatError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    data = read_sid_bytes(path)
     try:
         return parse_sid(data)
     except SidFormatError as exc:

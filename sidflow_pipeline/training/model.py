@@ -278,43 +278,108 @@ def baseline_matrix(rows: Sequence[Mapping[str, float]]) -> dict[str, np.ndarray
     return {d: np.array([p[d] for p in predictions], dtype=np.float64) for d in DIMENSIONS}
 
 
+BOOSTER_CHECKSUMS = "boosterSha256"
+REBUILD = "rebuild it with 'sidflow train --force'"
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def save_model(model: RatingModel, model_dir: Path) -> None:
+    """Boosters, stats, then the metadata — last, and naming each booster's sha256.
+
+    LightGBM aborts the whole process (SIGABRT, exit 134) on many damaged model
+    files instead of raising, so a booster is only handed to it when its bytes are
+    the ones this function wrote; the checksums also catch a crash between writing
+    new boosters and the metadata that describes them.
+    """
     model_dir.mkdir(parents=True, exist_ok=True)
+    checksums: dict[str, str] = {}
     for dim in DIMENSIONS:
         path = model_dir / f"model-{dim}.txt"
         booster = model.boosters.get(dim)
         if booster is None:
             path.unlink(missing_ok=True)
         else:
-            atomic_write_text(path, booster.model_to_string())
+            text = booster.model_to_string()
+            atomic_write_text(path, text)
+            checksums[dim] = _sha256(text.encode("utf-8"))
+    model.metadata[BOOSTER_CHECKSUMS] = checksums
     atomic_write_json(model_dir / FEATURE_STATS, model.stats.to_json())
     atomic_write_json(model_dir / MODEL_METADATA, model.metadata)
 
 
+def _looks_complete(text: str) -> bool:
+    """For models saved before checksums were recorded: a LightGBM text model that was
+    not cut short (the tree count it declares is there, and the trailer after it)."""
+    if not text.startswith("tree\n") or "\nend of trees\n" not in text or "end of parameters" not in text:
+        return False
+    sizes = next((line for line in text.splitlines() if line.startswith("tree_sizes=")), None)
+    return sizes is not None and len(sizes.split("=", 1)[1].split()) == text.count("\nTree=")
+
+
+def _load_booster(path: Path, expected: str | None) -> Any:
+    import lightgbm as lgb
+
+    if not path.is_file():
+        raise ModelError(f"{path} is missing (the binary model is not in git); {REBUILD}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc}); {REBUILD}") from exc
+    if expected is not None and _sha256(data) != expected:
+        raise ModelError(f"{path} is damaged (its sha256 differs from {MODEL_METADATA}); {REBUILD}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelError(f"{path} is damaged (not a LightGBM text model); {REBUILD}") from None
+    if expected is None and not _looks_complete(text):
+        raise ModelError(f"{path} is damaged (cut short or not a LightGBM text model); {REBUILD}")
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as exc:
+        raise ModelError(f"{path} is damaged ({str(exc).splitlines()[0]}); {REBUILD}") from exc
+
+
 def load_model(model_dir: Path, feature_set_version: str) -> RatingModel | None:
-    """The published model, or None when there is none yet."""
+    """The published model, or None when there is none yet.
+
+    Every way the files can be damaged ends as :class:`ModelError` naming the file and
+    the rebuild command — never a LightGBM abort: see :func:`save_model`.
+    """
     meta_path = model_dir / MODEL_METADATA
     if not meta_path.is_file():
         return None
+    stats_path = model_dir / FEATURE_STATS
+    reading = meta_path
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        stats = FeatureStats.from_json(json.loads((model_dir / FEATURE_STATS).read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelError(f"{model_dir}: unreadable model files ({exc}); retrain with 'sidflow train --force'") from exc
+        if not isinstance(meta, dict):
+            raise TypeError("not a JSON object")
+        reading = stats_path
+        stats = FeatureStats.from_json(json.loads(stats_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # JSON and UTF-8 errors are ValueErrors
+        raise ModelError(f"{reading}: unreadable model file ({exc}); retrain with 'sidflow train --force'") from exc
     trained_on = meta.get("featureSetVersion")
     if trained_on != feature_set_version:
         raise ModelError(
             f"{meta_path}: model was trained on feature set {trained_on!r}, the data has {feature_set_version!r}; "
             "retrain with 'sidflow train --force'"
         )
-    import lightgbm as lgb
-
+    checksums = meta.get(BOOSTER_CHECKSUMS)
+    checksums = checksums if isinstance(checksums, dict) else {}
+    dims = meta.get("dimensions", DIMENSIONS)
+    if not isinstance(dims, list) or not all(d in DIMENSIONS for d in dims):
+        raise ModelError(f"{meta_path}: bad 'dimensions' {dims!r}; {REBUILD}")
     boosters = {}
-    for dim in meta.get("dimensions", DIMENSIONS):
-        path = model_dir / f"model-{dim}.txt"
-        if not path.is_file():
-            raise ModelError(f"{path} is missing (the binary model is not in git); rebuild it with 'sidflow train --force'")
-        boosters[dim] = lgb.Booster(model_file=str(path))
+    for dim in dims:
+        expected = checksums.get(dim)
+        boosters[dim] = _load_booster(model_dir / f"model-{dim}.txt", expected if isinstance(expected, str) else None)
+    if len(stats.names) != len(stats.mean) or not stats.names:
+        raise ModelError(f"{model_dir / FEATURE_STATS}: damaged feature statistics; {REBUILD}")
     return RatingModel(boosters, stats, meta)
 
 

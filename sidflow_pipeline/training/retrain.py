@@ -70,11 +70,11 @@ class RetrainDecision:
 def observe(config: SidflowConfig) -> Observation:
     """One read of the log and the tags files. Broken lines and unreadable tags files
     are not something new the listener said, so they do not count."""
-    from sidflow_pipeline.feedback.log import read_events
+    from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.ratings.tags import load_all_tags
 
     tags, _problems = load_all_tags(config.tags_roots)
-    return Observation(input_ids(tags, read_events(config.data_path / "feedback").events))
+    return Observation(input_ids(tags, read_config_events(config).events))
 
 
 def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozenset[str] | None:

@@ -87,7 +87,7 @@ class TrainingData:
 def load_training_data(config: SidflowConfig) -> TrainingData:
     """Features (``features/*.jsonl``), manual ratings and the feedback log → samples."""
     from sidflow_pipeline.classify.analyse import read_jsonl_rows
-    from sidflow_pipeline.feedback.log import read_events
+    from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.ratings.tags import load_all_tags
 
@@ -110,7 +110,7 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
         problems.append(f"{stale} songs have features of another feature set; rematerialize audio_features")
     tags, tag_problems = load_all_tags(config.tags_roots)
     problems.extend(tag_problems)
-    report = read_events(config.data_path / "feedback")
+    report = read_config_events(config)
     if report.bad_lines:
         problems.append(f"feedback log: {len(report.bad_lines)} bad lines skipped (sidflow feedback validate)")
     from sidflow_pipeline.hvsc.sync import read_moves

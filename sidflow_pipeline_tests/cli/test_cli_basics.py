@@ -72,6 +72,10 @@ def test_info_corrupt_file_is_one_line(tmp_path: Path) -> None:
 def test_config_validate_prints_and_fails_cleanly(tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text('{"threads": 2}')
+    # validate also checks the paths: the default hvscPath and hvscSource must exist
+    # (sidflow_pipeline_tests/faults/test_cli_faults.py covers the refusals).
+    (tmp_path / "data" / "hvsc").mkdir(parents=True)
+    (tmp_path / "data" / "mirror").mkdir()
     ok = CliRunner().invoke(cli, ["--config", str(good), "config", "validate", "--json"])
     assert ok.exit_code == 0
     assert json.loads(ok.output)["threads"] == 2

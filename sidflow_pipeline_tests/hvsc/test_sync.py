@@ -228,8 +228,9 @@ def test_script_failing_half_way_keeps_previous_release(hvsc_mirror: MirrorServe
     def break_late(work: Path) -> None:
         script = _script(work)
         text = script.read_bytes().decode("latin-1")
-        # Valid syntax, but the file to delete does not exist: fails after earlier commands ran.
-        script.write_bytes((text.rstrip() + "\r\n\r\nDELETE\r\n/MUSICIANS/Z/Nobody/missing.sid\r\n").encode("latin-1"))
+        # Valid syntax, but the directory to delete does not exist: fails after earlier
+        # commands ran. (An absent *file* is a no-op: real scripts delete those again.)
+        script.write_bytes((text.rstrip() + "\r\n\r\nDELETE\r\n/MUSICIANS/Z/Nobody/\r\n").encode("latin-1"))
 
     hvsc_mirror.put(update_name(BASE + 1), _repack_update(mirror_files, tmp_path, break_late))
     _failing_update(hvsc_mirror, target, before, r"DELETE")

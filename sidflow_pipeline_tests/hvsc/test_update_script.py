@@ -263,14 +263,11 @@ def test_delete_file_and_empty_directory(root: Path) -> None:
             "DELETE\n/MUSICIANS/H/Hubbard_Rob/\n",
             "directory /MUSICIANS/H/Hubbard_Rob/ is not empty (1 entries, e.g. 'Delta.sid')",
         ),
-        (
-            "DELETE\n/MUSICIANS/H/Hubbard_Rob/Commando.sid\n",
-            "/MUSICIANS/H/Hubbard_Rob/Commando.sid does not exist",
-        ),
         ("DELETE\n/MUSICIANS/H/Nobody/\n", "directory /MUSICIANS/H/Nobody/ does not exist"),
         (
+            # A directory written without '/' is that directory (Update73.hvs): still only when empty.
             "DELETE\n/MUSICIANS/H/Hubbard_Rob\n",
-            "is a directory; write it as /MUSICIANS/H/Hubbard_Rob/",
+            "directory /MUSICIANS/H/Hubbard_Rob/ is not empty (1 entries, e.g. 'Delta.sid')",
         ),
         ("DELETE\n/MUSICIANS/H/Hubbard_Rob/Delta.sid/\n", "is a file, not a directory"),
         ("DELETE\n/\n", "refusing to delete the collection root"),
@@ -289,6 +286,18 @@ def test_delete_and_mkdir_refusals(root: Path, body: str, fragment: str) -> None
     assert str(info.value).startswith(f"Update75.hvs line {HEADER_LINES + 5}: {body.split()[0]}: ")
     # Not transactional: the first command's effect stays, documented for the caller.
     assert tree(root) == sorted(before + ["/DEMOS/"])
+
+
+def test_delete_of_an_absent_file_is_a_no_op_that_is_reported(root: Path) -> None:
+    """Update73.hvs and Update74.hvs both delete /DOCUMENTS/Songlengths.txt, which an
+    earlier update already removed: the state DELETE asks for holds, nothing changes."""
+    put(root, "/MUSICIANS/H/Hubbard_Rob/Delta.sid")
+    before = tree(root)
+    report = run(root, "DELETE\n/MUSICIANS/H/Hubbard_Rob/Commando.sid\n/DOCUMENTS/Songlengths.txt\n")
+    assert tree(root) == before
+    assert report.deleted == []
+    assert report.already_absent == ["/MUSICIANS/H/Hubbard_Rob/Commando.sid", "/DOCUMENTS/Songlengths.txt"]
+    assert report.counts == {"DELETE": 2}
 
 
 def test_mkdir_creates_the_last_component_with_the_script_case(root: Path) -> None:

@@ -84,3 +84,16 @@ def test_stop_reaches_a_paused_player_and_one_that_ignores_sigterm(tmp_path: Pat
     player.stop()  # SIGCONT, SIGTERM (ignored), then SIGKILL after 2 s
     assert gone(pid) and not player.paused and player.pid is None
     player.stop()  # nothing to stop
+
+
+def test_a_chatty_player_is_never_blocked_by_its_own_stderr(tmp_path: Path) -> None:
+    """sidplayfp writes "Playing, press ESC to stop..." many times a second; into a pipe
+    nobody reads it blocked once 64 KiB were written (anon_pipe_write), mid-song."""
+    chatty = "i=0; while [ $i -lt 4000 ]; do echo 'Playing, press ESC to stop...' >&2; i=$((i+1)); done; exit 0"
+    player = RadioPlayer(_script(tmp_path, "sidplayfp", chatty), startup_grace=0.05)
+    assert player.start(_item(tmp_path)) is None
+    deadline = time.monotonic() + 20
+    while player.finished() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert player.finished() == "played"  # 120 KB of status lines, and it still ended
+    player.stop()
