@@ -6,9 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 echo "==> sidflow demo-collection --mirror data/mirror"
 sidflow demo-collection --mirror data/mirror
-# One run over every HVSC section (a partition range): sync, catalog, then render,
-# analyse and classify all sections with `threads` worker processes.
-ALL_SECTIONS='{"dagster/asset_partition_range_start": "MUSICIANS/0-9", "dagster/asset_partition_range_end": "OTHER"}'
-echo "==> dagster job execute -m sidflow_pipeline.definitions -j sidflow_full --tags '$ALL_SECTIONS'"
-dagster job execute -m sidflow_pipeline.definitions -j sidflow_full --tags "$ALL_SECTIONS"
+# One run over every HVSC section: sidflow_full carries the partition range over every
+# section itself (sync, catalog, then render, analyse and classify all sections with
+# `threads` worker processes).
+echo "==> dagster job execute -m sidflow_pipeline.definitions -j sidflow_full"
+dagster job execute -m sidflow_pipeline.definitions -j sidflow_full
 echo "==> done: classified songs in data/classified/*.jsonl"

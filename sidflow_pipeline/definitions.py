@@ -47,7 +47,22 @@ def executor_from_env(environ: Mapping[str, str] = os.environ) -> dg.ExecutorDef
 sidflow_full = dg.define_asset_job(
     "sidflow_full",
     selection=dg.AssetSelection.all(),
-    description="Materialize every asset: sync, catalog, and everything downstream.",
+    description="Materialize every asset: sync, catalog, and everything downstream, every section in one run.",
+    # The job carries the all-sections partition range itself, so launching it (CLI,
+    # UI, a schedule) needs no partition tags.
+    tags=classify.ALL_SECTIONS_TAGS,
+)
+
+# Observable sources (ratings, feedback, mastering ratings) carry automation conditions
+# that observe them every few minutes; this sensor evaluates those conditions. On by
+# default, so the UI shows when the listener's data last changed without a job having
+# to include them.
+sidflow_automation = dg.AutomationConditionSensorDefinition(
+    "sidflow_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Evaluates the assets' automation conditions (observes the listener's ratings and feedback).",
 )
 
 defs = dg.Definitions.merge(
@@ -58,5 +73,5 @@ defs = dg.Definitions.merge(
     feedback.defs,
     training.defs,
     mastering.defs,
-    dg.Definitions(jobs=[sidflow_full], executor=executor_from_env()),
+    dg.Definitions(jobs=[sidflow_full], sensors=[sidflow_automation], executor=executor_from_env()),
 )

@@ -23,7 +23,7 @@ from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
-from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
 from sidflow_pipeline.sid.engine import EngineUnavailable
 from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
@@ -188,6 +188,7 @@ def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | Non
 @dg.observable_source_asset(
     group_name="classify",
     description="The listener's *.sid.tags.json files (under tagsPath or beside the SIDs): observed, never produced.",
+    automation_condition=OBSERVE_EVERY_FIVE_MINUTES,
 )
 def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()

@@ -17,7 +17,7 @@ from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.classify.analyse import read_jsonl_rows
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs.classify import classified
-from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import (
     aggregate_events,
     read_aggregates,
@@ -42,6 +42,7 @@ UNKNOWN_FEEDBACK = "unknown: feedback_aggregates missing or predates source chec
 @dg.observable_source_asset(
     group_name="feedback",
     description="The append-only feedback log data/feedback/YYYY/MM/DD/events.jsonl (observed, never produced).",
+    automation_condition=OBSERVE_EVERY_FIVE_MINUTES,
 )
 def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
 from sidflow_pipeline.mastering.errors import MasteringError
 from sidflow_pipeline.mastering.profiles import (
@@ -44,6 +44,7 @@ def _ratings_digest(feedback_dir) -> str:  # noqa: ANN001
 @dg.observable_source_asset(
     group_name="mastering",
     description="The listener's mastering ratings (mastering-feedback/ratings.jsonl): observed, never produced.",
+    automation_condition=OBSERVE_EVERY_FIVE_MINUTES,
 )
 def mastering_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     _profiles, feedback = _dirs(sidflow)

@@ -20,4 +20,10 @@ class SidflowConfigResource(dg.ConfigurableResource):
         return load_config(self.config_path or None)
 
 
+# The listener's own files (ratings, feedback) change outside Dagster: observing them
+# every five minutes keeps their data versions current in the UI and for automation,
+# whichever job runs. Observing reads and hashes the files; it never writes.
+OBSERVE_EVERY_FIVE_MINUTES = dg.AutomationCondition.cron_tick_passed("*/5 * * * *") & ~dg.AutomationCondition.in_progress()
+
+
 defs = dg.Definitions(resources={"sidflow": SidflowConfigResource()})

@@ -65,10 +65,14 @@ def rating_model(context: dg.AssetExecutionContext, sidflow: SidflowConfigResour
         metadata["baseline_metrics"] = dg.MetadataValue.json(outcome.baseline.to_json())
     if outcome.current is not None:
         metadata["current_metrics"] = dg.MetadataValue.json(outcome.current.to_json())
+    # With no samples there is no candidate to compare: the check says so as a warning
+    # (not "Passed"), and a WARN failure does not block the downstream assets.
+    nothing = outcome.status == "no-samples"
     check = dg.AssetCheckResult(
         check_name=CHECK_NAME,
-        passed=outcome.status != "rejected",
-        description=outcome.reason,
+        passed=outcome.status not in ("rejected", "no-samples"),
+        severity=dg.AssetCheckSeverity.WARN if nothing else dg.AssetCheckSeverity.ERROR,
+        description=f"nothing to check: {outcome.reason}" if nothing else outcome.reason,
         metadata={"status": outcome.status},
     )
     return dg.MaterializeResult(metadata=metadata, check_results=[check])

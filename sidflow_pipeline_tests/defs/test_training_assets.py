@@ -283,3 +283,48 @@ def test_classified_refuses_rows_of_another_feature_set_than_the_model(tmp_path:
     message = failure.step_failure_data.user_failure_data.description
     assert "'1999-01-01.0'" in message and "was trained on" in message and "audio_features" in message
     assert not list((cfg.data_path / "classified").glob("*.jsonl"))  # nothing half-classified
+
+
+def test_full_job_carries_every_section() -> None:
+    """`dagster job execute -j sidflow_full` needs no partition tags (scripts/run.sh passes none)."""
+    from sidflow_pipeline.definitions import defs
+
+    assert ALL_SECTIONS_TAGS.items() <= defs.resolve_job_def("sidflow_full").tags.items()
+    assert "--tags" not in (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
+
+
+def test_the_model_check_warns_when_there_is_nothing_to_check(tmp_path: Path) -> None:
+    config, _features, _listener = write_project(tmp_path, count=20)
+    for path in (tmp_path / "data" / "tags").rglob("*.tags.json"):
+        path.unlink()
+    result = dg.materialize(
+        [rating_model], resources={"sidflow": SidflowConfigResource(config_path=str(config))}, raise_on_error=False
+    )
+    assert result.success  # a warning does not block
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description.startswith("nothing to check: ")
+
+
+def test_observable_sources_are_observed_on_their_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The automation sensor is on by default and observes the listener's files every five minutes."""
+    import datetime as dt
+
+    from sidflow_pipeline.definitions import defs
+
+    sensor = defs.resolve_sensor_def("sidflow_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    config, _features, _listener = write_project(tmp_path, count=10)
+    monkeypatch.setenv("SIDFLOW_CONFIG", str(config))
+    observed = {"manual_ratings", "feedback_events", "mastering_ratings"}
+    instance = dg.DagsterInstance.ephemeral()
+    start = dt.datetime(2026, 12, 5, 12, 1, tzinfo=dt.UTC)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=start)
+    later = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=start + dt.timedelta(minutes=5)
+    )
+    assert first.total_requested == 0  # no five-minute tick has passed yet
+    for name in observed:
+        assert later.get_num_requested(dg.AssetKey(name)) == 1, name
+    # Nothing else is launched by the automation: the pipeline's assets run from jobs.
+    assert later.total_requested == len(observed)
