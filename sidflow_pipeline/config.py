@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.layout import Layout
 
 __all__ = [
     "CONFIG_ENV",
@@ -101,6 +104,13 @@ class SidflowConfig(_Strict):
     def tags_roots(self) -> list[Path]:
         """Where manual ratings are read from, first wins: ``tagsPath``, then beside the SIDs."""
         return [root for root in (self.tags_path, self.hvsc_root) if root is not None]
+
+    @property
+    def layout(self) -> Layout:
+        """Where every artifact lives under the configured roots (see :mod:`sidflow_pipeline.layout`)."""
+        from sidflow_pipeline.layout import Layout
+
+        return Layout(self.data_path, self.hvsc_path, self.wav_cache_path, self.tags_path, self.classified_path)
 
     @property
     def catalog_path(self) -> Path:
