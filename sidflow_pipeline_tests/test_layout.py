@@ -39,8 +39,8 @@ def test_layout_follows_the_configured_roots(tmp_path: Path) -> None:
     layout = config.layout
     assert layout.lance_db == tmp_path / "d" / "sidflow.lance"
     assert layout.path_moves == tmp_path / "h" / "path-moves.jsonl"
-    assert layout.hvsc_root == tmp_path / "h"  # neither C64Music/ nor DOCUMENTS/ exists yet
-    (tmp_path / "h" / "C64Music").mkdir(parents=True)
-    assert layout.hvsc_root == tmp_path / "h" / "C64Music"
+    assert layout.hvsc_root == tmp_path / "h" / "C64Music"  # where a sync will put it
+    (tmp_path / "h" / "DOCUMENTS").mkdir(parents=True)
+    assert layout.hvsc_root == tmp_path / "h"  # hvscPath names C64Music itself
     assert layout.features_file("MUSICIANS_A") == tmp_path / "d" / "features" / "MUSICIANS_A.jsonl"
     assert layout.training_inputs.name == "training-inputs.jsonl"
