@@ -162,12 +162,16 @@ def test_whole_sample_classifies_with_statuses(hvsc_sample: Path, tmp_path: Path
     assert len(rows) + unclassified == songs
 
 
-def test_run_script_tags_cover_every_partition() -> None:
+def test_run_script_covers_every_partition() -> None:
+    """The run command launches sidflow_full, whose own tags are the range over every section."""
     from sidflow_pipeline.classify.partitions import PARTITION_KEYS
+    from sidflow_pipeline.definitions import defs
 
     script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
-    assert f'"dagster/asset_partition_range_start": "{PARTITION_KEYS[0]}"' in script
-    assert f'"dagster/asset_partition_range_end": "{PARTITION_KEYS[-1]}"' in script
+    assert "-j sidflow_full" in script
+    tags = defs.resolve_job_def("sidflow_full").tags
+    assert tags["dagster/asset_partition_range_start"] == PARTITION_KEYS[0]
+    assert tags["dagster/asset_partition_range_end"] == PARTITION_KEYS[-1]
     assert ALL_SECTIONS_TAGS["dagster/asset_partition_range_end"] == PARTITION_KEYS[-1]
 
 
