@@ -405,6 +405,9 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain"
+
+
 def _read_key(fd: int) -> str:
     data = os.read(fd, 1)
     if not data:
@@ -423,26 +426,43 @@ def _read_key(fd: int) -> str:
 @click.option("--m", "m", type=click.IntRange(1, 5), help="Scripting mode: mood 1–5.")
 @click.option("--c", "c", type=click.IntRange(1, 5), help="Scripting mode: complexity 1–5.")
 @click.option("--p", "p", type=click.IntRange(1, 5), help="Scripting mode: preference 1–5.")
+@click.option("--undo", is_flag=True, help="Take back the last saved rating (the tags file gets its previous content).")
 @pass_ctx
 @user_errors
 def rate(
     ctx: Context, sid_file: Path | None, song_index: int | None, subdir: str | None, shuffle: bool, seed: int | None,
-    unrated_only: bool, e: int | None, m: int | None, c: int | None, p: int | None,
+    unrated_only: bool, e: int | None, m: int | None, c: int | None, p: int | None, undo: bool,
 ) -> None:
     """Rate songs by ear: energy, mood, complexity and preference, 1–5 each.
 
     Interactive: walks the collection (or --path), playing each song through
-    sidplayfp. Keys: e1-e5 m1-m5 c1-c5 p1-p5, Enter saves (unset = 3), s skips,
-    r replays, q quits, h help. Scripting: sidflow rate FILE.sid [--song N] --e 4 --m 2 ...
+    sidplayfp. Keys: e1-e5 m1-m5 c1-c5 p1-p5, Enter saves the dimensions given (the
+    others keep their saved value), u undoes the last rating, s skips, r replays,
+    q quits, h help. Scripting: sidflow rate FILE.sid [--song N] --p 4 (changes p only).
+    sidflow rate --undo takes back the last rating.
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
-    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe
-    from sidflow_pipeline.ratings.tags import Rating, tags_path_for, write_rating
+    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe, saved_rating
+    from sidflow_pipeline.ratings.tags import Rating, TagsError, tags_path_for, undo_journal_for, undo_last, write_rating
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 
     cfg = ctx.config
     root = cfg.hvsc_root
+    journal = undo_journal_for(root, cfg.tags_path)
+    if undo:
+        if sid_file is not None or any(v is not None for v in (e, m, c, p)):
+            fail("--undo takes no song and no ratings: it takes back the last saved rating")
+        try:
+            undone = undo_last(journal)
+        except TagsError as exc:
+            fail(str(exc))
+        if undone is None:
+            console.print("nothing to undo.")
+        else:
+            console.print(f"undone: the last rating of song #{undone[1]} → {undone[0]} is back as it was", highlight=False)
+            console.print(PENDING_RATING, highlight=False)
+        return
     if sid_file is not None:
         values = {k: v for k, v in {"e": e, "m": m, "c": c, "p": p}.items() if v is not None}
         if not values:
@@ -456,9 +476,10 @@ def rate(
         except ValueError:
             fail(f"{sid_file} is not inside the collection {root} (hvscPath)")
         target = tags_path_for(rel, root, cfg.tags_path)
-        full = {d: values.get(d, 3) for d in ("e", "m", "c", "p")}
-        write_rating(target, index, sid.header.songs, Rating(**full, timestamp=_now()))
-        console.print(f"saved {rel} #{index}: " + " ".join(f"{k}={v}" for k, v in full.items()) + f" → {target}")
+        stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
+        shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
+        console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False)
+        console.print(PENDING_RATING, highlight=False)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
     if not songs:
@@ -480,13 +501,15 @@ def rate(
         restore = termios.tcgetattr(fd)
         tty.setcbreak(fd)
     saved = skipped = 0
+    rated: list[int] = []  # positions saved in this session, newest last (for u)
     terminated: int | None = None
     previous = raise_on_terminating_signals()
     try:
         index = 0
         while index < len(songs):
             song = songs[index]
-            for line in describe(song, index + 1, len(songs)):
+            saved_now = saved_rating(root, cfg.tags_path, song.sid_path, song.song_index)
+            for line in describe(song, index + 1, len(songs), saved_now):
                 console.print(line, highlight=False, markup=False)
             message = player.play(song)
             if message:
@@ -519,14 +542,33 @@ def rate(
                     index += 1
                     break
                 elif action == "save":
-                    player.stop()
                     rating = keys.rating(_now())
+                    if rating is None:
+                        console.print("nothing given — type e/m/c/p and a digit, or s to skip", highlight=False)
+                        continue
+                    player.stop()
                     target = tags_path_for(song.sid_path, root, cfg.tags_path)
-                    write_rating(target, song.song_index, song.songs, rating)
+                    stored = write_rating(target, song.song_index, song.songs, rating, journal=journal)
                     saved += 1
-                    shown = " ".join(f"{k}={v}" for k, v in rating.values().items())
+                    rated.append(index)
+                    shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
                     console.print(f"saved {shown} → {target}", highlight=False)
                     index += 1
+                    break
+                elif action == "undo":
+                    try:
+                        undone = undo_last(journal)
+                    except TagsError as exc:
+                        console.print(f"[red]{exc}[/]", highlight=False)
+                        continue
+                    if undone is None:
+                        console.print("nothing to undo", highlight=False)
+                        continue
+                    player.stop()
+                    console.print(f"undone: song #{undone[1]} → {undone[0]} is back as it was", highlight=False)
+                    if rated:  # back to the song whose rating was taken back, to rate it again
+                        index = rated.pop()
+                        saved -= 1
                     break
                 elif action == "quit":
                     index = len(songs)
@@ -553,6 +595,8 @@ def rate(
             pass
         sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
+    if saved:
+        console.print(PENDING_RATING, highlight=False)
 
 
 @cli.group()
