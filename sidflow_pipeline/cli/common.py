@@ -27,6 +27,7 @@ __all__ = [
     "fail",
     "pass_ctx",
     "raise_on_terminating_signals",
+    "resolve_song_arg",
     "user_errors",
 ]
 
@@ -69,6 +70,7 @@ _EXPECTED = (
     ("sidflow_pipeline.config", "ConfigError"),
     ("sidflow_pipeline.sid.header", "SidFormatError"),
     ("sidflow_pipeline.atomic", "DiskWriteError"),  # a full disk: the previous file is intact
+    ("sidflow_pipeline.sid.paths", "SongPathError"),  # a song name that names no song
 )
 
 
@@ -156,3 +158,22 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def resolve_song_arg(ctx: Context, text: str, song_option: int | None = None, *, in_collection: bool = True) -> Any:
+    """The :class:`~sidflow_pipeline.sid.paths.SongRef` for a command's song argument —
+    every command that takes a song calls this, so they all accept the same names.
+
+    ``song_option`` is the command's ``--song``; given with a different ``#N`` it is a
+    contradiction, refused. With ``in_collection`` a file outside ``hvscPath`` is refused
+    too (ratings and feedback are keyed by collection path).
+    """
+    from sidflow_pipeline.sid.paths import SongPathError, SongRef, resolve_song
+
+    cfg = ctx.config
+    ref = resolve_song(text, cfg.hvsc_root, catalog=cfg.catalog_path)
+    if song_option is not None and ref.song is not None and song_option != ref.song:
+        raise SongPathError(f"{text}: song #{ref.song} and --song {song_option} disagree; give one")
+    if in_collection and ref.sid_path is None:
+        raise SongPathError(f"{text} is not inside the collection {cfg.hvsc_root} (hvscPath)")
+    return SongRef(ref.file, ref.sid_path, ref.song if ref.song is not None else song_option)

@@ -22,7 +22,7 @@ from sidflow_pipeline.cli.common import (
     raise_on_terminating_signals,
     user_errors,
 )
-from sidflow_pipeline.cli.recommend import build_request, open_recommender, resolver, seed_options
+from sidflow_pipeline.cli.recommend import build_request, like_resolver, open_recommender, resolver, seed_options
 from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
@@ -121,7 +121,7 @@ def play(
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
         try:
-            request = build_request(**options, resolve_where=resolver(ctx))
+            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx))
             recommendations = open_recommender(ctx).recommend(request)
         except QueryError as exc:
             fail(str(exc))
