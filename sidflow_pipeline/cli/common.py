@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
     from sidflow_pipeline.config import SidflowConfig
 
 __all__ = [
+    "PENDING_FEEDBACK",
+    "PENDING_MODEL",
+    "PENDING_RATING",
     "TERMINATING",
     "Context",
     "FiniteFloat",
@@ -32,6 +35,18 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What a write means for the model and the database, said in one line where it is
+# written: a rating changes nothing until the next training, and a user who is not told
+# so thinks it was lost. (`sidflow_retrain` = retrain → reclassify → rebuild the database;
+# the daemon's sensor `retrain_on_feedback` requests it.)
+RETRAIN_JOB = "dagster job execute -m sidflow_pipeline.definitions -j sidflow_retrain"
+PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain (sidflow_retrain)"
+PENDING_FEEDBACK = (
+    "logged; recommendations count it once the database is rebuilt and the model learns it at the next training: "
+    "the daemon's retrain, or " + RETRAIN_JOB
+)
+PENDING_MODEL = "recommend and play use the new model once songs are reclassified: " + RETRAIN_JOB + " (the daemon's retrain does it too)"
 
 class _LazyConsole:
     """A rich Console made on first use: importing rich costs ~20 ms that `--help`,

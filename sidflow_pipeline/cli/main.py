@@ -24,6 +24,8 @@ from sidflow_pipeline.cli.common import (
     err_console,
     fail,
     pass_ctx,
+    PENDING_FEEDBACK,
+    PENDING_RATING,
     raise_on_terminating_signals,
     resolve_song_arg,
     user_errors,
@@ -423,15 +425,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-# What a write means for the model and the database, said where it is written: a rating
-# changes nothing until the next training, and users who do not know that think it was lost.
-PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain (retrain_on_feedback)"
-PENDING_FEEDBACK = (
-    "logged; recommendations count it after the next sidflow_lance build (scripts/run.sh or dagster), "
-    "the model at the next training: sidflow train, or the daemon's retrain"
-)
-
-
 def _read_key(fd: int) -> str:
     data = os.read(fd, 1)
     if not data:
@@ -486,7 +479,6 @@ def rate(
             console.print("nothing to undo.")
         else:
             console.print(f"undone: the last rating of song #{undone[1]} → {undone[0]} is back as it was", highlight=False)
-            console.print(PENDING_RATING, highlight=False)
         return
     if sid_file is not None:
         ref = resolve_song_arg(ctx, sid_file, song_index)  # a song that is not there: refused before anything
@@ -502,7 +494,7 @@ def rate(
         stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
         shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
         console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False)
-        console.print(PENDING_RATING, highlight=False)
+        console.print(PENDING_RATING, highlight=False, soft_wrap=True)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
     if not songs:
@@ -619,7 +611,7 @@ def rate(
         sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
     if saved:
-        console.print(PENDING_RATING, highlight=False)
+        console.print(PENDING_RATING, highlight=False, soft_wrap=True)
 
 
 @cli.group()
@@ -678,7 +670,7 @@ for _action in ("like", "dislike", "skip", "play"):
             except FeedbackError as exc:
                 fail(str(exc))
             console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False)
-            console.print(PENDING_FEEDBACK, highlight=False)
+            console.print(PENDING_FEEDBACK, highlight=False, soft_wrap=True)
 
     _make(_action)
 
