@@ -478,7 +478,7 @@ def rate(
         if undone is None:
             console.print("nothing to undo.")
         else:
-            console.print(f"undone: the last rating of song #{undone[1]} → {undone[0]} is back as it was", highlight=False)
+            console.print(f"undone: the last rating of song #{undone[1]} → {undone[0]} is back as it was", highlight=False, soft_wrap=True)
         return
     if sid_file is not None:
         ref = resolve_song_arg(ctx, sid_file, song_index)  # a song that is not there: refused before anything
@@ -493,7 +493,7 @@ def rate(
         target = tags_path_for(rel, root, cfg.tags_path)
         stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
         shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
-        console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False)
+        console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False, soft_wrap=True)
         console.print(PENDING_RATING, highlight=False, soft_wrap=True)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
@@ -567,7 +567,7 @@ def rate(
                     saved += 1
                     rated.append(index)
                     shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
-                    console.print(f"saved {shown} → {target}", highlight=False)
+                    console.print(f"saved {shown} → {target}", highlight=False, soft_wrap=True)
                     index += 1
                     break
                 elif action == "undo":
@@ -580,7 +580,7 @@ def rate(
                         console.print("nothing to undo", highlight=False)
                         continue
                     player.stop()
-                    console.print(f"undone: song #{undone[1]} → {undone[0]} is back as it was", highlight=False)
+                    console.print(f"undone: song #{undone[1]} → {undone[0]} is back as it was", highlight=False, soft_wrap=True)
                     if rated:  # back to the song whose rating was taken back, to rate it again
                         index = rated.pop()
                         saved -= 1
@@ -669,7 +669,7 @@ for _action in ("like", "dislike", "skip", "play"):
                 event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
             except FeedbackError as exc:
                 fail(str(exc))
-            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False)
+            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
             console.print(PENDING_FEEDBACK, highlight=False, soft_wrap=True)
 
     _make(_action)
