@@ -171,8 +171,11 @@ def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
 
     name, only_song = split_song_number(song_name)
-    if Path(name).expanduser().is_file():  # a file needs no config: info stays fast and works anywhere
-        sid_file = Path(name).expanduser()
+    given = Path(name).expanduser()
+    if given.exists() and not given.is_dir() and not given.is_file():
+        fail(f"{name}: not a regular file")  # a FIFO or a device would hang or never end
+    if given.is_file():  # a file needs no config: info stays fast and works anywhere
+        sid_file = given
     else:
         ref = resolve_song_arg(ctx, song_name, in_collection=False)
         sid_file, only_song = ref.file, ref.song

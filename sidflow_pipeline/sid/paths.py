@@ -132,6 +132,8 @@ def resolve_song(
     candidate = given if given.is_absolute() else (cwd or Path.cwd()) / given
     if candidate.is_file():
         return SongRef(candidate, _inside(candidate, hvsc_root), song)
+    if candidate.exists() and not candidate.is_dir():  # a FIFO or a device: reading it would hang or never end
+        raise SongPathError(f"{name}: not a regular file")
     rel = name.lstrip("/")
     if rel and (hvsc_root / rel).is_file():
         return SongRef(hvsc_root / rel, rel, song)
