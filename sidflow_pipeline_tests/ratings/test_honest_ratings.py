@@ -132,3 +132,38 @@ def test_the_loop_shows_what_is_saved(collection: tuple[Path, Path], tmp_path: P
     child.expect(r"saved: c=2 p=5")
     child.send("q")
     child.expect(pexpect.EOF)
+
+
+def test_an_unrated_dimension_stays_absent_downstream() -> None:
+    """Training gets a target only for the dimensions given; classified marks the rest
+    as predicted — a partial rating never turns into 3s."""
+    from sidflow_pipeline.classify.classified import classify_rows
+    from sidflow_pipeline.training.samples import build_samples
+
+    key = ("MUSICIANS/A/x.sid", 1)
+    [sample] = build_samples([key], {key[0]: {1: Rating(p=4)}}, [])
+    assert sample.targets == {"p": 4.0} and set(sample.weights) == {"p"}
+    rows, _ = classify_rows([{"sid_path": key[0], "song_index": 1, "features": None}], {key: Rating(e=2)})
+    assert rows[0]["sources"] == {"e": "manual", "m": "predicted", "c": "predicted", "p": "predicted"}
+    assert rows[0]["ratings"]["e"] == 2
+
+
+def test_song_names_from_the_catalog(tmp_path: Path) -> None:
+    """A song the catalog knows is a name to accept and to suggest, even before its file
+    is on disk (the catalog is read instead of walking the collection)."""
+    import polars as pl
+
+    from sidflow_pipeline.sid.paths import SongPathError, collection_paths, resolve_song
+
+    catalog = tmp_path / "catalog.parquet"
+    pl.DataFrame({"sid_path": ["MUSICIANS/H/Hubbard_Rob/Commando.sid", "GAMES/A/Arkanoid.sid"]}).write_parquet(catalog)
+    hvsc = tmp_path / "hvsc"
+    assert collection_paths(hvsc, catalog) == ["GAMES/A/Arkanoid.sid", "MUSICIANS/H/Hubbard_Rob/Commando.sid"]
+    ref = resolve_song("/MUSICIANS/H/Hubbard_Rob/Commando.sid#2", hvsc, catalog=catalog)
+    assert (ref.sid_path, ref.song, ref.label) == ("MUSICIANS/H/Hubbard_Rob/Commando.sid", 2, "MUSICIANS/H/Hubbard_Rob/Commando.sid#2")
+    with pytest.raises(SongPathError, match="nearest: /MUSICIANS/H/Hubbard_Rob/Commando.sid"):
+        resolve_song("MUSICIANS/H/Hubard_Rob/Commando.sid", hvsc, catalog=catalog)
+    with pytest.raises(SongPathError, match="nothing like it"):
+        resolve_song("zzz", hvsc, known=list)
+    with pytest.raises(SongPathError, match="empty song name"):
+        resolve_song("  ", hvsc)
