@@ -167,3 +167,18 @@ def test_song_names_from_the_catalog(tmp_path: Path) -> None:
         resolve_song("zzz", hvsc, known=list)
     with pytest.raises(SongPathError, match="empty song name"):
         resolve_song("  ", hvsc)
+
+
+def test_undo_passes_over_a_cut_journal_line(tmp_path: Path) -> None:
+    """A line cut by a killed writer (or a stray value) costs that one undo, not the journal."""
+    journal = undo_journal_for(tmp_path / "hvsc", None)
+    assert undo_last(journal) is None  # no journal yet
+    target = tmp_path / "hvsc" / "A" / "x.sid.tags.json"
+    write_rating(target, 1, 1, Rating(e=2), journal=journal)
+    first = target.read_bytes()
+    with journal.open("a") as f:
+        f.write('{"op": "rate", "file": "cut\n[1]\n"undo"\n')
+    write_rating(target, 1, 1, Rating(m=5), journal=journal)
+    assert undo_last(journal) == (target, 1) and target.read_bytes() == first
+    assert undo_last(journal) == (target, 1) and not target.exists()
+    assert undo_last(journal) is None
