@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
     from sidflow_pipeline.config import SidflowConfig
 
 __all__ = [
+    "PENDING_FEEDBACK",
+    "PENDING_MODEL",
+    "PENDING_RATING",
     "TERMINATING",
     "Context",
     "FiniteFloat",
@@ -27,10 +30,23 @@ __all__ = [
     "fail",
     "pass_ctx",
     "raise_on_terminating_signals",
+    "resolve_song_arg",
     "user_errors",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# What a write means for the model and the database, said in one line where it is
+# written: a rating changes nothing until the next training, and a user who is not told
+# so thinks it was lost. (`sidflow_retrain` = retrain → reclassify → rebuild the database;
+# the daemon's sensor `retrain_on_feedback` requests it.)
+RETRAIN_JOB = "dagster job execute -m sidflow_pipeline.definitions -j sidflow_retrain"
+PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain (sidflow_retrain)"
+PENDING_FEEDBACK = (
+    "logged; recommendations count it once the database is rebuilt and the model learns it at the next training: "
+    "the daemon's retrain, or " + RETRAIN_JOB
+)
+PENDING_MODEL = "recommend and play use the new model once songs are reclassified: " + RETRAIN_JOB + " (the daemon's retrain does it too)"
 
 class _LazyConsole:
     """A rich Console made on first use: importing rich costs ~20 ms that `--help`,
@@ -69,6 +85,7 @@ _EXPECTED = (
     ("sidflow_pipeline.config", "ConfigError"),
     ("sidflow_pipeline.sid.header", "SidFormatError"),
     ("sidflow_pipeline.atomic", "DiskWriteError"),  # a full disk: the previous file is intact
+    ("sidflow_pipeline.sid.paths", "SongPathError"),  # a song name that names no song
 )
 
 
@@ -156,3 +173,22 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+
+def resolve_song_arg(ctx: Context, text: str, song_option: int | None = None, *, in_collection: bool = True) -> Any:
+    """The :class:`~sidflow_pipeline.sid.paths.SongRef` for a command's song argument —
+    every command that takes a song calls this, so they all accept the same names.
+
+    ``song_option`` is the command's ``--song``; given with a different ``#N`` it is a
+    contradiction, refused. With ``in_collection`` a file outside ``hvscPath`` is refused
+    too (ratings and feedback are keyed by collection path).
+    """
+    from sidflow_pipeline.sid.paths import SongPathError, SongRef, resolve_song
+
+    cfg = ctx.config
+    ref = resolve_song(text, cfg.hvsc_root, catalog=cfg.catalog_path)
+    if song_option is not None and ref.song is not None and song_option != ref.song:
+        raise SongPathError(f"{text}: song #{ref.song} and --song {song_option} disagree; give one")
+    if in_collection and ref.sid_path is None:
+        raise SongPathError(f"{text} is not inside the collection {cfg.hvsc_root} (hvscPath)")
+    return SongRef(ref.file, ref.sid_path, ref.song if ref.song is not None else song_option)

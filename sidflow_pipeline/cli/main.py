@@ -24,7 +24,10 @@ from sidflow_pipeline.cli.common import (
     err_console,
     fail,
     pass_ctx,
+    PENDING_FEEDBACK,
+    PENDING_RATING,
     raise_on_terminating_signals,
+    resolve_song_arg,
     user_errors,
 )
 from sidflow_pipeline.cli.output import format_option
@@ -140,7 +143,7 @@ def _find_hvsc_root(path: Path) -> Path | None:
 
 
 @cli.command("info")
-@click.argument("sid_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("song_name", metavar="SONG")
 @click.option(
     "--songlengths",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -154,12 +157,28 @@ def _find_hvsc_root(path: Path) -> Path | None:
 )
 @format_option()
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
+@pass_ctx
 @user_errors
-def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, fmt: str, as_json: bool) -> None:
-    """Show every header field of a SID file, its song lengths and STIL text (kept whole)."""
+def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path | None, fmt: str, as_json: bool) -> None:
+    """Show every header field of a SID file, its song lengths and STIL text (kept whole).
+
+    SONG is a file, or a collection path as HVSC writes it (/MUSICIANS/H/Hubbard_Rob/Commando.sid);
+    #N shows song N only.
+    """
     from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline.sid.paths import split_song_number
     from sidflow_pipeline.sid.songlengths import load_songlengths
     from sidflow_pipeline.sid.stil import load_stil, stil_for_song
+
+    name, only_song = split_song_number(song_name)
+    given = Path(name).expanduser()
+    if given.exists() and not given.is_dir() and not given.is_file():
+        fail(f"{name}: not a regular file")  # a FIFO or a device would hang or never end
+    if given.is_file():  # a file needs no config: info stays fast and works anywhere
+        sid_file = given
+    else:
+        ref = resolve_song_arg(ctx, song_name, in_collection=False)
+        sid_file, only_song = ref.file, ref.song
 
     for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
         if given is not None and not given.is_file():
@@ -188,6 +207,10 @@ def info(sid_file: Path, songlengths: Path | None, stil_path: Path | None, fmt: 
                 "stil": stil_for_song(stil_entry, index) if stil_entry else {},
             }
         )
+    if only_song is not None:
+        if not 1 <= only_song <= sid.header.songs:
+            fail(f"{song_name}: song {only_song} out of range 1–{sid.header.songs}")
+        songs = [songs[only_song - 1]]
     header = sid.header.to_dict()
     report = {
         "file": str(sid_file),
@@ -413,8 +436,8 @@ def _read_key(fd: int) -> str:
 
 
 @cli.command("rate")
-@click.argument("sid_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--song", "song_index", type=int, help="Song (subtune) number for scripting mode (default: the start song).")
+@click.argument("sid_file", metavar="[SONG]", required=False)
+@click.option("--song", "song_index", type=click.IntRange(min=1), help="Song (subtune) number for scripting mode (default: SONG's #N, else the start song).")
 @click.option("--path", "subdir", help="Only songs under this folder of the collection (e.g. MUSICIANS/H).")
 @click.option("--random", "shuffle", is_flag=True, help="Random order instead of path order.")
 @click.option("--seed", type=int, default=None, help="Seed for --random (repeatable order).")
@@ -423,42 +446,58 @@ def _read_key(fd: int) -> str:
 @click.option("--m", "m", type=click.IntRange(1, 5), help="Scripting mode: mood 1–5.")
 @click.option("--c", "c", type=click.IntRange(1, 5), help="Scripting mode: complexity 1–5.")
 @click.option("--p", "p", type=click.IntRange(1, 5), help="Scripting mode: preference 1–5.")
+@click.option("--undo", is_flag=True, help="Take back the last saved rating (the tags file gets its previous content).")
 @pass_ctx
 @user_errors
 def rate(
-    ctx: Context, sid_file: Path | None, song_index: int | None, subdir: str | None, shuffle: bool, seed: int | None,
-    unrated_only: bool, e: int | None, m: int | None, c: int | None, p: int | None,
+    ctx: Context, sid_file: str | None, song_index: int | None, subdir: str | None, shuffle: bool, seed: int | None,
+    unrated_only: bool, e: int | None, m: int | None, c: int | None, p: int | None, undo: bool,
 ) -> None:
     """Rate songs by ear: energy, mood, complexity and preference, 1–5 each.
 
     Interactive: walks the collection (or --path), playing each song through
-    sidplayfp. Keys: e1-e5 m1-m5 c1-c5 p1-p5, Enter saves (unset = 3), s skips,
-    r replays, q quits, h help. Scripting: sidflow rate FILE.sid [--song N] --e 4 --m 2 ...
+    sidplayfp. Keys: e1-e5 m1-m5 c1-c5 p1-p5, Enter saves the dimensions given (the
+    others keep their saved value), u undoes the last rating, s skips, r replays,
+    q quits, h help. Scripting: sidflow rate SONG --p 4 (changes p only), where SONG is
+    a file or a collection path (/MUSICIANS/H/Hubbard_Rob/Commando.sid), #N for song N.
+    sidflow rate --undo takes back the last rating.
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
-    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe
-    from sidflow_pipeline.ratings.tags import Rating, tags_path_for, write_rating
+    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe, saved_rating
+    from sidflow_pipeline.ratings.tags import Rating, TagsError, tags_path_for, undo_journal_for, undo_last, write_rating
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 
     cfg = ctx.config
     root = cfg.hvsc_root
+    journal = undo_journal_for(root, cfg.tags_path)
+    if undo:
+        if sid_file is not None or any(v is not None for v in (e, m, c, p)):
+            fail("--undo takes no song and no ratings: it takes back the last saved rating")
+        try:
+            undone = undo_last(journal)
+        except TagsError as exc:
+            fail(str(exc))
+        if undone is None:
+            console.print("nothing to undo.")
+        else:
+            console.print(f"undone: the last rating of song #{undone[1]} → {undone[0]} is back as it was", highlight=False, soft_wrap=True)
+        return
     if sid_file is not None:
+        ref = resolve_song_arg(ctx, sid_file, song_index)  # a song that is not there: refused before anything
         values = {k: v for k, v in {"e": e, "m": m, "c": c, "p": p}.items() if v is not None}
         if not values:
             fail("scripting mode needs at least one of --e --m --c --p")
-        sid = read_sid(sid_file)
-        index = song_index or sid.header.start_song or 1
+        sid = read_sid(ref.file)
+        index = ref.song_or(sid.header.start_song or 1)
         if not 1 <= index <= sid.header.songs:
             fail(f"{sid_file}: song {index} out of range 1–{sid.header.songs}")
-        try:
-            rel = sid_file.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            fail(f"{sid_file} is not inside the collection {root} (hvscPath)")
+        rel = ref.sid_path
         target = tags_path_for(rel, root, cfg.tags_path)
-        full = {d: values.get(d, 3) for d in ("e", "m", "c", "p")}
-        write_rating(target, index, sid.header.songs, Rating(**full, timestamp=_now()))
-        console.print(f"saved {rel} #{index}: " + " ".join(f"{k}={v}" for k, v in full.items()) + f" → {target}")
+        stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
+        shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
+        console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False, soft_wrap=True)
+        console.print(PENDING_RATING, highlight=False, soft_wrap=True)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
     if not songs:
@@ -480,13 +519,15 @@ def rate(
         restore = termios.tcgetattr(fd)
         tty.setcbreak(fd)
     saved = skipped = 0
+    rated: list[int] = []  # positions saved in this session, newest last (for u)
     terminated: int | None = None
     previous = raise_on_terminating_signals()
     try:
         index = 0
         while index < len(songs):
             song = songs[index]
-            for line in describe(song, index + 1, len(songs)):
+            saved_now = saved_rating(root, cfg.tags_path, song.sid_path, song.song_index)
+            for line in describe(song, index + 1, len(songs), saved_now):
                 console.print(line, highlight=False, markup=False)
             message = player.play(song)
             if message:
@@ -519,14 +560,33 @@ def rate(
                     index += 1
                     break
                 elif action == "save":
-                    player.stop()
                     rating = keys.rating(_now())
+                    if rating is None:
+                        console.print("nothing given — type e/m/c/p and a digit, or s to skip", highlight=False)
+                        continue
+                    player.stop()
                     target = tags_path_for(song.sid_path, root, cfg.tags_path)
-                    write_rating(target, song.song_index, song.songs, rating)
+                    stored = write_rating(target, song.song_index, song.songs, rating, journal=journal)
                     saved += 1
-                    shown = " ".join(f"{k}={v}" for k, v in rating.values().items())
-                    console.print(f"saved {shown} → {target}", highlight=False)
+                    rated.append(index)
+                    shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
+                    console.print(f"saved {shown} → {target}", highlight=False, soft_wrap=True)
                     index += 1
+                    break
+                elif action == "undo":
+                    try:
+                        undone = undo_last(journal)
+                    except TagsError as exc:
+                        console.print(f"[red]{exc}[/]", highlight=False)
+                        continue
+                    if undone is None:
+                        console.print("nothing to undo", highlight=False)
+                        continue
+                    player.stop()
+                    console.print(f"undone: song #{undone[1]} → {undone[0]} is back as it was", highlight=False, soft_wrap=True)
+                    if rated:  # back to the song whose rating was taken back, to rate it again
+                        index = rated.pop()
+                        saved -= 1
                     break
                 elif action == "quit":
                     index = len(songs)
@@ -553,6 +613,8 @@ def rate(
             pass
         sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
+    if saved:
+        console.print(PENDING_RATING, highlight=False, soft_wrap=True)
 
 
 @cli.group()
@@ -564,51 +626,54 @@ def _feedback_root(cfg: SidflowConfig) -> Path:
     return cfg.data_path / "feedback"
 
 
-def _feedback_sid_path(cfg: SidflowConfig, sid: str, song_index: int) -> str:
-    """The HVSC path to log for SID, or :class:`FeedbackError` saying why not.
+def _feedback_sid_path(ctx: Context, sid: str, song_index: int | None) -> tuple[str, int]:
+    """``(HVSC path, song)`` to log for SID, or an error saying why not.
 
-    Nothing reaches the append-only log unless it could name a real song: a line with
-    an empty or non-.sid path, or a subtune the tune does not have, would be counted
-    as feedback for nothing and flagged by ``validate`` forever (lines are never
-    rewritten). A tune that is not in the local collection is accepted (the log may be
-    written before a sync), so the song range is only checked when the file is there.
+    Nothing reaches the append-only log unless it names a real song: a line with an
+    empty or non-.sid path, a tune that is not in the collection (nor the catalog) or
+    a subtune the tune does not have would be counted as feedback for nothing and
+    flagged by ``validate`` forever (lines are never rewritten). The song name follows
+    the one convention of :mod:`sidflow_pipeline.sid.paths`.
     """
     from sidflow_pipeline.feedback.log import FeedbackError, normalise_sid_path
     from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline.sid.paths import split_song_number
 
-    candidate = Path(sid)
-    if sid.strip() and candidate.is_file():
-        try:
-            sid = candidate.resolve().relative_to(cfg.hvsc_root.resolve()).as_posix()
-        except ValueError:
-            raise FeedbackError(f"{sid} is not inside the collection {cfg.hvsc_root} (hvscPath)") from None
-    sid_path = normalise_sid_path(sid)
-    tune = cfg.hvsc_root / sid_path
-    if tune.is_file():
-        songs = read_sid(tune).header.songs
-        if not 1 <= song_index <= songs:
-            raise FeedbackError(f"{sid_path}: song {song_index} out of range 1–{songs}")
-    return sid_path
+    name, _ = split_song_number(sid.strip())
+    if not Path(name).expanduser().is_file():
+        normalise_sid_path(name)  # a malformed name gets its precise reason first
+    ref = resolve_song_arg(ctx, sid, song_index)
+    index = ref.song_or(1)
+    if ref.file.is_file():
+        songs = read_sid(ref.file).header.songs
+        if not 1 <= index <= songs:
+            raise FeedbackError(f"{ref.sid_path}: song {index} out of range 1–{songs}")
+    return normalise_sid_path(ref.sid_path), index
 
 
 for _action in ("like", "dislike", "skip", "play"):
 
     def _make(action: str) -> None:
-        @feedback.command(action, help=f"Append a '{action}' event for SID (an HVSC path, e.g. MUSICIANS/H/Hubbard_Rob/Delta.sid).")
+        @feedback.command(
+            action,
+            help=f"Append a '{action}' event for SID: a file or a collection path "
+            "(/MUSICIANS/H/Hubbard_Rob/Delta.sid), #N for song N.",
+        )
         @click.argument("sid")
-        @click.option("--song", "song_index", type=click.IntRange(min=1), default=1, show_default=True, help="Song (subtune) number.")
+        @click.option("--song", "song_index", type=click.IntRange(min=1), help="Song (subtune) number (default: SID's #N, else 1).")
         @pass_ctx
         @user_errors
-        def _command(ctx: Context, sid: str, song_index: int) -> None:
+        def _command(ctx: Context, sid: str, song_index: int | None) -> None:
             from sidflow_pipeline.feedback.log import FeedbackError, append_event
 
             cfg = ctx.config
             try:
-                sid_path = _feedback_sid_path(cfg, sid, song_index)
-                event = append_event(_feedback_root(cfg), sid_path, action, song_index=song_index)
+                sid_path, index = _feedback_sid_path(ctx, sid, song_index)
+                event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
             except FeedbackError as exc:
                 fail(str(exc))
-            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False)
+            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
+            console.print(PENDING_FEEDBACK, highlight=False, soft_wrap=True)
 
     _make(_action)
 

@@ -22,7 +22,7 @@ from sidflow_pipeline.cli.common import (
     raise_on_terminating_signals,
     user_errors,
 )
-from sidflow_pipeline.cli.recommend import build_request, open_recommender, resolver, seed_options
+from sidflow_pipeline.cli.recommend import build_request, like_resolver, open_recommender, resolver, seed_options
 from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
@@ -92,7 +92,7 @@ def play(
     """Play a personal radio: recommended songs through sidplayfp, with live controls.
 
     \b
-    n  next song (logs a skip)        space  pause / resume
+    n  next song (logs a skip, unless you liked it)   space  pause / resume
     l  like (logs a like)             d      dislike (logs it, goes to the next song)
     q  quit (the session is kept: sidflow play --resume)
     A song heard to its end logs a play. All feedback goes to the feedback log.
@@ -121,7 +121,7 @@ def play(
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
         try:
-            request = build_request(**options, resolve_where=resolver(ctx))
+            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx))
             recommendations = open_recommender(ctx).recommend(request)
         except QueryError as exc:
             fail(str(exc))
@@ -257,6 +257,7 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                 continue
             console.print(f"  playing (pid {player.pid})", highlight=False, soft_wrap=True)
             session.record("started", item)
+            liked = False  # a song the listener liked is not also a skip when they move on
             while True:
                 key = _read_key(fd, 0.25)
                 ended = player.finished() if key is None else None
@@ -288,7 +289,10 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                 if key in ("n", "d"):  # skip, or dislike — both end this song
                     player.stop()
                     action, said = ("skip", "skipped") if key == "n" else ("dislike", "disliked — next")
-                    log(action, item)
+                    if key == "n" and liked:
+                        said = "next (liked, not logged as a skip)"
+                    else:
+                        log(action, item)
                     console.print(f"\n  {said}", highlight=False, soft_wrap=True)
                     session.advance()
                     break
@@ -302,7 +306,9 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
                         console.print("\n  paused", highlight=False, soft_wrap=True)
                         session.record("paused", item)
                 elif key == "l":
-                    log("like", item)
+                    if not liked:  # one like per hearing, however often the key is pressed
+                        log("like", item)
+                        liked = True
                     console.print("\n  liked ♥", highlight=False, soft_wrap=True)
                 elif key in ("q", "Q"):
                     player.stop()
@@ -335,3 +341,7 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
     counts = session.summary()
     shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
     console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)
+    if any(counts.get(a, 0) for a in ("play", "skip", "like", "dislike")):
+        from sidflow_pipeline.cli.common import PENDING_FEEDBACK
+
+        console.print(PENDING_FEEDBACK, highlight=False, soft_wrap=True)

@@ -32,8 +32,8 @@ def seed_options(func: Any) -> Any:
         click.option("--vector", help="Seed ratings e,m,c or e,m,c,p, each 1..5 (e.g. 4,2,3)."),
         click.option("--blend", help="Weighted moods, e.g. quiet:0.7,complex:0.3."),
         click.option(
-            "--like", "like", metavar="SID[:SONG]",
-            help="Songs like this one: audio and SID register-trace features (how it is played).",
+            "--like", "like", metavar="SONG",
+            help="Songs like SONG (a file or a collection path, #N for song N): audio and SID register-trace features.",
         ),
         click.option(
             "--filters",
@@ -76,6 +76,7 @@ def build_request(
     exclude: frozenset[str] = frozenset(),
     where: str | None = None,
     resolve_where: Callable[[str], frozenset[str] | None] | None = None,
+    resolve_like: Callable[[str], tuple[str, int]] | None = None,
 ) -> Any:
     """The request for the CLI options; ``resolve_where`` turns a catalog query into keys.
 
@@ -112,7 +113,7 @@ def build_request(
         only = resolve_where(catalog_query)
     return RecommendRequest(
         vector=seed_vector,
-        like=parse_song_ref(like) if like else None,
+        like=(resolve_like or parse_song_ref)(like) if like else None,
         filters=kept,
         only=only,
         limit=limit,
@@ -134,6 +135,18 @@ def open_recommender(ctx: Context) -> Any:
         return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
     except DatabaseUnavailable as exc:
         fail(str(exc))
+
+
+def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
+    """``--like SONG`` by the one song-name convention (a file or a collection path,
+    ``#N`` or ``:N``): a name that is no song is refused before the database is read."""
+    from sidflow_pipeline.cli.common import resolve_song_arg
+
+    def resolve(text: str) -> tuple[str, int]:
+        ref = resolve_song_arg(ctx, text)
+        return ref.sid_path, ref.song_or(1)
+
+    return resolve
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
@@ -195,7 +208,7 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
         _composers(ctx, like_composer, options, fmt)
         return
     try:
-        request = build_request(**options, resolve_where=resolver(ctx))
+        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx))
         results = open_recommender(ctx).recommend(request)
     except QueryError as exc:
         fail(str(exc))

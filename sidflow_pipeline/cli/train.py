@@ -75,5 +75,9 @@ def train(ctx: Context, evaluate_only: bool, force: bool, rounds: int, learning_
         console.print(table)
         colour = {"published": "green", "rejected": "red"}.get(outcome.status, "yellow")
         console.print(f"[{colour}]{outcome.status}[/]: {outcome.reason}", highlight=False)
+        if outcome.status == "published":
+            from sidflow_pipeline.cli.common import PENDING_MODEL
+
+            console.print(PENDING_MODEL, highlight=False, soft_wrap=True)
     if outcome.status == "rejected":
         sys.exit(1)

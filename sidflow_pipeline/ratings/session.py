@@ -4,9 +4,11 @@ Kept apart from the terminal code so the key handling and the song walk are plai
 functions a test can drive; the CLI only reads keys and prints.
 
 Keys (as in the design documents): ``e1``–``e5`` energy, ``m1``–``m5`` mood,
-``c1``–``c5`` complexity, ``p1``–``p5`` preference; Enter saves (unset dimensions are
-3) and moves on; ``s`` skips without saving; ``r`` replays; ``q``/``Q`` quits; ``h``/``?``
-shows help.
+``c1``–``c5`` complexity, ``p1``–``p5`` preference; Enter saves what was given (a
+dimension not given is not written: the song keeps its saved value, or stays unrated
+there — a made-up 3 would teach the model something the listener never said) and moves
+on; ``s`` skips without saving; ``u`` takes back the last saved rating and goes back to
+that song; ``r`` replays; ``q``/``Q`` quits; ``h``/``?`` shows help.
 """
 
 from __future__ import annotations
@@ -25,19 +27,18 @@ from typing import Literal
 from sidflow_pipeline.ratings.tags import DIMENSIONS, Rating, TagsError, rating_for_song, read_tags, tags_path_for
 from sidflow_pipeline.sid.player import stop_with_parent
 
-__all__ = ["HELP", "KeyInput", "Player", "RateSong", "collect_songs", "describe"]
-
-DEFAULT_VALUE = 3
+__all__ = ["HELP", "KeyInput", "Player", "RateSong", "collect_songs", "describe", "saved_rating"]
 HELP = """\
 Rate each song 1–5 on four dimensions, then press Enter:
   e1..e5  energy      — how driving and intense (1 calm … 5 relentless)
   m1..m5  mood        — dark/melancholic (1) … bright/happy (5)
   c1..c5  complexity  — simple texture (1) … dense, intricate arrangement (5)
   p1..p5  preference  — how much you like it (1 strongly dislike … 5 love it)
-  Enter   save (unset dimensions count as 3) and go to the next song
-  s       skip without saving      r  replay      q  quit      h/?  this help"""
+  Enter   save the dimensions you gave (the others keep their saved value) and go on
+  u       undo the last saved rating     s  skip without saving
+  r       replay      q  quit      h/?  this help"""
 
-Action = Literal["set", "save", "skip", "replay", "quit", "help", "pending", "invalid"]
+Action = Literal["set", "save", "skip", "undo", "replay", "quit", "help", "pending", "invalid"]
 
 
 @dataclass
@@ -64,15 +65,19 @@ class KeyInput:
             return "skip", ""
         if lower == "r":
             return "replay", ""
+        if lower == "u":
+            return "undo", ""
         if lower == "q":
             return "quit", ""
         if key in ("h", "?"):
             return "help", ""
         return "invalid", f"unknown key {key!r} (h for help)"
 
-    def rating(self, timestamp: str) -> Rating:
-        full = {d: self.values.get(d, DEFAULT_VALUE) for d in DIMENSIONS}
-        return Rating(**full, source="manual", timestamp=timestamp)
+    def rating(self, timestamp: str) -> Rating | None:
+        """Only the dimensions given; ``None`` when none was (nothing to save)."""
+        if not self.values:
+            return None
+        return Rating(**dict(self.values), source="manual", timestamp=timestamp)
 
     def reset(self) -> None:
         self.values.clear()
@@ -151,6 +156,19 @@ def collect_songs(
     return songs
 
 
+def saved_rating(hvsc_root: Path, tags_root: Path | None, sid_path: str, song_index: int) -> Rating | None:
+    """What is saved for the song (the tags root first, then beside the SID), so the
+    loop can show it before the listener rates again; a corrupt file reads as none."""
+    for root in (tags_root, None):
+        path = tags_path_for(sid_path, hvsc_root, root)
+        if path.is_file():
+            try:
+                return rating_for_song(read_tags(path), song_index)
+            except TagsError:
+                return None
+    return None
+
+
 def _is_rated(hvsc_root: Path, tags_root: Path | None, sid_path: str, song_index: int) -> bool:
     for root in (tags_root, None):
         path = tags_path_for(sid_path, hvsc_root, root)
@@ -226,7 +244,7 @@ class Player:
             process.wait()
 
 
-def describe(song: RateSong, position: int, total: int) -> list[str]:
+def describe(song: RateSong, position: int, total: int, saved: Rating | None = None) -> list[str]:
     """The lines shown for the current song."""
     from sidflow_pipeline.sid.songlengths import format_length
 
@@ -241,4 +259,9 @@ def describe(song: RateSong, position: int, total: int) -> list[str]:
     if song.predicted:
         shown = " ".join(f"{d}={song.predicted[d]:g}" for d in DIMENSIONS if d in song.predicted)
         lines.append(f"  predicted: {shown}")
+    if saved is not None and saved.values():
+        shown = " ".join(f"{d}={v}" for d, v in saved.values().items())
+        lines.append(f"  saved: {shown}" + (f"  ({saved.timestamp})" if saved.timestamp else ""))
+    else:
+        lines.append("  saved: not rated yet")
     return lines

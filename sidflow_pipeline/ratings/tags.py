@@ -40,12 +40,14 @@ __all__ = [
     "read_tags",
     "readable_name",
     "tags_path_for",
+    "undo_journal_for",
+    "undo_last",
     "write_rating",
 ]
 
 DIMENSIONS: tuple[str, ...] = ("e", "m", "c", "p")
 TAGS_SUFFIX = ".tags.json"
-DEFAULT_VALUE = 3
+UNDO_JOURNAL = ".sidflow-rate-undo.jsonl"
 
 
 class TagsError(ValueError):
@@ -65,6 +67,14 @@ class Rating:
 
     def values(self) -> dict[str, int]:
         return {d: v for d in DIMENSIONS if (v := getattr(self, d)) is not None}
+
+    def merged_over(self, older: Rating | None) -> Rating:
+        """This rating's dimensions over ``older``'s: what the listener said last wins,
+        and a dimension they did not touch keeps its saved value (never a default)."""
+        if older is None:
+            return self
+        values = {**older.values(), **self.values()}
+        return Rating(**values, source=self.source, timestamp=self.timestamp or older.timestamp)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.values())
@@ -212,19 +222,88 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
+def undo_journal_for(hvsc_root: Path, tags_root: Path | None) -> Path:
+    """The undo journal beside the tags: one append-only file at the tags tree's root
+    (``tagsPath``, or the collection when tags live beside the SIDs). ``sidflow rate
+    --undo`` takes back the newest rating of any song, so it sees every rating in one
+    order; a dot-file, so no tags reader mistakes it for a tune's tags."""
+    return (tags_root if tags_root is not None else hvsc_root) / UNDO_JOURNAL
+
+
+def write_rating(
+    path: Path, song_index: int, songs: int, rating: Rating, *, merge: bool = True, journal: Path | None = None
+) -> Rating:
     """Store one song's rating, keeping the file's other songs; atomic and deterministic.
 
-    A legacy flat file is rewritten in the current form (``s`` → ``e``); for a
-    multi-song tune its file-wide rating stays as the default for unrated songs.
-    The whole read-modify-write holds :func:`locked`, so concurrent raters lose nothing.
+    With ``merge`` the dimensions given are laid over the song's saved ones (``rate
+    FILE --p 4`` changes ``p`` only). A legacy flat file is rewritten in the current
+    form (``s`` → ``e``); for a multi-song tune its file-wide rating stays as the
+    default for unrated songs. The whole read-modify-write holds :func:`locked`, so
+    concurrent raters lose nothing. With ``journal`` the file's previous and new
+    content are appended there, so :func:`undo_last` can put the old bytes back.
+    Returns the rating as stored for the song.
     """
     with locked(path):
-        _write_rating(path, song_index, songs, rating)
+        before = path.read_text(encoding="utf-8") if path.exists() else None
+        stored = _write_rating(path, song_index, songs, rating, merge)
+        if journal is not None:
+            from sidflow_pipeline.atomic import append_json_line
+
+            after = path.read_text(encoding="utf-8")
+            append_json_line(journal, {"op": "rate", "file": str(path), "song": song_index, "before": before, "after": after})
+    return stored
 
 
-def _write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> None:
+def _pending_undos(journal: Path) -> list[dict[str, Any]]:
+    """The journal's ratings not yet taken back, oldest first (each ``undo`` pops one)."""
+    stack: list[dict[str, Any]] = []
+    if not journal.is_file():
+        return stack
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a killed writer: that one rating cannot be undone
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("op") == "rate":
+            stack.append(entry)
+        elif entry.get("op") == "undo" and stack:
+            stack.pop()
+    return stack
+
+
+def undo_last(journal: Path) -> tuple[Path, int] | None:
+    """Take back the newest rating in ``journal``: its tags file gets its previous
+    bytes back (or goes away if the rating created it). ``None`` when nothing is left.
+
+    Refused (:class:`TagsError`) when the file changed since that rating — by hand or
+    by another rating not in this journal — rather than silently dropping that change.
+    """
+    from sidflow_pipeline.atomic import append_json_line
+
+    pending = _pending_undos(journal)
+    if not pending:
+        return None
+    entry = pending[-1]
+    path = Path(entry["file"])
+    with locked(path):
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != entry["after"]:
+            raise TagsError(f"{path}: changed since that rating; not undone (edit the file by hand)")
+        if entry["before"] is None:
+            path.unlink()
+        else:
+            atomic_write_text(path, entry["before"])
+        append_json_line(journal, {"op": "undo", "file": str(path), "song": entry["song"]})
+    return path, int(entry["song"])
+
+
+def _write_rating(path: Path, song_index: int, songs: int, rating: Rating, merge: bool = True) -> Rating:
     existing = read_tags(path) if path.exists() else {}
+    if merge:
+        own = existing.get(song_index) if songs > 1 else existing.get(None) or existing.get(song_index)
+        rating = rating.merged_over(own)
     if songs <= 1:
         data: dict[str, Any] = rating.to_json()
     else:
@@ -234,3 +313,4 @@ def _write_rating(path: Path, song_index: int, songs: int, rating: Rating) -> No
         if None in existing:
             data.update(existing[None].to_json())
     atomic_write_text(path, _dump(data))
+    return rating

@@ -53,6 +53,11 @@ def _log_lines(config: Path) -> list[str]:
         (["like", "../outside.sid"], "'..' is not allowed"),
         (["like", TUNE, "--song", "4"], f"{TUNE}: song 4 out of range 1–3"),
         (["like", "/" + TUNE, "--song", "9"], "song 9 out of range 1–3"),
+        (["like", TUNE + "#9"], "song 9 out of range 1–3"),
+        (["like", TUNE + "#2", "--song", "3"], "disagree"),
+        # issue 20: a song that is not there is refused at once, with the nearest names
+        (["skip", "/" + TUNE.upper()], f"no such song: /{TUNE.upper()}; nearest: /{TUNE}"),
+        (["dislike", "MUSICIANS/Z/Not_Synced_Yet.sid", "--song", "7"], "no such song"),
     ],
 )
 def test_bad_sid_arguments_are_rejected_and_nothing_is_written(config: Path, args: list[str], message: str) -> None:
@@ -67,13 +72,14 @@ def test_bad_sid_arguments_are_rejected_and_nothing_is_written(config: Path, arg
 def test_good_sid_arguments_are_logged(config: Path) -> None:
     runner = CliRunner()
     tune_file = config.parent / "hvsc" / "C64Music" / TUNE
-    for args in (["like", TUNE, "--song", "3"], ["skip", "/" + TUNE.upper()],
-                 ["play", str(tune_file), "--song", "2"], ["dislike", "MUSICIANS/Z/Not_Synced_Yet.sid", "--song", "7"]):
+    for args in (["like", TUNE, "--song", "3"], ["skip", "/" + TUNE],
+                 ["play", str(tune_file), "--song", "2"], ["dislike", f"/{TUNE}#2"], ["dislike", f"{TUNE}:3"]):
         result = runner.invoke(cli, ["--config", str(config), "feedback", *args])
         assert result.exit_code == 0, result.output
+        assert "at the next training" in result.output  # says how it gets picked up
     events = [json.loads(line) for line in _log_lines(config)]
     assert [(e["sid_path"], e["song_index"]) for e in events] == [
-        (TUNE, 3), (TUNE.upper(), 1), (TUNE, 2), ("MUSICIANS/Z/Not_Synced_Yet.sid", 7),
+        (TUNE, 3), (TUNE, 1), (TUNE, 2), (TUNE, 2), (TUNE, 3),
     ]
     ok = runner.invoke(cli, ["--config", str(config), "feedback", "validate"])
     assert ok.exit_code == 0 and "0 bad lines" in ok.output

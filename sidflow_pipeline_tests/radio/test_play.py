@@ -335,3 +335,24 @@ def test_play_master_plays_mastered_audio(radio: tuple[Path, Path]) -> None:
     child.expect(pexpect.EOF)
     assert transcript.getvalue().count("mastered as") == 2
     assert _events(config) == [("play", *first), ("play", *second)]
+
+
+@needs_sidplayfp
+def test_like_then_next_records_one_like_and_no_skip(radio: tuple[Path, Path]) -> None:
+    """Issue 20: `l` then `n` is "I like it, play the next one" — one like, not also a skip."""
+    config, home = radio
+    child = _spawn(config, home, "--mood", "energetic", "--limit", "6", "--exploration", "0")
+    first = _song(child, 1)
+    player_pid(child)
+    child.send("l")
+    child.expect("liked")
+    child.send("l")  # a second press is not a second like
+    child.expect("liked")
+    child.send("n")
+    child.expect("not logged as a skip")
+    _song(child, 2)
+    player_pid(child)
+    child.send("q")
+    child.expect(r"session \S+: 0 play, 0 skip, 1 like, 0 dislike")
+    child.expect(pexpect.EOF)
+    assert _events(config) == [("like", *first)]

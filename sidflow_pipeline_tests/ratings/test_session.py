@@ -78,7 +78,10 @@ def test_describe_shows_stil_first_lines_and_predictions(tmp_path: Path) -> None
     assert lines[0] == "[2/9] MUSICIANS/A/Tester/Tune.sid  song 2/3"
     assert "length unknown" in lines[1]
     assert "  STIL comment: First line." in lines
-    assert lines[-1] == "  predicted: e=4 m=2.5"
+    assert lines[-2:] == ["  predicted: e=4 m=2.5", "  saved: not rated yet"]
+    from sidflow_pipeline.ratings.tags import Rating
+
+    assert describe(song, 2, 9, Rating(p=4, timestamp="t"))[-1] == "  saved: p=4  (t)"
 
 
 def test_without_a_binary_the_player_is_silent(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def test_cli_table_and_json(project: Path) -> None:
         ([], "say what to play"),
         (["--vector", "9,9,9"], "within 1..5"),
         (["--mood", "quiet", "--filters", "tempo>3"], "unknown field"),
-        (["--like", "NOPE/none.sid:2"], "not in the song database"),
+        (["--like", "NOPE/none.sid:2"], "no such song: NOPE/none.sid"),
     ],
 )
 def test_cli_errors_are_one_line(project: Path, args: list[str], message: str) -> None:
