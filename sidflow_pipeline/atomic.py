@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "recover_interrupted_swap",
+    "swap_directory",
     "DiskWriteError",
     "append_json_line",
     "atomic_move",
@@ -198,3 +200,28 @@ def append_json_line(path: Path, record: Any) -> None:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def swap_directory(staging: Path, target: Path) -> None:
+    """Replace the folder ``target`` by ``staging`` with two renames.
+
+    A folder cannot be replaced atomically: ``target`` goes aside first, then
+    ``staging`` takes its name. Readers see the old folder or the new one, never a half
+    built one; :func:`recover_interrupted_swap` finishes a swap cut between the renames.
+    """
+    backup = target.with_name(f".{target.name}.previous")
+    shutil.rmtree(backup, ignore_errors=True)
+    if target.exists():
+        os.rename(target, backup)
+    os.rename(staging, target)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def recover_interrupted_swap(target: Path) -> None:
+    """After a crash between :func:`swap_directory`'s renames: put the old folder back,
+    or drop the leftover backup when the new one is in place."""
+    backup = target.with_name(f".{target.name}.previous")
+    if backup.exists() and not target.exists():
+        os.rename(backup, target)
+    elif backup.exists():
+        shutil.rmtree(backup, ignore_errors=True)

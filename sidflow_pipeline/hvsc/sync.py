@@ -26,11 +26,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sidflow_pipeline.atomic import atomic_write_bytes, atomic_write_json
+from sidflow_pipeline.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    recover_interrupted_swap,
+    swap_directory,
+)
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
-from sidflow_pipeline.hvsc.discovery import DiscoveryError, RemoteArchive, discover_releases
+from sidflow_pipeline.hvsc.discovery import (
+    DiscoveryError,
+    RemoteArchive,
+    discover_releases,
+)
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
-from sidflow_pipeline.hvsc.update_script import HvsScriptError, load_update_script, apply_update_script
+from sidflow_pipeline.hvsc.update_script import (
+    HvsScriptError,
+    apply_update_script,
+    load_update_script,
+)
 
 __all__ = [
     "MANIFEST_NAME",
@@ -268,7 +281,7 @@ def sync_hvsc(
     started = time.perf_counter()
     hvsc_path = Path(hvsc_path)
     _check_layout(hvsc_path)
-    _recover_interrupted_swap(hvsc_path)
+    recover_interrupted_swap(hvsc_path)
     current = installed_version(hvsc_path)
     try:
         listing = discover_releases(source, pinned=checksums or {})
@@ -352,7 +365,7 @@ def sync_hvsc(
         shutil.rmtree(replaced, ignore_errors=True)
         atomic_write_json(staging / MANIFEST_NAME, manifest)
         _merge_moves_log(hvsc_path, staging, moves)
-        _swap(staging, hvsc_path)
+        swap_directory(staging, hvsc_path)
         for path in fetched_paths:
             path.unlink(missing_ok=True)
     except (DownloadError, ArchiveError) as exc:
@@ -436,22 +449,6 @@ def _merge_moves_log(hvsc_path: Path, staging: Path, moves: list[tuple[str, str]
         atomic_write_bytes(new, existing + added)
 
 
-def _swap(staging: Path, target: Path) -> None:
-    """Two renames; :func:`_recover_interrupted_swap` finishes one cut in between."""
-    backup = target.with_name(f".{target.name}.previous")
-    shutil.rmtree(backup, ignore_errors=True)
-    if target.exists():
-        os.rename(target, backup)
-    os.rename(staging, target)
-    shutil.rmtree(backup, ignore_errors=True)
-
-
-def _recover_interrupted_swap(target: Path) -> None:
-    backup = target.with_name(f".{target.name}.previous")
-    if backup.exists() and not target.exists():
-        os.rename(backup, target)
-    elif backup.exists():
-        shutil.rmtree(backup, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,6 @@ scale, weight and sketch mean is in the manifest under ``similarity_vector``):
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +63,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from sidflow_pipeline.atomic import recover_interrupted_swap, swap_directory
 from sidflow_pipeline.lance.similarity import fit_transform
 
 __all__ = [
@@ -182,7 +182,7 @@ def build_database(
     flat = pa.array(similarity_vectors.reshape(-1).astype("float32"), type=pa.float32())
     columns["similarity_vector"] = pa.FixedSizeListArray.from_arrays(flat, width)  # type: ignore[assignment]
     table = pa.Table.from_pydict(columns, schema=songs_schema())
-    _recover_interrupted_swap(db_path)
+    recover_interrupted_swap(db_path)
     staging = db_path.with_name(f".{db_path.name}.building")
     shutil.rmtree(staging, ignore_errors=True)
     try:
@@ -200,7 +200,10 @@ def build_database(
         shutil.rmtree(staging, ignore_errors=True)
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise DatabaseBuildError(f"{db_path}: database build failed ({reason}); the previous database is unchanged") from exc
-    _swap_in(staging, db_path)
+    # LanceDB's own mode="overwrite" writes a new version *into* the live table, so a
+    # build that failed half-way (a full disk while indexing) left that version behind,
+    # out of step with the manifest: build in a sibling folder and swap it in.
+    swap_directory(staging, db_path)
     manifest = {
         "version": "1.0",
         "schema_version": SCHEMA_VERSION,
@@ -218,29 +221,6 @@ def build_database(
     return BuildResult(record_count=table.num_rows, manifest=manifest, seconds=time.perf_counter() - started)
 
 
-def _swap_in(staging: Path, db_path: Path) -> None:
-    """Replace the database folder by the finished build: two renames, never a mix.
-
-    LanceDB's own ``mode="overwrite"`` writes a new version *into* the live table, so
-    a build that failed half-way (a full disk while indexing) left that version
-    behind, out of step with the manifest. Building into a sibling folder and
-    renaming it into place means readers see the old database or the new one.
-    :func:`_recover_interrupted_swap` finishes a swap cut between the renames.
-    """
-    previous = db_path.with_name(f".{db_path.name}.previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if db_path.exists():
-        os.rename(db_path, previous)
-    os.rename(staging, db_path)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def _recover_interrupted_swap(db_path: Path) -> None:
-    previous = db_path.with_name(f".{db_path.name}.previous")
-    if previous.exists() and not db_path.exists():
-        os.rename(previous, db_path)
-    elif previous.exists():
-        shutil.rmtree(previous, ignore_errors=True)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
