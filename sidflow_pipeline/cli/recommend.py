@@ -76,6 +76,7 @@ def build_request(
     exclude: frozenset[str] = frozenset(),
     where: str | None = None,
     resolve_where: Callable[[str], frozenset[str] | None] | None = None,
+    live: Any = None,
 ) -> Any:
     """The request for the CLI options; ``resolve_where`` turns a catalog query into keys.
 
@@ -94,8 +95,7 @@ def build_request(
         seed_vector = parse_vector(vector)
     elif blend:
         seed_vector = parse_blend(blend)
-    elif not like:
-        raise QueryError("say what to play: --mood, --vector, --blend or --like (see --help)")
+    # No seed at all is "for me": the listener's taste plus exploration (engine docstring).
     # "More like this" means like the seed: no noise, and no spreading in *rating* space
     # (which has nothing to do with the similarity vector). Measured on the similarity
     # set (bench/similarity.py): the mood defaults cut same-composer nDCG@10 0.467 → 0.448.
@@ -121,6 +121,7 @@ def build_request(
         seed=seed,
         exclude=exclude,
         unrated=unrated,
+        live=live,
     )
 
 
@@ -134,6 +135,13 @@ def open_recommender(ctx: Context) -> Any:
         return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
     except DatabaseUnavailable as exc:
         fail(str(exc))
+
+
+def live(ctx: Context) -> Any:
+    """Every feedback event in the log, read now: it counts before the next rebuild."""
+    from sidflow_pipeline.recommend.live import live_feedback
+
+    return live_feedback(ctx.config.data_path / "feedback")
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
@@ -184,7 +192,10 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
 
     \b
     score = 0.6·similarity + 0.3·song_feedback + 0.1·user_affinity
+    Feedback counts at once (the log is read at each query); a song disliked in the
+    last 7 days is not recommended. With no seed: songs for you (your taste).
     Examples:
+      sidflow recommend                 (no seed: songs for you)
       sidflow recommend --mood quiet --limit 10
       sidflow recommend --vector 4,2,3 --filters "bpm=120-140" --where "chip:6581 length:>2m"
       sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --format json
@@ -195,7 +206,7 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
         _composers(ctx, like_composer, options, fmt)
         return
     try:
-        request = build_request(**options, resolve_where=resolver(ctx))
+        request = build_request(**options, resolve_where=resolver(ctx), live=live(ctx))
         results = open_recommender(ctx).recommend(request)
     except QueryError as exc:
         fail(str(exc))
