@@ -459,6 +459,7 @@ def rate(
         full = {d: values.get(d, 3) for d in ("e", "m", "c", "p")}
         write_rating(target, index, sid.header.songs, Rating(**full, timestamp=_now()))
         console.print(f"saved {rel} #{index}: " + " ".join(f"{k}={v}" for k, v in full.items()) + f" → {target}")
+        _say_pending(cfg)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
     if not songs:
@@ -553,6 +554,15 @@ def rate(
             pass
         sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
+    if saved:
+        _say_pending(cfg)
+
+
+def _say_pending(cfg: SidflowConfig) -> None:
+    """What is pending for the model (feedback already counts in recommendations)."""
+    from sidflow_pipeline.training.retrain import pending_message
+
+    console.print(pending_message(cfg), highlight=False, soft_wrap=True, markup=False)
 
 
 @cli.group()
@@ -609,6 +619,8 @@ for _action in ("like", "dislike", "skip", "play"):
             except FeedbackError as exc:
                 fail(str(exc))
             console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False)
+            console.print("counts in recommendations now.", highlight=False)
+            _say_pending(cfg)
 
     _make(_action)
 
