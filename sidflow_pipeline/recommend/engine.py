@@ -88,6 +88,8 @@ class Weights:
     similarity: float = 0.6
     feedback: float = 0.3
     affinity: float = 0.1
+    # user_affinity = (1 − taste)·(p − 3)/2 + taste·(cos(v, L) − cos(v, D)) once there is feedback
+    taste: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -481,7 +483,8 @@ def rank(
     song_feedback = np.clip((likes - dislikes - 0.3 * skips) / denominator, -1.0, 1.0)
     user_affinity = (cols["p"].astype(np.float64) - 3.0) / 2.0
     if taste is not None:
-        user_affinity = 0.5 * user_affinity + 0.5 * np.clip(taste, -1.0, 1.0)
+        share = request.weights.taste
+        user_affinity = (1.0 - share) * user_affinity + share * np.clip(taste, -1.0, 1.0)
     w = request.weights
     score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
     if exploration > 0:
