@@ -26,18 +26,21 @@ Choices the design leaves open, and why:
   ``DISLIKE_DAYS`` (7) days and not liked since is left out of the pool altogether.
 * **user_affinity is personal**: ``0.5·(p − 3)/2 + 0.5·taste`` where ``p`` is the rating
   model's prediction for the song (trained on this listener's ratings and feedback) and
-  ``taste = cos(v, L) − cos(v, D)``: ``v`` the song's unit similarity vector, ``L`` / ``D``
-  the weighted means of the unit similarity vectors of the songs the listener leaned
-  towards / away from (like +1, play +0.1, skip −0.3, dislike −1, summed per song; a
-  missing side counts 0). Equal halves because neither is known to dominate: ``p`` is a
-  trained model but sees only the 4 rating dimensions; ``taste`` is immediate but knows
-  only the songs given feedback (bench/listener.py's ablation measures both). Without
-  feedback, taste is 0 and affinity is the ``p`` term alone, as before.
+  ``taste = closeness(v, L) − closeness(v, D)``: ``v`` the song's unit similarity vector,
+  ``L`` / ``D`` the songs the listener leaned towards / away from (like +1, play +0.1,
+  skip −0.3, dislike −1, summed per song; > 0 is L, < 0 is D), and ``closeness`` the
+  mean of the ``TASTE_NEIGHBOURS`` (3) highest cosines between ``v`` and those songs' unit
+  vectors — a nearest-neighbour vote, because a taste is several clusters and the mean
+  direction of all liked songs points between them (a missing side counts 0). Equal
+  halves because neither is known to dominate: ``p`` is a trained model but sees only
+  the 4 rating dimensions; ``taste`` is immediate but knows only the songs given
+  feedback (bench/listener.py's ablation measures both; ``Weights.taste`` sets the
+  share). Without feedback, taste is 0 and affinity is the ``p`` term alone, as before.
 * **No seed = "for me"**: a request with neither a vector nor a song ranks every song
-  (filters applied) with ``similarity = (1 + cos(v, L)) / 2`` — closeness to what the
-  listener liked — or 0.5 for everybody when nothing was liked yet, so the list is then
-  ``p`` plus exploration noise. With a mood or ``--like`` the seed keeps the similarity
-  term and taste acts through user_affinity: the two blend.
+  (filters applied) with ``similarity = (1 + closeness(v, L)) / 2`` — closeness to what
+  the listener liked — or 0.5 for everybody when nothing was liked yet, so the list is
+  then ``p`` plus exploration noise. With a mood or ``--like`` the seed keeps the
+  similarity term and taste acts through user_affinity: the two blend.
 * **Ties**: when the k-th candidate's distance is shared by songs past k, the pool is cut
   before that distance (or, if that leaves under k/2, the whole tie group is fetched
   with ``distance_range``), so the pool never depends on how LanceDB breaks ties; the
@@ -424,37 +427,47 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+# How many of the listener's songs a candidate is compared with (the mean of its top
+# cosines): a taste is a few clusters (several composers, several sounds), and the mean
+# direction of all liked songs points between them; 3 so one odd song does not decide.
+TASTE_NEIGHBOURS = 3
+
+
 def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarray]]) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(L, D)``: weighted means of the unit similarity vectors of the songs the listener
-    leaned towards / away from (None for a side with no song). ``vector_of`` maps keys
-    to similarity vectors (songs missing from the database are ignored)."""
+    """``(L, D)``: the unit similarity vectors of the songs the listener leaned towards /
+    away from (summed weight > 0 / < 0; None for a side with no song). ``vector_of``
+    maps keys to similarity vectors (songs missing from the database are ignored)."""
     taste = getattr(live, "taste", None) or {}
     if not taste:
         return None, None
     found = vector_of(sorted(taste))
     sides: list[np.ndarray | None] = []
     for sign in (1.0, -1.0):
-        pairs = [(sign * w, _unit(found[k])) for k, w in sorted(taste.items()) if sign * w > 0 and k in found]
-        total = sum(w for w, _ in pairs)
-        sides.append(sum(w * v for w, v in pairs) / total if pairs and total > 0 else None)
+        rows = [found[k] for k, w in sorted(taste.items()) if sign * w > 0 and k in found]
+        sides.append(_unit(np.asarray(rows, dtype=np.float64)) if rows else None)
     return sides[0], sides[1]
 
 
+def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray:
+    """Mean of each candidate's ``TASTE_NEIGHBOURS`` highest cosines to ``songs`` (0 without songs)."""
+    if songs is None or len(songs) == 0 or len(unit_vectors) == 0:
+        return np.zeros(len(unit_vectors), dtype=np.float64)
+    cosines = unit_vectors @ songs.T
+    m = min(TASTE_NEIGHBOURS, songs.shape[0]) if TASTE_NEIGHBOURS else songs.shape[0]
+    top = -np.sort(-cosines, axis=1)[:, :m]
+    return top.mean(axis=1)
+
+
 def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
-    """``cos(v, L) − cos(v, D)`` per candidate (a missing side counts 0)."""
-    out = np.zeros(len(unit_vectors), dtype=np.float64)
-    for sign, centroid in zip((1.0, -1.0), profile, strict=True):
-        if centroid is not None and np.linalg.norm(centroid) > 0:
-            out += sign * (unit_vectors @ _unit(centroid))
-    return out
+    """``closeness(v, L) − closeness(v, D)`` per candidate (a missing side counts 0)."""
+    return _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
 
 
 def seedless_similarity(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
-    """"For me": closeness to what the listener liked, ``(1 + cos(v, L)) / 2``; 0.5 with no likes."""
-    liked = profile[0]
-    if liked is None or np.linalg.norm(liked) == 0:
+    """"For me": closeness to what the listener liked, ``(1 + closeness(v, L)) / 2``; 0.5 with no likes."""
+    if profile[0] is None:
         return np.full(len(unit_vectors), 0.5)
-    return np.clip((1.0 + unit_vectors @ _unit(liked)) / 2.0, 0.0, 1.0)
+    return np.clip((1.0 + _closeness(unit_vectors, profile[0])) / 2.0, 0.0, 1.0)
 
 
 def rank(
