@@ -64,6 +64,7 @@ from sidflow_pipeline.feedback.aggregate import aggregate_events
 from sidflow_pipeline.feedback.log import append_event, read_events
 from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.lance.build import build_database
+from sidflow_pipeline.recommend import engine
 from sidflow_pipeline.recommend.engine import Weights
 from sidflow_pipeline.recommend.live import live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
@@ -82,6 +83,7 @@ class Variant:
     name: str
     weights: Weights = Weights()
     vector: tuple[float, ...] | None = None
+    neighbours: int | None = 3  # engine.TASTE_NEIGHBOURS; 0 = every liked song (≈ the centroid)
 
 
 VARIANTS = (
@@ -91,6 +93,7 @@ VARIANTS = (
     Variant("γ = 0 (no user_affinity)", Weights(affinity=0.0)),
     Variant("affinity from p only (taste share 0)", Weights(taste=0.0)),
     Variant("affinity from taste only (taste share 1)", Weights(taste=1.0)),
+    Variant("taste: mean cosine to all liked songs (≈ centroid)", neighbours=0),
     Variant("mood seed --vector 3,3,3,5 + taste", vector=(3.0, 3.0, 3.0, 5.0)),
 )
 
@@ -157,6 +160,7 @@ class Project:
 def run_listener(
     project_factory: Callable[[], Project], loved: frozenset[Key], keys: Sequence[Key], rounds: int, seed: int, variant: Variant
 ) -> list[dict[str, Any]]:
+    engine.TASTE_NEIGHBOURS = variant.neighbours or 0
     project = project_factory()
     rng = random.Random(seed * 7919 + 1)
     heard: set[str] = set()

@@ -464,10 +464,11 @@ def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.
 
 
 def seedless_similarity(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
-    """"For me": closeness to what the listener liked, ``(1 + closeness(v, L)) / 2``; 0.5 with no likes."""
+    """"For me": ``(1 + closeness(v, L) − closeness(v, D)) / 2`` clipped to 0..1 — near
+    what the listener liked and away from what they turned down; 0.5 with no likes."""
     if profile[0] is None:
         return np.full(len(unit_vectors), 0.5)
-    return np.clip((1.0 + _closeness(unit_vectors, profile[0])) / 2.0, 0.0, 1.0)
+    return np.clip((1.0 + taste_scores(unit_vectors, profile)) / 2.0, 0.0, 1.0)
 
 
 def rank(
