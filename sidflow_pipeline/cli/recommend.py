@@ -101,8 +101,10 @@ def build_request(
     # set (bench/similarity.py): the mood defaults cut same-composer nDCG@10 0.467 → 0.448.
     if exploration is None:
         exploration = 0.0 if like else DEFAULT_EXPLORATION
+    # "For me" (no seed) ranks in the similarity space too: spreading in rating space
+    # has nothing to do with it either (measured: bench/listener.py).
     if diversity is None:
-        diversity = 0.0 if like else DEFAULT_DIVERSITY
+        diversity = 0.0 if like or seed_vector is None else DEFAULT_DIVERSITY
     kept, length_query = split_duration(parse_filters(filters))
     catalog_query = " ".join(f"({q})" for q in (where, length_query) if q and q.strip())
     only = None
