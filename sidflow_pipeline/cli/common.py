@@ -43,8 +43,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 RETRAIN_JOB = "dagster job execute -m sidflow_pipeline.definitions -j sidflow_retrain"
 PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain (sidflow_retrain)"
 PENDING_FEEDBACK = (
-    "logged; recommendations count it once the database is rebuilt and the model learns it at the next training: "
-    "the daemon's retrain, or " + RETRAIN_JOB
+    "logged; it already counts in recommendations (read from the log at query time), and the model learns it "
+    "at the next training: the daemon's retrain, or " + RETRAIN_JOB
 )
 PENDING_MODEL = "recommend and play use the new model once songs are reclassified: " + RETRAIN_JOB + " (the daemon's retrain does it too)"
 

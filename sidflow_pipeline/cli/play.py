@@ -22,7 +22,7 @@ from sidflow_pipeline.cli.common import (
     raise_on_terminating_signals,
     user_errors,
 )
-from sidflow_pipeline.cli.recommend import build_request, like_resolver, open_recommender, resolver, seed_options
+from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
 from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
@@ -97,6 +97,7 @@ def play(
     q  quit (the session is kept: sidflow play --resume)
     A song heard to its end logs a play. All feedback goes to the feedback log.
     Examples:
+      sidflow play                      (no seed: songs for you)
       sidflow play --mood quiet --limit 10
       sidflow play --blend quiet:0.7,complex:0.3 --filters "bpm=60-120"
       sidflow play --mood energetic --where "composer:hubbard year:1985..1987 chip:6581"
@@ -121,7 +122,7 @@ def play(
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
         try:
-            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx))
+            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
             recommendations = open_recommender(ctx).recommend(request)
         except QueryError as exc:
             fail(str(exc))

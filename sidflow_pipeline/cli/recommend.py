@@ -77,6 +77,7 @@ def build_request(
     where: str | None = None,
     resolve_where: Callable[[str], frozenset[str] | None] | None = None,
     resolve_like: Callable[[str], tuple[str, int]] | None = None,
+    live: Any = None,
 ) -> Any:
     """The request for the CLI options; ``resolve_where`` turns a catalog query into keys.
 
@@ -95,15 +96,16 @@ def build_request(
         seed_vector = parse_vector(vector)
     elif blend:
         seed_vector = parse_blend(blend)
-    elif not like:
-        raise QueryError("say what to play: --mood, --vector, --blend or --like (see --help)")
+    # No seed at all is "for me": the listener's taste plus exploration (engine docstring).
     # "More like this" means like the seed: no noise, and no spreading in *rating* space
     # (which has nothing to do with the similarity vector). Measured on the similarity
     # set (bench/similarity.py): the mood defaults cut same-composer nDCG@10 0.467 → 0.448.
     if exploration is None:
         exploration = 0.0 if like else DEFAULT_EXPLORATION
+    # "For me" (no seed) ranks in the similarity space too: spreading in rating space
+    # has nothing to do with it either (measured: bench/listener.py).
     if diversity is None:
-        diversity = 0.0 if like else DEFAULT_DIVERSITY
+        diversity = 0.0 if like or seed_vector is None else DEFAULT_DIVERSITY
     kept, length_query = split_duration(parse_filters(filters))
     catalog_query = " ".join(f"({q})" for q in (where, length_query) if q and q.strip())
     only = None
@@ -122,6 +124,7 @@ def build_request(
         seed=seed,
         exclude=exclude,
         unrated=unrated,
+        live=live,
     )
 
 
@@ -147,6 +150,13 @@ def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
         return ref.sid_path, ref.song_or(1)
 
     return resolve
+
+
+def live(ctx: Context) -> Any:
+    """Every feedback event in the log, read now: it counts before the next rebuild."""
+    from sidflow_pipeline.recommend.live import live_feedback
+
+    return live_feedback(ctx.config.data_path / "feedback")
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
@@ -197,7 +207,10 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
 
     \b
     score = 0.6·similarity + 0.3·song_feedback + 0.1·user_affinity
+    Feedback counts at once (the log is read at each query); a song disliked in the
+    last 7 days is not recommended. With no seed: songs for you (your taste).
     Examples:
+      sidflow recommend                 (no seed: songs for you)
       sidflow recommend --mood quiet --limit 10
       sidflow recommend --vector 4,2,3 --filters "bpm=120-140" --where "chip:6581 length:>2m"
       sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --format json
@@ -208,7 +221,7 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
         _composers(ctx, like_composer, options, fmt)
         return
     try:
-        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx))
+        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
         results = open_recommender(ctx).recommend(request)
     except QueryError as exc:
         fail(str(exc))

@@ -20,6 +20,27 @@ Choices the design leaves open, and why:
 * **Exploration** x ∈ 0..1 widens the candidate pool (k·(1+4x)), lowers the weight of
   the preference term (γ·(1−x)) and adds seeded noise of amplitude 0.25·x, derived
   from the song key and ``seed`` so results do not depend on the engine's row order.
+* **Live feedback** (``request.live``, :mod:`sidflow_pipeline.recommend.live`): the
+  feedback log read at query time replaces the table's counts for the songs it names, so
+  a like lifts and a dislike sinks without a rebuild; a song disliked within
+  ``DISLIKE_DAYS`` (7) days and not liked since is left out of the pool altogether.
+* **user_affinity is personal**: ``0.5·(p − 3)/2 + 0.5·taste`` where ``p`` is the rating
+  model's prediction for the song (trained on this listener's ratings and feedback) and
+  ``taste = closeness(v, L) − closeness(v, D)``: ``v`` the song's unit similarity vector,
+  ``L`` / ``D`` the songs the listener leaned towards / away from (like +1, play +0.1,
+  skip −0.3, dislike −1, summed per song; > 0 is L, < 0 is D), and ``closeness`` the
+  mean of the ``TASTE_NEIGHBOURS`` (3) highest cosines between ``v`` and those songs' unit
+  vectors — a nearest-neighbour vote, because a taste is several clusters and the mean
+  direction of all liked songs points between them (a missing side counts 0). Equal
+  halves because neither is known to dominate: ``p`` is a trained model but sees only
+  the 4 rating dimensions; ``taste`` is immediate but knows only the songs given
+  feedback (bench/listener.py's ablation measures both; ``Weights.taste`` sets the
+  share). Without feedback, taste is 0 and affinity is the ``p`` term alone, as before.
+* **No seed = "for me"**: a request with neither a vector nor a song ranks every song
+  (filters applied) with ``similarity = (1 + closeness(v, L)) / 2`` — closeness to what
+  the listener liked — or 0.5 for everybody when nothing was liked yet, so the list is
+  then ``p`` plus exploration noise. With a mood or ``--like`` the seed keeps the
+  similarity term and taste acts through user_affinity: the two blend.
 * **Ties**: when the k-th candidate's distance is shared by songs past k, the pool is cut
   before that distance (or, if that leaves under k/2, the whole tie group is fetched
   with ``distance_range``), so the pool never depends on how LanceDB breaks ties; the
@@ -50,6 +71,7 @@ __all__ = [
     "Recommender",
     "Weights",
     "parse_song_ref",
+    "taste_profile",
 ]
 
 # What the search returns per candidate; titles and composers are fetched only for the
@@ -69,6 +91,8 @@ class Weights:
     similarity: float = 0.6
     feedback: float = 0.3
     affinity: float = 0.1
+    # user_affinity = (1 − taste)·(p − 3)/2 + taste·(cos(v, L) − cos(v, D)) once there is feedback
+    taste: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,10 +110,12 @@ class RecommendRequest:
     weights: Weights = field(default_factory=Weights)
     # Keys (``sid_path#song``) allowed by ``--where`` (a catalog search); None = all.
     only: frozenset[str] | None = None
+    # The feedback log read at query time (recommend/live.py); None = the table's counts only.
+    live: Any = None
 
     def __post_init__(self) -> None:
-        if (self.vector is None) == (self.like is None):
-            raise QueryError("give exactly one seed: a mood, a vector or a song to be like")
+        if self.vector is not None and self.like is not None:
+            raise QueryError("give at most one seed: a mood, a vector or a song to be like")
         if self.vector is not None and len(self.vector) not in (3, 4):
             raise QueryError("a query vector has 3 (e,m,c) or 4 (e,m,c,p) numbers")
         if not 0.0 <= self.exploration <= 1.0:
@@ -264,7 +290,7 @@ class Recommender:
 
         def base() -> Any:
             builder = self.table.search(query, vector_column_name=column).metric(metric)
-            builder = builder.select([*_SEARCH_COLUMNS, "_distance"]).with_row_id(True)
+            builder = builder.select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "_distance"]).with_row_id(True)
             return builder.where(where, prefilter=True) if where else builder
 
         found = self._read(lambda: base().limit(k + 1).to_arrow())
@@ -289,19 +315,42 @@ class Recommender:
         rows = self._read(lambda: self.table.take_row_ids(row_ids).select(_DISPLAY_COLUMNS).to_list())
         return {row["key"]: row for row in rows}
 
+    def _profile(self, request: RecommendRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if request.live is None or not getattr(request.live, "taste", None):
+            return None, None
+
+        def vector_of(keys: list[str]) -> dict[str, np.ndarray]:
+            where = f"key IN ({', '.join(_quote(k) for k in keys)})"
+            rows = self._read(lambda: self.table.search().where(where).select(["key", SIMILARITY_COLUMN]).limit(len(keys)).to_list())
+            return {r["key"]: np.asarray(r[SIMILARITY_COLUMN], dtype=np.float32) for r in rows}
+
+        return taste_profile(request.live, vector_of)
+
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         exploration = request.exploration
         clauses = [c for c in (filters_to_sql(request.filters),) if c]
         if request.unrated:
             clauses.append("NOT rated")
-        if request.exclude:
-            clauses.append(f"key NOT IN ({', '.join(_quote(k) for k in sorted(request.exclude))})")
+        gone = request.exclude | getattr(request.live, "blocked", frozenset())
+        if gone:
+            clauses.append(f"key NOT IN ({', '.join(_quote(k) for k in sorted(gone))})")
         if request.only is not None:
             if not request.only:
                 return []
             clauses.append(f"key IN ({', '.join(_quote(k) for k in sorted(request.only))})")
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * exploration)), max(self.size, 1))
-        if request.like is not None:
+        profile = self._profile(request)
+        if request.like is None and request.vector is None:
+            where = " AND ".join(clauses) or None
+
+            def everything() -> Any:
+                builder = self.table.search().select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN]).with_row_id(True)
+                return (builder.where(where) if where else builder).limit(max(self.size, 1)).to_arrow()
+
+            found = self._read(everything)
+            unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
+            similarity = seedless_similarity(unit, profile)
+        elif request.like is not None:
             seed_row = self.song(*request.like)
             if seed_row is None:
                 raise QueryError(f"{request.like[0]}:{request.like[1]} is not in the song database")
@@ -322,11 +371,15 @@ class Recommender:
         cols = {name: found[name].to_numpy(zero_copy_only=False) for name in ("likes", "dislikes", "skips", "plays", "p")}
         keys = found["key"].to_pylist()
         vectors = [tuple(v) for v in found["vector"].to_pylist()]
-        chosen, score, song_feedback, user_affinity = rank(request, cols, keys, vectors, similarity)
+        taste = None
+        if profile[0] is not None or profile[1] is not None:
+            unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
+            taste = taste_scores(unit, profile)
+        chosen, score, song_feedback, user_affinity = rank(request, cols, keys, vectors, similarity, taste)
         numbers = dict(zip(chosen, found.take(pa.array(chosen, pa.int64())).select(_SEARCH_COLUMNS[:-1]).to_pylist(), strict=True))
         row_ids = found["_rowid"].to_pylist()
         display = self._display([row_ids[i] for i in chosen])
-        return [
+        return with_live_counts([
             Recommendation(
                 rank=rank_,
                 **{name: numbers[i][name] for name in _SEARCH_COLUMNS if name not in ("vector", "key")},
@@ -337,7 +390,18 @@ class Recommender:
                 user_affinity=float(user_affinity[i]),
             )
             for rank_, i in enumerate(chosen, start=1)
-        ]
+        ], request.live)
+
+
+def with_live_counts(results: list[Recommendation], live: Any) -> list[Recommendation]:
+    """Show the counts the list was ranked with: the live ones where the log names the song."""
+    from dataclasses import replace
+
+    counts = getattr(live, "counts", None) or {}
+    return [
+        replace(r, **dict(zip(("likes", "dislikes", "skips", "plays"), counts[r.key], strict=True))) if r.key in counts else r
+        for r in results
+    ]
 
 
 def _match_composer(name: str, known: list[str]) -> str:
@@ -357,23 +421,84 @@ def _match_composer(name: str, known: list[str]) -> str:
     raise QueryError(f"{name!r} matches {len(partial)} composers ({shown}); give more of the name")
 
 
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+# How many of the listener's songs a candidate is compared with (the mean of its top
+# cosines): a taste is a few clusters (several composers, several sounds), and the mean
+# direction of all liked songs points between them; 3 so one odd song does not decide.
+TASTE_NEIGHBOURS = 3
+
+
+def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarray]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(L, D)``: the unit similarity vectors of the songs the listener leaned towards /
+    away from (summed weight > 0 / < 0; None for a side with no song). ``vector_of``
+    maps keys to similarity vectors (songs missing from the database are ignored)."""
+    taste = getattr(live, "taste", None) or {}
+    if not taste:
+        return None, None
+    found = vector_of(sorted(taste))
+    sides: list[np.ndarray | None] = []
+    for sign in (1.0, -1.0):
+        rows = [found[k] for k, w in sorted(taste.items()) if sign * w > 0 and k in found]
+        sides.append(_unit(np.asarray(rows, dtype=np.float64)) if rows else None)
+    return sides[0], sides[1]
+
+
+def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray:
+    """Mean of each candidate's ``TASTE_NEIGHBOURS`` highest cosines to ``songs`` (0 without songs)."""
+    if songs is None or len(songs) == 0 or len(unit_vectors) == 0:
+        return np.zeros(len(unit_vectors), dtype=np.float64)
+    cosines = unit_vectors @ songs.T
+    m = min(TASTE_NEIGHBOURS, songs.shape[0]) if TASTE_NEIGHBOURS else songs.shape[0]
+    top = -np.sort(-cosines, axis=1)[:, :m]
+    return top.mean(axis=1)
+
+
+def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
+    """``closeness(v, L) − closeness(v, D)`` per candidate (a missing side counts 0)."""
+    return _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
+
+
+def seedless_similarity(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
+    """"For me": ``(1 + closeness(v, L) − closeness(v, D)) / 2`` clipped to 0..1 — near
+    what the listener liked and away from what they turned down; 0.5 with no likes."""
+    if profile[0] is None:
+        return np.full(len(unit_vectors), 0.5)
+    return np.clip((1.0 + taste_scores(unit_vectors, profile)) / 2.0, 0.0, 1.0)
+
+
 def rank(
     request: RecommendRequest,
     cols: dict[str, np.ndarray],
     keys: list[str],
     vectors: list[tuple[float, ...]],
     similarity: np.ndarray,
+    taste: np.ndarray | None = None,
 ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
     """Score the candidates and pick the list: ``(chosen, score, song_feedback, user_affinity)``.
 
     Shared by both engines (LanceDB and the snapshot), so they rank the same pool the
-    same way; ``cols`` holds likes, dislikes, skips, plays and p per candidate.
+    same way; ``cols`` holds likes, dislikes, skips, plays and p per candidate; ``taste``
+    is :func:`taste_scores` per candidate (None = no taste yet). Live counts in
+    ``request.live`` replace the table's for the songs they name.
     """
     exploration = request.exploration
     likes, dislikes, skips, plays = (cols[n].astype(np.float64) for n in ("likes", "dislikes", "skips", "plays"))
+    live_counts = getattr(request.live, "counts", None) or {}
+    if live_counts:
+        for i, key in enumerate(keys):
+            if key in live_counts:
+                likes[i], dislikes[i], skips[i], plays[i] = live_counts[key]
     denominator = np.maximum(np.maximum(plays, likes + dislikes), 1.0)
     song_feedback = np.clip((likes - dislikes - 0.3 * skips) / denominator, -1.0, 1.0)
     user_affinity = (cols["p"].astype(np.float64) - 3.0) / 2.0
+    if taste is not None:
+        share = request.weights.taste
+        user_affinity = (1.0 - share) * user_affinity + share * np.clip(taste, -1.0, 1.0)
     w = request.weights
     score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
     if exploration > 0:

@@ -35,8 +35,13 @@ from sidflow_pipeline.recommend.engine import (
     DatabaseUnavailable,
     Recommendation,
     RecommendRequest,
+    _unit,
     database_unreadable,
     rank,
+    seedless_similarity,
+    taste_profile,
+    taste_scores,
+    with_live_counts,
 )
 from sidflow_pipeline.recommend.filters import Filter, QueryError
 
@@ -241,10 +246,12 @@ class SnapshotRecommender:
             mask &= _filter_mask(f, a[f.field])
         if request.unrated:
             mask &= ~a["rated"]
-        if request.exclude or request.only is not None:
+        blocked = getattr(request.live, "blocked", frozenset())
+        if request.exclude or blocked or request.only is not None:
             keys = self.keys()
-            if request.exclude:
-                mask &= np.fromiter((k not in request.exclude for k in keys), dtype=bool, count=self.size)
+            if request.exclude or blocked:
+                gone = request.exclude | blocked
+                mask &= np.fromiter((k not in gone for k in keys), dtype=bool, count=self.size)
             if request.only is not None:
                 mask &= np.fromiter((k in request.only for k in keys), dtype=bool, count=self.size)
         return mask
@@ -269,12 +276,29 @@ class SnapshotRecommender:
             chosen = inside if len(inside) >= k // 2 else np.concatenate([inside, np.nonzero(distance == boundary)[0]])
         return rows[chosen], distance[chosen]
 
+    def _profile(self, request: RecommendRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if request.live is None or not self.like_column:
+            return None, None
+        column = self.arrays[self.like_column]
+
+        def vector_of(keys: list[str]) -> dict[str, np.ndarray]:
+            index = {k: i for i, k in enumerate(self.keys())}
+            return {k: column[index[k]] for k in keys if k in index}
+
+        return taste_profile(request.live, vector_of)
+
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         if request.only is not None and not request.only:
             return []
         mask = self._mask(request)
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * request.exploration)), max(self.size, 1))
-        if request.like is not None:
+        profile = self._profile(request)
+        if request.like is None and request.vector is None:
+            if not self.like_column:
+                raise QueryError("this song database has no similarity vectors; rebuild sidflow_lance")
+            found = np.nonzero(mask)[0]
+            similarity = seedless_similarity(_unit(self.arrays[self.like_column][found]), profile)
+        elif request.like is not None:
             seed = self._index(f"{request.like[0]}#{request.like[1]}")
             if seed is None:
                 raise QueryError(f"{request.like[0]}:{request.like[1]} is not in the song database")
@@ -295,7 +319,10 @@ class SnapshotRecommender:
         cols: Mapping[str, np.ndarray] = {name: a[name][found] for name in ("likes", "dislikes", "skips", "plays", "p")}
         keys = [self._string("key", int(i)) for i in found]
         vectors = [tuple(float(x) for x in v) for v in a["vector"][found]]
-        chosen, score, song_feedback, user_affinity = rank(request, dict(cols), keys, vectors, similarity)
+        taste = None
+        if self.like_column and (profile[0] is not None or profile[1] is not None):
+            taste = taste_scores(_unit(a[self.like_column][found]), profile)
+        chosen, score, song_feedback, user_affinity = rank(request, dict(cols), keys, vectors, similarity, taste)
         out = []
         for position, i in enumerate(chosen, start=1):
             row = self._row(int(found[i]))
@@ -310,4 +337,4 @@ class SnapshotRecommender:
                     length_ms=row["length_ms"],
                 )
             )
-        return out
+        return with_live_counts(out, request.live)

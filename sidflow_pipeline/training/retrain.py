@@ -32,6 +32,7 @@ __all__ = [
     "decide",
     "new_since",
     "observe",
+    "pending_message",
     "trained_on",
 ]
 
@@ -144,3 +145,32 @@ def decide(
 
 def content_run_key(seen: Observation) -> str:
     return f"retrain-{seen.content[:20]}"
+
+
+def pending_message(config: SidflowConfig, now: datetime | None = None) -> str:
+    """What the CLI says after ``sidflow feedback`` / ``sidflow rate``: how much is new
+    since the last training and when the daemon's retraining (``decide``) will fire.
+
+    Feedback itself counts at once in recommendations (recommend/live.py); this is about
+    the ``p`` model and the rebuilt database.
+    """
+    from datetime import timedelta
+
+    from sidflow_pipeline.training.train import last_training
+
+    now = now or datetime.now(UTC)
+    last = last_training(config)
+    seen = observe(config)
+    decision = decide(config.retrain, seen, last, now, covered_inputs(config, last))
+    new = decision.new_feedback
+    head = f"{new} new ratings/feedback events since the last training" if last else f"{new} ratings/feedback events, no training yet"
+    if not config.retrain.enabled:
+        return f"{head}; automatic retraining is off (retrain.enabled), run `sidflow train`"
+    threshold = config.retrain.min_new_feedback
+    if new < threshold:
+        return f"{head}; the daemon retrains at {threshold} ({threshold - new} more), or run `sidflow train`"
+    trained_at = _parse_ts((last or {}).get("trainedAt"))
+    if not decision.retrain and trained_at is not None:
+        when = trained_at + timedelta(hours=config.retrain.interval_hours)
+        return f"{head}; the daemon retrains after {when:%Y-%m-%d %H:%M} UTC (retrain.intervalHours), or run `sidflow train`"
+    return f"{head}; the daemon retrains at its next check, or run `sidflow train`"

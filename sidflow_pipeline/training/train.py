@@ -5,8 +5,10 @@ The held-out split is by SID file (subtunes of one file are alike, so they must 
 straddle the split) and by a hash of ``(seed, sid_path)``: a song stays on its side as
 data grows, so today's candidate and yesterday's model are compared on songs neither
 was trained on. "Worse" means a higher mean MAE over the dimensions both models were
-evaluated on; a worse candidate is not published unless ``force`` (the old model stays
-and the log says why).
+evaluated on. Publishing is decided by :mod:`sidflow_pipeline.training.gate`: the
+candidate must beat both the current model and the baseline song by song on at least
+20 held-out songs (a paired test); otherwise it is not published unless ``force`` (the
+old model stays and the log says why, and how many more ratings could change it).
 
 Every training that ran records what it read (``training-inputs.jsonl``, its digest in
 the log entry), so the retrain sensor can count what is new by content: see
@@ -25,6 +27,7 @@ from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.training.gate import GateResult, gate, song_errors
 from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_path, write_inputs
 from sidflow_pipeline.training.model import (
     Metrics,
@@ -133,6 +136,7 @@ class TrainingOutcome:
     baseline: Metrics | None = None
     model: RatingModel | None = None
     log_entry: dict[str, Any] = field(default_factory=dict)
+    gate: GateResult | None = None
 
     @property
     def published(self) -> bool:
@@ -144,13 +148,6 @@ def _current_model(config: SidflowConfig, feature_set_version: str) -> tuple[Rat
         return load_model(model_dir(config), feature_set_version), None
     except ModelError as exc:
         return None, str(exc)
-
-
-def _comparable(a: Metrics, b: Metrics) -> tuple[float, float] | None:
-    dims = sorted(set(a.per_dim) & set(b.per_dim))
-    if not dims:
-        return None
-    return (sum(a.per_dim[d]["mae"] for d in dims) / len(dims), sum(b.per_dim[d]["mae"] for d in dims) / len(dims))
 
 
 def run_training(
@@ -185,19 +182,19 @@ def run_training(
         return outcome
     candidate = evaluate(model.predict_matrix, test, data.features)
     outcome.candidate, outcome.model = candidate, model
-    compared = _comparable(candidate, current_metrics) if current_metrics is not None else None
-    if compared is not None and compared[0] > compared[1] + 1e-9 and not force:
-        outcome.status = "rejected"
-        outcome.reason = (
-            f"candidate mean MAE {compared[0]:.4f} > current {compared[1]:.4f} on {len(test)} held-out songs; "
-            f"kept {current.metadata.get('trainedAt', 'the current model') if current else 'the current model'}"
-        )
-    else:
+    errors = song_errors(model.predict_matrix, test, data.features)
+    references = {"baseline": song_errors(baseline_matrix, test, data.features)}
+    if current is not None:
+        references = {"current model": song_errors(current.predict_matrix, test, data.features), **references}
+    verdict = gate(errors, references, HOLDOUT_FRACTION)
+    outcome.gate = verdict
+    if verdict.publish or force:
         outcome.status = "published"
-        if compared is None:
-            outcome.reason = "published (no current model to compare with)" if current is None else "published (no common held-out dimension)"
-        else:
-            outcome.reason = f"published: mean MAE {compared[0]:.4f} vs current {compared[1]:.4f}" + (" (forced)" if force and compared[0] > compared[1] else "")
+        outcome.reason = "published: " + verdict.reason if verdict.publish else f"published (forced); the gate said: {verdict.reason}"
+    else:
+        outcome.status = "rejected"
+        kept = current.metadata.get("trainedAt", "the current model") if current else "the baseline (no model yet)"
+        outcome.reason = f"{verdict.reason}; kept {kept}"
     trained_at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     r2 = [m["r2"] for m in candidate.per_dim.values()]
     confidence = min(0.95, max(0.05, sum(r2) / len(r2))) if r2 else 0.3
@@ -236,6 +233,7 @@ def run_training(
         "meanMae": round(candidate.mean_mae or 0.0, 4),
         "baseline": baseline.to_json(),
         "current": current_metrics.to_json() if current_metrics else None,
+        "gate": verdict.to_json(),
         "published": outcome.published,
         "reason": outcome.reason,
         "notes": notes,

@@ -356,3 +356,27 @@ def test_like_then_next_records_one_like_and_no_skip(radio: tuple[Path, Path]) -
     child.expect(r"session \S+: 0 play, 0 skip, 1 like, 0 dislike")
     child.expect(pexpect.EOF)
     assert _events(config) == [("like", *first)]
+
+
+@needs_sidplayfp
+def test_play_without_a_seed_plays_for_me_and_leaves_out_what_was_just_disliked(radio: tuple[Path, Path]) -> None:
+    config, home = radio
+    child = _spawn(config, home, "--limit", "3")  # no seed: "for me" (nothing liked yet: p + exploration)
+    disliked = _song(child, 1)
+    child.send("d")
+    child.expect("disliked")
+    _song(child, 2)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    # No rebuild in between: the dislike is read from the log by the next queue.
+    again = _spawn(config, home, "--limit", "30")
+    first = _song(again, 1)
+    again.send("q")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert first != disliked
+    sessions = sorted((load_config(config).data_path / "sessions").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    queue = json.loads(sessions[-1].read_text())["queue"]
+    assert len(queue) > 3 and disliked not in [(q["sid_path"], q["song_index"]) for q in queue]
+    assert _events(config)[0] == ("dislike", *disliked)

@@ -88,8 +88,9 @@ def test_vectors_blends_and_song_refs() -> None:
     for bad in ("a.sid:x", "a.sid:0"):
         with pytest.raises(QueryError):
             parse_song_ref(bad)
-    with pytest.raises(QueryError, match="exactly one seed"):
-        RecommendRequest()
+    RecommendRequest()  # no seed: "for me"
+    with pytest.raises(QueryError, match="at most one seed"):
+        RecommendRequest(vector=(1, 1, 1), like=("a.sid", 1))
     with pytest.raises(QueryError, match="exploration"):
         RecommendRequest(vector=(1, 1, 1), exploration=2)
 
@@ -238,7 +239,6 @@ def test_cli_table_and_json(project: Path) -> None:
     ("args", "message"),
     [
         (["--mood", "quiet", "--vector", "1,2,3"], "choose one seed"),
-        ([], "say what to play"),
         (["--vector", "9,9,9"], "within 1..5"),
         (["--mood", "quiet", "--filters", "tempo>3"], "unknown field"),
         (["--like", "NOPE/none.sid:2"], "no such song: NOPE/none.sid"),

@@ -65,7 +65,7 @@ def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, d
     config_path, _features, _listener = project
     config = load_config(config_path)
     first = run_training(config, now=NOW)
-    assert first.published and first.reason.startswith("published (no current model")
+    assert first.published and first.reason.startswith("published: beats baseline by")
     assert first.train_samples + first.test_samples == 192 and first.test_samples > 20
     for dim in "emcp":
         assert first.candidate.per_dim[dim]["mae"] < 0.75 * first.baseline.per_dim[dim]["mae"], dim
@@ -76,10 +76,12 @@ def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, d
     assert meta["samples"]["train"] == first.train_samples and 0.05 <= meta["confidence"] <= 0.95
     booster_text = (config.data_path / "model" / "model-e.txt").read_text()
     second = run_training(config, now=NOW)
-    assert second.published and second.candidate.to_json() == first.candidate.to_json()
+    # the same data gives the same model: not better than the current one, so not published
+    assert second.status == "rejected" and second.candidate.to_json() == first.candidate.to_json()
+    assert "not better than the current model" in second.reason
     assert (config.data_path / "model" / "model-e.txt").read_text() == booster_text
     log = read_training_log(config.data_path / "training" / "training-log.jsonl")
-    assert [e["published"] for e in log] == [True, True] and log[0]["metrics"] == log[1]["metrics"]
+    assert [e["published"] for e in log] == [True, False] and log[0]["metrics"] == log[1]["metrics"]
     assert log[1]["current"] == log[1]["metrics"]
     samples = read_samples(config.data_path / "training" / "training-samples.jsonl")
     assert len(samples) == 192 and all(s.source == "manual" for s in samples)
@@ -99,7 +101,7 @@ def test_a_worse_candidate_is_not_published_unless_forced(project: tuple[Path, d
         if not is_held_out(path.relative_to(config.data_path / "tags").as_posix()[: -len(".tags.json")]):
             path.write_text(json.dumps({d: int(rng.integers(1, 6)) for d in "emcp"}))
     rejected = run_training(config, now=NOW)
-    assert rejected.status == "rejected" and "> current" in rejected.reason
+    assert rejected.status == "rejected" and "not better than the current model" in rejected.reason
     assert {p.name: p.read_bytes() for p in (config.data_path / "model").iterdir()} == before
     forced = run_training(config, now=NOW, force=True)
     assert forced.published and "(forced)" in forced.reason
