@@ -9,7 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from sidflow_pipeline.cli.main import cli
-from sidflow_pipeline.feedback.log import FeedbackError, WEIGHTS, append_event, day_file, read_events
+from sidflow_pipeline.feedback.log import (
+    WEIGHTS,
+    FeedbackError,
+    append_event,
+    day_file,
+    read_events,
+)
+from sidflow_pipeline_tests.faults.helpers import put_sid
 
 
 def _writer(root: str, worker: int, count: int) -> None:
@@ -65,6 +72,7 @@ def test_bad_lines_are_counted_skipped_and_never_rewritten(tmp_path: Path) -> No
 def test_cli_appends_and_validates(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc"}))
+    put_sid(tmp_path / "hvsc" / "C64Music", "MUSICIANS/A/a.sid", songs=2)  # feedback refuses a song that is nowhere
     runner = CliRunner()
     for action in ("like", "dislike", "skip", "play"):
         result = runner.invoke(cli, ["--config", str(config), "feedback", action, "MUSICIANS/A/a.sid", "--song", "2"])

@@ -18,6 +18,7 @@ from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 from sidflow_pipeline.recommend.live import DISLIKE_DAYS, live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
+from sidflow_pipeline_tests.faults.helpers import put_sid
 
 
 def _build(db: Path, rows: list[dict[str, Any]]) -> None:
@@ -107,6 +108,8 @@ def test_cli_dislike_then_recommend(tmp_path: Path, db: Path) -> None:
     runner = CliRunner()
     first = json.loads(runner.invoke(cli, ["--config", str(config), "recommend", "--mood", "bright", "--json", "--limit", "5"]).output)
     top = first["results"][0]
+    # The tune exists in the collection (feedback refuses a song that is nowhere).
+    put_sid(tmp_path / "hvsc" / "C64Music", top["sid_path"], songs=max(2, int(top["song_index"])))
     result = runner.invoke(cli, ["--config", str(config), "feedback", "dislike", top["sid_path"], "--song", str(top["song_index"])])
     assert result.exit_code == 0, result.output
     second = json.loads(runner.invoke(cli, ["--config", str(config), "recommend", "--mood", "bright", "--json", "--limit", "5"]).output)
