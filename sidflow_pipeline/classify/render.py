@@ -110,10 +110,9 @@ def settings_for(job: RenderJob, render: RenderConfig) -> RenderSettings:
     )
 
 
-def cache_key(job: RenderJob, settings: RenderSettings, player_version: str) -> str:
-    """``player_version`` is a bare sidplayfp version, or ``libsidplayfp X|trace scheme``."""
-    player = player_version if player_version.startswith("libsidplayfp") else f"sidplayfp {player_version}"
-    text = f"{job.md5}|{job.song_index}|{settings.cache_key()}|{player}"
+def cache_key(job: RenderJob, settings: RenderSettings, renderer: str) -> str:
+    """``renderer`` names what renders and its version (``sidplayfp 2.4.0``, ``libsidplayfp 2.4.2|<trace scheme>``)."""
+    text = f"{job.md5}|{job.song_index}|{settings.cache_key()}|{renderer}"
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -183,7 +182,7 @@ def render_jobs(
     """
     backend = backend or render.backend
     if backend == "sidplayfp":
-        version = sidplayfp_version(binary)
+        version = f"sidplayfp {sidplayfp_version(binary)}"
     else:
         from sidflow_pipeline.sid.engine import TRACE_SCHEME, libsidplayfp_version
 

@@ -17,9 +17,8 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
     from sidflow_pipeline.config import SidflowConfig
 
 __all__ = [
-    "PENDING_FEEDBACK",
+    "say_pending",
     "PENDING_MODEL",
-    "PENDING_RATING",
     "TERMINATING",
     "Context",
     "FiniteFloat",
@@ -37,15 +36,10 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 # What a write means for the model and the database, said in one line where it is
-# written: a rating changes nothing until the next training, and a user who is not told
-# so thinks it was lost. (`sidflow_retrain` = retrain → reclassify → rebuild the database;
-# the daemon's sensor `retrain_on_feedback` requests it.)
+# written (a user who is not told thinks it was lost); ratings and feedback: say_pending.
+# (`sidflow_retrain` = retrain → reclassify → rebuild the database; the daemon's sensor
+# `retrain_on_feedback` requests it.)
 RETRAIN_JOB = "dagster job execute -m sidflow_pipeline.definitions -j sidflow_retrain"
-PENDING_RATING = "saved; the model learns it at the next training: sidflow train, or the daemon's retrain (sidflow_retrain)"
-PENDING_FEEDBACK = (
-    "logged; it already counts in recommendations (read from the log at query time), and the model learns it "
-    "at the next training: the daemon's retrain, or " + RETRAIN_JOB
-)
 PENDING_MODEL = "recommend and play use the new model once songs are reclassified: " + RETRAIN_JOB + " (the daemon's retrain does it too)"
 
 class _LazyConsole:
@@ -192,3 +186,11 @@ def resolve_song_arg(ctx: Context, text: str, song_option: int | None = None, *,
     if in_collection and ref.sid_path is None:
         raise SongPathError(f"{text} is not inside the collection {cfg.hvsc_root} (hvscPath)")
     return SongRef(ref.file, ref.sid_path, ref.song if ref.song is not None else song_option)
+
+
+def say_pending(config: Any) -> None:
+    """After a rating or feedback: how much is new since the last training and when the
+    daemon retrains (feedback itself already counts in recommendations)."""
+    from sidflow_pipeline.training.retrain import pending_message
+
+    console.print(pending_message(config), highlight=False, soft_wrap=True, markup=False)

@@ -26,6 +26,7 @@ from sidflow_pipeline.cli.common import (
     pass_ctx,
     raise_on_terminating_signals,
     resolve_song_arg,
+    say_pending,
     user_errors,
 )
 from sidflow_pipeline.cli.output import format_option
@@ -495,7 +496,7 @@ def rate(
         stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
         shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
         console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False, soft_wrap=True)
-        _say_pending(cfg)
+        say_pending(cfg)
         return
     songs = collect_songs(root, cfg.tags_path, cfg.classified_path, subdir=subdir, unrated_only=unrated_only, shuffle=shuffle, seed=seed)
     if not songs:
@@ -612,14 +613,7 @@ def rate(
         sys.exit(128 + terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
     if saved:
-        _say_pending(cfg)
-
-
-def _say_pending(cfg: SidflowConfig) -> None:
-    """What is pending for the model (feedback already counts in recommendations)."""
-    from sidflow_pipeline.training.retrain import pending_message
-
-    console.print(pending_message(cfg), highlight=False, soft_wrap=True, markup=False)
+        say_pending(cfg)
 
 
 @cli.group()
@@ -679,7 +673,7 @@ for _action in ("like", "dislike", "skip", "play"):
                 fail(str(exc))
             console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
             console.print("counts in recommendations now.", highlight=False)
-            _say_pending(cfg)
+            say_pending(cfg)
 
     _make(_action)
 

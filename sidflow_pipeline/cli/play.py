@@ -20,6 +20,7 @@ from sidflow_pipeline.cli.common import (
     fail,
     pass_ctx,
     raise_on_terminating_signals,
+    say_pending,
     user_errors,
 )
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
@@ -343,6 +344,4 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
     shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
     console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)
     if any(counts.get(a, 0) for a in ("play", "skip", "like", "dislike")):
-        from sidflow_pipeline.cli.common import PENDING_FEEDBACK
-
-        console.print(PENDING_FEEDBACK, highlight=False, soft_wrap=True)
+        say_pending(cfg)

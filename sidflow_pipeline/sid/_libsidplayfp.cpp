@@ -197,8 +197,6 @@ class Engine {
         return py::make_tuple(samples, regs_out, frame_out, timer_out);
     }
 
-    unsigned int time_ms() const { return player_.timeMs(); }
-
   private:
     // First member: set before the player below allocates anything.
     const bool fresh_heap_ = zero_fresh_blocks();
@@ -222,6 +220,5 @@ PYBIND11_MODULE(_libsidplayfp, m)
         .def(py::init<const std::string &, unsigned int, bool, bool>(), py::arg("emulation"),
              py::arg("frequency"), py::arg("fast"), py::arg("stereo") = false)
         .def("load", &Engine::load, py::arg("data"), py::arg("song"))
-        .def("play", &Engine::play, py::arg("frames"), py::arg("step"))
-        .def("time_ms", &Engine::time_ms);
+        .def("play", &Engine::play, py::arg("frames"), py::arg("step"));
 }
