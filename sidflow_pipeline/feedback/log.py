@@ -181,9 +181,9 @@ def song_counts(hvsc_root: Path, moves: Mapping[str, str] | None = None, catalog
 
     cache: dict[str, int | None] = {}
     if catalog is not None and catalog.is_file():
-        try:
-            import polars as pl
+        import polars as pl
 
+        try:
             frame = pl.read_parquet(catalog, columns=["sid_path", "songs"]).unique("sid_path")
             cache.update(zip(frame["sid_path"].to_list(), frame["songs"].to_list(), strict=True))
         except (OSError, ValueError, pl.exceptions.PolarsError):  # a damaged catalog: read headers instead

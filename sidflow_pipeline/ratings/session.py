@@ -157,28 +157,23 @@ def collect_songs(
 
 
 def saved_rating(hvsc_root: Path, tags_root: Path | None, sid_path: str, song_index: int) -> Rating | None:
-    """What is saved for the song (the tags root first, then beside the SID), so the
-    loop can show it before the listener rates again; a corrupt file reads as none."""
+    """What is saved for the song (the tags root first, then beside the SID, as the
+    pipeline reads ratings), so the loop can show it before the listener rates again;
+    a corrupt file reads as none."""
     for root in (tags_root, None):
         path = tags_path_for(sid_path, hvsc_root, root)
         if path.is_file():
             try:
-                return rating_for_song(read_tags(path), song_index)
+                rating = rating_for_song(read_tags(path), song_index)
             except TagsError:
                 return None
+            if rating is not None:
+                return rating
     return None
 
 
 def _is_rated(hvsc_root: Path, tags_root: Path | None, sid_path: str, song_index: int) -> bool:
-    for root in (tags_root, None):
-        path = tags_path_for(sid_path, hvsc_root, root)
-        if path.is_file():
-            try:
-                if rating_for_song(read_tags(path), song_index) is not None:
-                    return True
-            except TagsError:
-                return False
-    return False
+    return saved_rating(hvsc_root, tags_root, sid_path, song_index) is not None
 
 
 class Player:

@@ -265,10 +265,10 @@ class Recommender:
         keys = table["key"].to_pylist()
         vectors = np.asarray(table[SIMILARITY_COLUMN].to_pylist(), dtype=np.float64).reshape(len(keys), -1)
         wanted = _match_composer(name, sorted({c for c in composers if c}))
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-        order = np.argsort(composers.astype(str), kind="stable")
-        names, starts, counts = np.unique(composers[order].astype(str), return_index=True, return_counts=True)
+        unit = _unit(vectors)
+        labels = composers.astype(str)
+        order = np.argsort(labels, kind="stable")
+        names, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
         centroids = np.add.reduceat(unit[order], starts, axis=0) / counts[:, None] if len(order) else unit[:0]
         lengths = np.linalg.norm(centroids, axis=1)
         mine = int(np.nonzero(names == wanted)[0][0])
@@ -453,7 +453,7 @@ def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray
     if songs is None or len(songs) == 0 or len(unit_vectors) == 0:
         return np.zeros(len(unit_vectors), dtype=np.float64)
     cosines = unit_vectors @ songs.T
-    m = min(TASTE_NEIGHBOURS, songs.shape[0]) if TASTE_NEIGHBOURS else songs.shape[0]
+    m = min(TASTE_NEIGHBOURS, songs.shape[0])
     top = -np.sort(-cosines, axis=1)[:, :m]
     return top.mean(axis=1)
 

@@ -45,10 +45,6 @@ class LiveFeedback:
     taste: dict[str, float] = field(default_factory=dict)  # key → signed weight
     events: int = 0
 
-    @property
-    def heard(self) -> frozenset[str]:
-        return frozenset(self.counts)
-
 
 def _parse(ts: str) -> datetime:
     try:

@@ -183,6 +183,7 @@ class SnapshotRecommender:
         self.size = int(arrays["song_index"].shape[0])
         self.like_column = str(arrays["like_column"]) or None
         self._keys: list[str] | None = None
+        self._positions: dict[str, int] | None = None
         self._engine: Any = None
 
     @staticmethod
@@ -216,10 +217,9 @@ class SnapshotRecommender:
         return self._keys
 
     def _index(self, key: str) -> int | None:
-        try:
-            return self.keys().index(key)
-        except ValueError:
-            return None
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.keys())}
+        return self._positions.get(key)
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
         i = self._index(f"{sid_path}#{song_index}")
@@ -282,8 +282,8 @@ class SnapshotRecommender:
         column = self.arrays[self.like_column]
 
         def vector_of(keys: list[str]) -> dict[str, np.ndarray]:
-            index = {k: i for i, k in enumerate(self.keys())}
-            return {k: column[index[k]] for k in keys if k in index}
+            found = {k: self._index(k) for k in keys}
+            return {k: column[i] for k, i in found.items() if i is not None}
 
         return taste_profile(request.live, vector_of)
 

@@ -131,3 +131,18 @@ def test_stop_kills_a_player_that_ignores_sigterm(tmp_path: Path) -> None:
     assert gone(pid)
     assert 1.5 < time.monotonic() - started < 10  # waited for SIGTERM, then SIGKILL
     player.stop()  # nothing left to stop
+
+
+def test_saved_rating_and_is_rated_agree_when_the_song_is_only_beside_the_sid(tmp_path: Path) -> None:
+    """The tags root holds another song of the file; this song's rating is beside the SID."""
+    from sidflow_pipeline.ratings.session import saved_rating
+
+    hvsc, tags = tmp_path / "hvsc", tmp_path / "tags"
+    (hvsc / "A").mkdir(parents=True)
+    (hvsc / "A" / "x.sid").write_bytes(b"")
+    write_rating(tags / "A" / "x.sid.tags.json", 1, 2, Rating(e=4, timestamp="2026-12-02T00:00:00Z"))
+    write_rating(hvsc / "A" / "x.sid.tags.json", 2, 2, Rating(p=2, timestamp="2026-12-02T00:00:00Z"))
+    shown = saved_rating(hvsc, tags, "A/x.sid", 2)
+    assert shown is not None and shown.p == 2
+    assert _is_rated(hvsc, tags, "A/x.sid", 2)
+    assert saved_rating(hvsc, tags, "A/x.sid", 1).e == 4  # type: ignore[union-attr]
