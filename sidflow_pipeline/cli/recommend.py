@@ -154,9 +154,10 @@ def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
 
 def live(ctx: Context) -> Any:
     """Every feedback event in the log, read now: it counts before the next rebuild."""
+    from sidflow_pipeline.hvsc.moves import read_moves
     from sidflow_pipeline.recommend.live import live_feedback
 
-    return live_feedback(ctx.config.data_path / "feedback")
+    return live_feedback(ctx.config.data_path / "feedback", moves=read_moves(ctx.config.hvsc_path))
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:

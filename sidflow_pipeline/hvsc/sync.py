@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from sidflow_pipeline.atomic import (
     recover_interrupted_swap,
     swap_directory,
 )
+from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import (
     DiscoveryError,
@@ -62,7 +63,6 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "hvsc-version.json"
-MOVES_NAME = "path-moves.jsonl"
 # Files a user (or SIDFlow) keeps inside the tree; they survive every sync and follow
 # their tune when an update script moves it.
 USER_FILE_SUFFIXES: tuple[str, ...] = (".tags.json",)
@@ -133,33 +133,6 @@ def installed_version(hvsc_path: Path) -> int | None:
         return None
     versions = [int(m.group(1)) for p in docs.iterdir() if (m := _UPDATE_SCRIPT_RE.match(p.name))]
     return max(versions) if versions else None
-
-
-def compose_moves(moves: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Old → newest path, following chains (a → b in one update, b → c in the next)."""
-    mapping: dict[str, str] = {}
-    for old, new in moves:
-        if old.lower().startswith("/update/"):
-            continue
-        for key, value in mapping.items():
-            if value == old:
-                mapping[key] = new
-        mapping[old] = new
-    return mapping
-
-
-def read_moves(hvsc_path: Path) -> dict[str, str]:
-    """Every tune ever moved by an update script: old → current HVSC path."""
-    path = hvsc_path / MOVES_NAME
-    pairs: list[tuple[str, str]] = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                pairs.append((str(record["from"]), str(record["to"])))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return compose_moves(pairs)
 
 
 def migrate_mirrored_user_files(mirror_root: Path, moves: dict[str, str]) -> int:

@@ -25,7 +25,7 @@ read gives no live feedback rather than no radio.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,8 +53,14 @@ def _parse(ts: str) -> datetime:
         return datetime.min.replace(tzinfo=UTC)
 
 
-def live_from_events(events: Iterable[object], now: datetime | None = None) -> LiveFeedback:
-    """:class:`LiveFeedback` from feedback events (objects with ts, sid_path, song_index, action)."""
+def live_from_events(
+    events: Iterable[object], now: datetime | None = None, moves: Mapping[str, str] | None = None
+) -> LiveFeedback:
+    """:class:`LiveFeedback` from feedback events (objects with ts, sid_path, song_index, action).
+
+    ``moves`` (old → new ``/path``, the HVSC move log) maps feedback given before a tune
+    was renamed to its current name, as ``feedback/aggregate.py`` does for the database.
+    """
     from sidflow_pipeline.feedback.log import WEIGHTS
 
     now = now or datetime.now(UTC)
@@ -62,9 +68,11 @@ def live_from_events(events: Iterable[object], now: datetime | None = None) -> L
     taste: dict[str, float] = {}
     verdict: dict[str, tuple[str, str]] = {}  # key → (ts, like|dislike) of the latest verdict
     total = 0
+    moves = moves or {}
     for event in events:
         total += 1
-        key = f"{event.sid_path.lstrip('/')}#{event.song_index}"  # type: ignore[attr-defined]
+        path = "/" + event.sid_path.lstrip("/")  # type: ignore[attr-defined]
+        key = f"{moves.get(path, path).lstrip('/')}#{event.song_index}"  # type: ignore[attr-defined]
         action, ts = event.action, event.ts  # type: ignore[attr-defined]
         row = counts.setdefault(key, [0, 0, 0, 0])
         if action == "like":
@@ -89,7 +97,7 @@ def live_from_events(events: Iterable[object], now: datetime | None = None) -> L
     )
 
 
-def live_feedback(feedback_root: Path, now: datetime | None = None) -> LiveFeedback:
+def live_feedback(feedback_root: Path, now: datetime | None = None, moves: Mapping[str, str] | None = None) -> LiveFeedback:
     """Read the feedback log under ``feedback_root`` now; bad lines are skipped (validate reports them)."""
     from sidflow_pipeline.feedback.log import read_events
 
@@ -97,4 +105,4 @@ def live_feedback(feedback_root: Path, now: datetime | None = None) -> LiveFeedb
         report = read_events(feedback_root, now=now)
     except OSError:
         return LiveFeedback()
-    return live_from_events(report.events, now)
+    return live_from_events(report.events, now, moves)

@@ -116,3 +116,17 @@ def test_cli_dislike_then_recommend(tmp_path: Path, db: Path) -> None:
     assert top["sid_path"] not in [r["sid_path"] for r in second["results"] if r["song_index"] == top["song_index"]]
     mine = runner.invoke(cli, ["--config", str(config), "recommend", "--json", "--limit", "5"])
     assert mine.exit_code == 0 and len(json.loads(mine.output)["results"]) == 5
+
+
+def test_feedback_before_a_rename_counts_under_the_new_path(tmp_path: Path) -> None:
+    """As the database's aggregates do: the HVSC move log maps old paths to current ones."""
+    from sidflow_pipeline.hvsc.moves import read_moves
+
+    feedback, hvsc = tmp_path / "fb", tmp_path / "hvsc"
+    hvsc.mkdir()
+    (hvsc / "path-moves.jsonl").write_text(json.dumps({"from": "/A/old.sid", "to": "/B/new.sid"}) + "\n")
+    append_event(feedback, "A/old.sid", "dislike")
+    append_event(feedback, "B/new.sid", "like", song_index=2)
+    live = live_feedback(feedback, moves=read_moves(hvsc))
+    assert live.counts == {"B/new.sid#1": (0, 1, 0, 0), "B/new.sid#2": (1, 0, 0, 0)}
+    assert live.blocked == frozenset({"B/new.sid#1"})
