@@ -340,6 +340,7 @@ class Recommender:
             clauses.append(f"key IN ({', '.join(_quote(k) for k in sorted(request.only))})")
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * exploration)), max(self.size, 1))
         profile = self._profile(request)
+        seedless_taste: np.ndarray | None = None
         if request.like is None and request.vector is None:
             where = " AND ".join(clauses) or None
 
@@ -349,7 +350,8 @@ class Recommender:
 
             found = self._read(everything)
             unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
-            similarity = seedless_similarity(unit, profile)
+            seedless_taste = taste_scores(unit, profile)
+            similarity = seedless_similarity(seedless_taste, profile)
         elif request.like is not None:
             seed_row = self.song(*request.like)
             if seed_row is None:
@@ -373,8 +375,11 @@ class Recommender:
         vectors = [tuple(v) for v in found["vector"].to_pylist()]
         taste = None
         if profile[0] is not None or profile[1] is not None:
-            unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
-            taste = taste_scores(unit, profile)
+            if seedless_taste is not None:
+                taste = seedless_taste
+            else:
+                unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
+                taste = taste_scores(unit, profile)
         chosen, score, song_feedback, user_affinity = rank(request, cols, keys, vectors, similarity, taste)
         numbers = dict(zip(chosen, found.take(pa.array(chosen, pa.int64())).select(_SEARCH_COLUMNS[:-1]).to_pylist(), strict=True))
         row_ids = found["_rowid"].to_pylist()
@@ -463,12 +468,12 @@ def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.
     return _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
 
 
-def seedless_similarity(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
-    """"For me": ``(1 + closeness(v, L) − closeness(v, D)) / 2`` clipped to 0..1 — near
-    what the listener liked and away from what they turned down; 0.5 with no likes."""
+def seedless_similarity(taste: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
+    """"For me": ``(1 + taste) / 2`` clipped to 0..1, ``taste`` from :func:`taste_scores` —
+    near what the listener liked and away from what they turned down; 0.5 with no likes."""
     if profile[0] is None:
-        return np.full(len(unit_vectors), 0.5)
-    return np.clip((1.0 + taste_scores(unit_vectors, profile)) / 2.0, 0.0, 1.0)
+        return np.full(len(taste), 0.5)
+    return np.clip((1.0 + taste) / 2.0, 0.0, 1.0)
 
 
 def rank(

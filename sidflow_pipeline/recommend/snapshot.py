@@ -293,11 +293,13 @@ class SnapshotRecommender:
         mask = self._mask(request)
         k = min(max(request.k, 5 * request.limit) * (1 + round(4 * request.exploration)), max(self.size, 1))
         profile = self._profile(request)
+        seedless_taste: np.ndarray | None = None
         if request.like is None and request.vector is None:
             if not self.like_column:
                 raise QueryError("this song database has no similarity vectors; rebuild sidflow_lance")
             found = np.nonzero(mask)[0]
-            similarity = seedless_similarity(_unit(self.arrays[self.like_column][found]), profile)
+            seedless_taste = taste_scores(_unit(self.arrays[self.like_column][found]), profile)
+            similarity = seedless_similarity(seedless_taste, profile)
         elif request.like is not None:
             seed = self._index(f"{request.like[0]}#{request.like[1]}")
             if seed is None:
@@ -321,7 +323,7 @@ class SnapshotRecommender:
         vectors = [tuple(float(x) for x in v) for v in a["vector"][found]]
         taste = None
         if self.like_column and (profile[0] is not None or profile[1] is not None):
-            taste = taste_scores(_unit(a[self.like_column][found]), profile)
+            taste = seedless_taste if seedless_taste is not None else taste_scores(_unit(a[self.like_column][found]), profile)
         chosen, score, song_feedback, user_affinity = rank(request, dict(cols), keys, vectors, similarity, taste)
         out = []
         for position, i in enumerate(chosen, start=1):
