@@ -31,10 +31,18 @@ pick of unheard songs gets in expectation). Results are means over ``--seeds`` l
 
 Ablation (composer listener): the same runs with one part of the score changed — no
 similarity term (α = 0), no song_feedback (β = 0), no user_affinity (γ = 0), affinity
-from the ``p`` model only / from taste only — and with a mood seed (``--vector
-3,3,3,5``, the issue's query) blended with taste.
+from the ``p`` model only / from taste only, taste from one view only (the local
+nearest-neighbour vote / the global logistic model, instead of the one the listener's
+feedback picks; engine docstring) — and with a mood seed (``--vector 3,3,3,5``, the
+issue's query) blended with taste.
+
+``--half A|B`` keeps only the composers at even / odd places by name (a composer-disjoint
+half, as ``bench/similarity.py`` splits): the taste rule was developed without looking at
+half B, so its figures there are the "unseen composers" check this set allows. A half
+has ~140 songs; ``--round-size 10`` keeps the heard share per event comparable.
 
     python -m bench.listener [--collection ../shared/similarity-set] [--seeds 3] [--rounds 10] [--out bench/out/listener.json]
+    python -m bench.listener --half B --round-size 10 --no-ablation --out bench/out/listener-half-B.json
 """
 
 from __future__ import annotations
@@ -83,7 +91,7 @@ class Variant:
     name: str
     weights: Weights = Weights()
     vector: tuple[float, ...] | None = None
-    neighbours: int | None = 3  # engine.TASTE_NEIGHBOURS; 0 = every liked song (≈ the centroid)
+    taste_model: str = "auto"  # engine.TASTE_MODEL: auto | local | global
 
 
 VARIANTS = (
@@ -93,7 +101,8 @@ VARIANTS = (
     Variant("γ = 0 (no user_affinity)", Weights(affinity=0.0)),
     Variant("affinity from p only (taste share 0)", Weights(taste=0.0)),
     Variant("affinity from taste only (taste share 1)", Weights(taste=1.0)),
-    Variant("taste: mean cosine to all liked songs (≈ centroid)", neighbours=0),
+    Variant("taste: local view only (3-neighbour vote, the rule before)", taste_model="local"),
+    Variant("taste: global view only (logistic model)", taste_model="global"),
     Variant("mood seed --vector 3,3,3,5 + taste", vector=(3.0, 3.0, 3.0, 5.0)),
 )
 
@@ -158,9 +167,9 @@ class Project:
 
 
 def run_listener(
-    project_factory: Callable[[], Project], loved: frozenset[Key], keys: Sequence[Key], rounds: int, seed: int, variant: Variant
+    project_factory: Callable[[], Project], loved: frozenset[Key], keys: Sequence[Key], rounds: int, seed: int, variant: Variant, size: int = ROUND
 ) -> list[dict[str, Any]]:
-    engine.TASTE_NEIGHBOURS = variant.neighbours or 0
+    engine.TASTE_MODEL = variant.taste_model
     project = project_factory()
     rng = random.Random(seed * 7919 + 1)
     heard: set[str] = set()
@@ -174,11 +183,13 @@ def run_listener(
         random_share = len(unheard & loved_keys) / max(len(unheard), 1)
         request = build_request(
             mood=None, vector=",".join(f"{v:g}" for v in variant.vector) if variant.vector else None, blend=None, like=None,
-            filters=None, limit=ROUND, exploration=None, diversity=None, seed=seed * 1000 + number,
+            filters=None, limit=size, exploration=None, diversity=None, seed=seed * 1000 + number,
             exclude=frozenset(heard), live=live_feedback(project.feedback_root),
         )  # fmt: skip
         request = replace(request, weights=variant.weights)
-        queue = project.recommender().recommend(request)
+        recommender = project.recommender()
+        profile = recommender._profile(request)  # which view of taste the queue used (engine docstring)
+        queue = recommender.recommend(request)
         hits = sum(1 for r in queue if r.key in loved_keys)
         for r in queue:
             action = react(r.key in loved_keys, rng)
@@ -190,19 +201,20 @@ def run_listener(
             outcome = run_training(project.config, now=now, notes="bench/listener")
             trained = outcome.status
             project.rebuild()
-        out.append({"round": number, "events": len(heard), "precision": hits / max(len(queue), 1), "random": random_share, "songs": len(queue), "training": trained})
+        out.append({"round": number, "events": len(heard), "precision": hits / max(len(queue), 1), "random": random_share, "songs": len(queue), "training": trained, "taste_view": profile.model if profile else None})
     return out
 
 
-def summarise(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def summarise(runs: list[list[dict[str, Any]]], size: int = ROUND) -> list[dict[str, Any]]:
     rounds = len(runs[0])
     return [
         {
             "round": i + 1,
-            "events_before": i * ROUND,
+            "events_before": i * size,
             "precision": float(np.mean([r[i]["precision"] for r in runs])),
             "random": float(np.mean([r[i]["random"] for r in runs])),
             "trainings": [r[i]["training"] for r in runs],
+            "taste_views": [r[i]["taste_view"] for r in runs],
         }
         for i in range(rounds)
     ]
@@ -218,7 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation-rounds", type=int, default=6, help="rounds per ablation run (6 = the queue after 100 events)")
     parser.add_argument("--no-ablation", action="store_true")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--round-size", type=int, default=ROUND, help="songs per round (the queue's --limit)")
+    parser.add_argument(
+        "--half", choices=("A", "B"), help="only the composers at even (A) / odd (B) places by name: a composer-disjoint half, as bench/similarity.py splits"
+    )
     args = parser.parse_args(argv)
+    size = args.round_size
     console = Console(width=132)
     if not args.collection.is_dir():
         console.print(f"[red]no collection at {args.collection}[/]")
@@ -226,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     rows = sorted(load_features(args.collection, args.cache, args.workers, console), key=lambda r: (r["sid_path"], r["song_index"]))
     rows = [r for r in rows if r.get("features") is not None]
+    if args.half:
+        composers = sorted({composer_of(r["sid_path"]) or "" for r in rows})
+        kept = set(composers[0 if args.half == "A" else 1 :: 2])
+        rows = [r for r in rows if (composer_of(r["sid_path"]) or "") in kept]
     keys = [(r["sid_path"], int(r["song_index"])) for r in rows]
     features = {(r["sid_path"], int(r["song_index"])): r["features"] for r in rows}
 
@@ -240,20 +261,20 @@ def main(argv: list[str] | None = None) -> int:
 
         results: dict[str, Any] = {}
         for listener in ("composer", "sound"):
-            runs = [run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0]) for seed in range(args.seeds)]
-            results[listener] = {"rounds": summarise(runs), "runs": runs}
+            runs = [run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0], size) for seed in range(args.seeds)]
+            results[listener] = {"rounds": summarise(runs, size), "runs": runs}
             console.print(f"{listener} listener: {args.seeds} seeds done ({time.perf_counter() - started:.0f} s)")
         ablation = []
         if not args.no_ablation:
             for variant in VARIANTS:
-                runs = [run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant) for seed in range(args.seeds)]
-                summary = summarise(runs)
+                runs = [run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant, size) for seed in range(args.seeds)]
+                summary = summarise(runs, size)
                 later = summary[1:]
                 ablation.append(
                     {
                         "variant": variant.name,
-                        "after_100_events": summary[min(5, len(summary) - 1)]["precision"],
-                        "random_after_100": summary[min(5, len(summary) - 1)]["random"],
+                        "after_100_events": summary[min(100 // size, len(summary) - 1)]["precision"],
+                        "random_after_100": summary[min(100 // size, len(summary) - 1)]["random"],
                         "mean_rounds_2_on": float(np.mean([r["precision"] for r in later])) if later else None,
                         "rounds": summary,
                     }
@@ -273,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for listener in ("composer", "sound"):
         rounds = results[listener]["rounds"]
         for events in (100, 200):
-            i = events // ROUND
+            i = events // size
             if i < len(rounds):
                 r = rounds[i]
                 console.print(f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f} ({r['precision'] / max(r['random'], 1e-9):.1f}×)")
@@ -291,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         "collection": str(args.collection),
         "songs": len(keys),
         "seeds": args.seeds,
-        "round_size": ROUND,
+        "round_size": size,
+        "half": args.half,
         "retrain": {"minNewFeedback": 50, "intervalHours": 24, "round": "one day"},
         "listeners": {k: v["rounds"] for k, v in results.items()},
         "ablation": ablation,

@@ -24,23 +24,40 @@ Choices the design leaves open, and why:
   feedback log read at query time replaces the table's counts for the songs it names, so
   a like lifts and a dislike sinks without a rebuild; a song disliked within
   ``DISLIKE_DAYS`` (7) days and not liked since is left out of the pool altogether.
-* **user_affinity is personal**: ``0.5·(p − 3)/2 + 0.5·taste`` where ``p`` is the rating
-  model's prediction for the song (trained on this listener's ratings and feedback) and
-  ``taste = closeness(v, L) − closeness(v, D)``: ``v`` the song's unit similarity vector,
-  ``L`` / ``D`` the songs the listener leaned towards / away from (like +1, play +0.1,
-  skip −0.3, dislike −1, summed per song; > 0 is L, < 0 is D), and ``closeness`` the
-  mean of the ``TASTE_NEIGHBOURS`` (3) highest cosines between ``v`` and those songs' unit
-  vectors — a nearest-neighbour vote, because a taste is several clusters and the mean
-  direction of all liked songs points between them (a missing side counts 0). Equal
-  halves because neither is known to dominate: ``p`` is a trained model but sees only
-  the 4 rating dimensions; ``taste`` is immediate but knows only the songs given
-  feedback (bench/listener.py's ablation measures both; ``Weights.taste`` sets the
-  share). Without feedback, taste is 0 and affinity is the ``p`` term alone, as before.
+* **user_affinity is personal**: ``(1 − t)·(p − 3)/2 + t·taste`` (``t`` =
+  ``Weights.taste``, 0.5) where ``p`` is the rating model's prediction for the song
+  (trained on this listener's ratings and feedback) and ``taste`` ∈ −1..1 is what the
+  listener's feedback says about the song's place in the similarity space. Every song
+  with feedback counts, with the design's weights summed per song (like +1, play +0.1,
+  skip −0.3, dislike −1; ``recommend/live.py``). Two views of that evidence:
+
+  - **local**: ``closeness(v, L) − closeness(v, D)``, ``L`` / ``D`` the unit vectors of the
+    songs with a summed weight > 0 / < 0 and ``closeness`` the mean of the
+    ``TASTE_NEIGHBOURS`` (3) highest cosines — a nearest-neighbour vote, right for a taste
+    made of a few clusters (composers, a player routine), where the mean direction of the
+    liked songs points between them;
+  - **global**: ``2·P(like | v) − 1`` from a logistic regression on the unit vector, each
+    song weighted by |its weight|, ridge penalty ``TASTE_RIDGE`` = 1 (a standard normal
+    prior on the coefficients of a unit-length input; fixed a priori) — right for a taste
+    along a direction of the space (bright and busy tunes), which no few neighbours show.
+
+  Which one a listener gets is decided by their own feedback, not by a constant: with at
+  least ``TASTE_MIN_SIDE`` (3) songs on each side, both views predict each feedback song
+  held out (local: leave-one-out; global: 5 folds by key order), and the view with the
+  higher AUC is used (ties: local). With less evidence, local alone. The profile is
+  fitted once per query from the feedback only, so both engines use the same one.
+  Equal halves of ``p`` and taste because neither is known to dominate: ``p`` is a trained
+  model but sees only the 4 rating dimensions; taste is immediate but knows only the songs
+  given feedback (bench/listener.py's ablation measures both). Without feedback, taste
+  is 0 and affinity is the ``p`` term alone, as before.
 * **No seed = "for me"**: a request with neither a vector nor a song ranks every song
-  (filters applied) with ``similarity = (1 + closeness(v, L)) / 2`` — closeness to what
-  the listener liked — or 0.5 for everybody when nothing was liked yet, so the list is
-  then ``p`` plus exploration noise. With a mood or ``--like`` the seed keeps the
-  similarity term and taste acts through user_affinity: the two blend.
+  (filters applied) with ``similarity = (1 + taste) / 2`` (for the global view that is
+  P(like)), or 0.5 for everybody while nothing was liked, so the first list is ``p``
+  plus exploration noise; exploration stays as asked (default 0.2; shrinking it as
+  feedback grows was tried on bench/listener.py's loop and moved precision by less than
+  its noise, so the simpler rule stays). With
+  a mood or ``--like`` the seed keeps the similarity term and taste acts only through
+  user_affinity: the two blend, with the design's weights.
 * **Ties**: when the k-th candidate's distance is shared by songs past k, the pool is cut
   before that distance (or, if that leaves under k/2, the whole tie group is fetched
   with ``distance_range``), so the pool never depends on how LanceDB breaks ties; the
@@ -69,6 +86,7 @@ __all__ = [
     "RecommendRequest",
     "Recommendation",
     "Recommender",
+    "TasteProfile",
     "Weights",
     "parse_song_ref",
     "taste_profile",
@@ -91,7 +109,7 @@ class Weights:
     similarity: float = 0.6
     feedback: float = 0.3
     affinity: float = 0.1
-    # user_affinity = (1 − taste)·(p − 3)/2 + taste·(cos(v, L) − cos(v, D)) once there is feedback
+    # user_affinity = (1 − taste)·(p − 3)/2 + taste·taste_scores(v) once there is feedback
     taste: float = 0.5
 
 
@@ -315,9 +333,9 @@ class Recommender:
         rows = self._read(lambda: self.table.take_row_ids(row_ids).select(_DISPLAY_COLUMNS).to_list())
         return {row["key"]: row for row in rows}
 
-    def _profile(self, request: RecommendRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _profile(self, request: RecommendRequest) -> TasteProfile | None:
         if request.live is None or not getattr(request.live, "taste", None):
-            return None, None
+            return None
 
         def vector_of(keys: list[str]) -> dict[str, np.ndarray]:
             where = f"key IN ({', '.join(_quote(k) for k in keys)})"
@@ -374,7 +392,7 @@ class Recommender:
         keys = found["key"].to_pylist()
         vectors = [tuple(v) for v in found["vector"].to_pylist()]
         taste = None
-        if profile[0] is not None or profile[1] is not None:
+        if profile is not None:
             if seedless_taste is not None:
                 taste = seedless_taste
             else:
@@ -432,25 +450,71 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
-# How many of the listener's songs a candidate is compared with (the mean of its top
-# cosines): a taste is a few clusters (several composers, several sounds), and the mean
-# direction of all liked songs points between them; 3 so one odd song does not decide.
+# How many of the listener's songs a candidate is compared with in the local view (the
+# mean of its top cosines): a taste is a few clusters (several composers, several
+# sounds), and the mean direction of all liked songs points between them; 3 so one odd
+# song does not decide.
 TASTE_NEIGHBOURS = 3
+# The global view's ridge penalty on the coefficients of the unit similarity vector:
+# a standard normal prior (inputs have unit length, so a coefficient of 1 is a strong
+# effect). Fixed a priori, not fitted to any collection.
+TASTE_RIDGE = 1.0
+# Fewer songs than this on either side, and the global view is not fitted (a linear
+# model on 64 dimensions from two songs is noise): the local view decides alone.
+TASTE_MIN_SIDE = 3
+TASTE_FOLDS = 5
+# "auto" (the view that predicts the listener's own feedback better), "local" or
+# "global"; bench/listener.py's ablation sets the other two.
+TASTE_MODEL = "auto"
 
 
-def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarray]]) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """``(L, D)``: the unit similarity vectors of the songs the listener leaned towards /
-    away from (summed weight > 0 / < 0; None for a side with no song). ``vector_of``
-    maps keys to similarity vectors (songs missing from the database are ignored)."""
+@dataclass(frozen=True)
+class TasteProfile:
+    """What the listener's feedback says, fitted once per query (independent of the pool,
+    so both engines get the same profile from the same feedback).
+
+    ``liked`` / ``disliked``: unit similarity vectors of the songs whose summed weight is
+    > 0 / < 0 (None for an empty side); ``model``: the view used, ``local`` or ``global``;
+    ``coef``: the global view's coefficients (64 + intercept) when fitted; ``local_auc`` /
+    ``global_auc``: how well each view ranked the listener's own songs, held out (None
+    when not measured).
+    """
+
+    liked: np.ndarray | None
+    disliked: np.ndarray | None
+    model: str = "local"
+    coef: np.ndarray | None = None
+    local_auc: float | None = None
+    global_auc: float | None = None
+
+
+def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarray]]) -> TasteProfile | None:
+    """The listener's :class:`TasteProfile` from ``live.taste`` (key → signed weight), or
+    None without feedback. ``vector_of`` maps keys to similarity vectors (songs missing
+    from the database are ignored)."""
     taste = getattr(live, "taste", None) or {}
     if not taste:
-        return None, None
+        return None
     found = vector_of(sorted(taste))
-    sides: list[np.ndarray | None] = []
-    for sign in (1.0, -1.0):
-        rows = [found[k] for k, w in sorted(taste.items()) if sign * w > 0 and k in found]
-        sides.append(_unit(np.asarray(rows, dtype=np.float64)) if rows else None)
-    return sides[0], sides[1]
+    keys = [k for k in sorted(taste) if k in found]
+    if not keys:
+        return None
+    vectors = _unit(np.asarray([found[k] for k in keys], dtype=np.float64))
+    weights = np.asarray([taste[k] for k in keys], dtype=np.float64)
+    liked = vectors[weights > 0] if (weights > 0).any() else None
+    disliked = vectors[weights < 0] if (weights < 0).any() else None
+    profile = TasteProfile(liked, disliked)
+    if TASTE_MODEL == "local" or min(int((weights > 0).sum()), int((weights < 0).sum())) < TASTE_MIN_SIDE:
+        return profile
+    coef = _fit_logistic(vectors, weights)
+    if TASTE_MODEL == "global":
+        return TasteProfile(liked, disliked, "global", coef)
+    labels = weights > 0
+    local_auc = _auc(_local_held_out(vectors, weights), labels)
+    global_auc = _auc(_global_held_out(vectors, weights), labels)
+    # Ties go to the local view: it needs no fit and was the rule before.
+    model = "global" if global_auc > local_auc else "local"
+    return TasteProfile(liked, disliked, model, coef if model == "global" else None, local_auc, global_auc)
 
 
 def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray:
@@ -463,15 +527,95 @@ def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray
     return top.mean(axis=1)
 
 
-def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
-    """``closeness(v, L) − closeness(v, D)`` per candidate (a missing side counts 0)."""
-    return _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
+def _fit_logistic(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Ridge-penalised logistic regression of "leaned towards" (weight > 0) on the unit
+    vectors, each song weighted by |its summed weight| (a like counts more than a play or
+    a skip, as in song_feedback); Newton steps, deterministic. Returns coefficients + intercept."""
+    x = np.hstack([vectors, np.ones((len(vectors), 1))])
+    y = (weights > 0).astype(np.float64)
+    sample = np.abs(weights)
+    penalty = TASTE_RIDGE * np.eye(x.shape[1])
+    penalty[-1, -1] = 0.0  # the intercept (the listener's base rate) is not shrunk
+    coef = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(x @ coef)))
+        gradient = x.T @ (sample * (p - y)) + penalty @ coef
+        hessian = (x * (sample * p * (1.0 - p))[:, None]).T @ x + penalty + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hessian, gradient)
+        coef = coef - step
+        if float(np.abs(step).max()) < 1e-9:
+            break
+    return coef
 
 
-def seedless_similarity(taste: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
+def _logistic_taste(unit_vectors: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """The global view per candidate: ``2·P(like) − 1``, in −1..1 like the local view."""
+    z = unit_vectors @ coef[:-1] + coef[-1]
+    return 2.0 / (1.0 + np.exp(-z)) - 1.0
+
+
+def _local_held_out(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The local view of each feedback song with that song left out (leave-one-out)."""
+    out = np.zeros(len(vectors))
+    for sign in (1.0, -1.0):
+        side = np.nonzero(sign * weights > 0)[0]
+        for start in range(0, len(vectors), 1024):  # bounded memory for a long history
+            rows = np.arange(start, min(start + 1024, len(vectors)))
+            cosines = vectors[rows] @ vectors[side].T
+            cosines[rows[:, None] == side[None, :]] = -np.inf  # not its own neighbour
+            m = min(TASTE_NEIGHBOURS, len(side))
+            top = -np.sort(-cosines, axis=1)[:, :m]
+            top = np.where(np.isfinite(top), top, np.nan)
+            counted = np.isfinite(top).any(axis=1)
+            means = np.zeros(len(rows))
+            means[counted] = np.nanmean(top[counted], axis=1)
+            out[rows] += sign * means
+    return out
+
+
+def _global_held_out(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The global view of each feedback song from a model fitted without its fold
+    (``TASTE_FOLDS`` folds by position in key order: deterministic)."""
+    out = np.zeros(len(vectors))
+    fold = np.arange(len(vectors)) % TASTE_FOLDS
+    for f in range(TASTE_FOLDS):
+        train = fold != f
+        if (weights[train] > 0).any() and (weights[train] < 0).any() and (~train).any():
+            out[~train] = _logistic_taste(vectors[~train], _fit_logistic(vectors[train], weights[train]))
+    return out
+
+
+def _auc(score: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (ties count half): how often a liked song outranks a disliked one."""
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return 0.5
+    order = np.argsort(score, kind="stable")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.bincount(inverse, weights=ranks) / counts)[inverse]
+    return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def taste_scores(unit_vectors: np.ndarray, profile: TasteProfile | None) -> np.ndarray:
+    """Taste per candidate in −1..1: the profile's view (0 without a profile).
+
+    local: ``closeness(v, L) − closeness(v, D)`` (a missing side counts 0); global:
+    ``2·P(like | v) − 1`` from the listener's logistic model.
+    """
+    if profile is None:
+        return np.zeros(len(unit_vectors), dtype=np.float64)
+    if profile.model == "global" and profile.coef is not None:
+        return _logistic_taste(unit_vectors, profile.coef)
+    return _closeness(unit_vectors, profile.liked) - _closeness(unit_vectors, profile.disliked)
+
+
+def seedless_similarity(taste: np.ndarray, profile: TasteProfile | None) -> np.ndarray:
     """"For me": ``(1 + taste) / 2`` clipped to 0..1, ``taste`` from :func:`taste_scores` —
-    near what the listener liked and away from what they turned down; 0.5 with no likes."""
-    if profile[0] is None:
+    near what the listener liked and away from what they turned down (for the global
+    view, P(like)); 0.5 with no likes."""
+    if profile is None or profile.liked is None:
         return np.full(len(taste), 0.5)
     return np.clip((1.0 + taste) / 2.0, 0.0, 1.0)
 

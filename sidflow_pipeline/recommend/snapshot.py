@@ -35,6 +35,7 @@ from sidflow_pipeline.recommend.engine import (
     DatabaseUnavailable,
     Recommendation,
     RecommendRequest,
+    TasteProfile,
     _unit,
     database_unreadable,
     rank,
@@ -276,9 +277,9 @@ class SnapshotRecommender:
             chosen = inside if len(inside) >= k // 2 else np.concatenate([inside, np.nonzero(distance == boundary)[0]])
         return rows[chosen], distance[chosen]
 
-    def _profile(self, request: RecommendRequest) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _profile(self, request: RecommendRequest) -> TasteProfile | None:
         if request.live is None or not self.like_column:
-            return None, None
+            return None
         column = self.arrays[self.like_column]
 
         def vector_of(keys: list[str]) -> dict[str, np.ndarray]:
@@ -322,7 +323,7 @@ class SnapshotRecommender:
         keys = [self._string("key", int(i)) for i in found]
         vectors = [tuple(float(x) for x in v) for v in a["vector"][found]]
         taste = None
-        if self.like_column and (profile[0] is not None or profile[1] is not None):
+        if self.like_column and profile is not None:
             taste = seedless_taste if seedless_taste is not None else taste_scores(_unit(a[self.like_column][found]), profile)
         chosen, score, song_feedback, user_affinity = rank(request, dict(cols), keys, vectors, similarity, taste)
         out = []
