@@ -91,6 +91,27 @@ def test_both_engines_agree_with_live_feedback_and_without_seed(tmp_path: Path, 
             assert a.score == pytest.approx(b.score, abs=1e-5)
 
 
+@pytest.mark.parametrize("model", ["local", "global"])
+def test_both_engines_agree_on_each_view_of_taste(tmp_path: Path, db: Path, rows: list[dict[str, Any]], model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each view of taste (engine docstring), forced, gives the same lists in both engines."""
+    from sidflow_pipeline.recommend import engine
+
+    monkeypatch.setattr(engine, "TASTE_MODEL", model)
+    feedback = tmp_path / "data" / "feedback"
+    rnd = random.Random(5)
+    for row in rnd.sample(rows, 40):
+        append_event(feedback, row["sid_path"], rnd.choice(["like", "dislike", "skip"]), song_index=row["song_index"])
+    live = live_feedback(feedback)
+    lance, snapshot = Recommender(db), SnapshotRecommender(db, tmp_path / "s.npz")
+    assert snapshot._profile(RecommendRequest(live=live)).model == model
+    for options in ({}, {"vector": (2, 4, 3)}):
+        request = RecommendRequest(limit=15, live=live, **options)
+        ours, theirs = snapshot.recommend(request), lance.recommend(request)
+        assert _keys(ours) == _keys(theirs), options
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.user_affinity == pytest.approx(b.user_affinity, abs=1e-6)
+
+
 def test_no_seed_follows_taste(tmp_path: Path, db: Path, rows: list[dict[str, Any]]) -> None:
     snapshot = SnapshotRecommender(db, tmp_path / "s.npz")
     assert len(snapshot.recommend(RecommendRequest(limit=5))) == 5  # no feedback at all: p + exploration
