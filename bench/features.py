@@ -263,7 +263,7 @@ def compare_tempo(excerpts: list[dict[str, Any]], rows: list[dict[str, Any]], se
         method(audio[0], envelopes[0])
         first_call = time.process_time() - first_started
         times, bpms = [], []
-        for signal, envelope in zip(audio, envelopes):
+        for signal, envelope in zip(audio, envelopes, strict=True):
             started = time.process_time()
             bpms.append(method(signal, envelope))
             times.append(time.process_time() - started)
@@ -293,7 +293,7 @@ def compare_tempo(excerpts: list[dict[str, Any]], rows: list[dict[str, Any]], se
     )
     reference = answers["Essentia RhythmExtractor2013 multifeature @44.1k"]
     for result in results:
-        pairs = list(zip(result["bpms"], reference))
+        pairs = list(zip(result["bpms"], reference, strict=False))
         result["agree_with_multifeature"] = round(sum(_agrees(b, r, False) for b, r in pairs) / len(pairs), 3)
         result["agree_up_to_octave"] = round(sum(_agrees(b, r, True) for b, r in pairs) / len(pairs), 3)
     return results

@@ -96,7 +96,7 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     source = OUT / "hvsc_bench_src"
     shutil.rmtree(source, ignore_errors=True)
     started = time.perf_counter()
-    for rel, size in zip(paths, sizes):
+    for rel, size in zip(paths, sizes, strict=True):
         target_path = source / rel
         target_path.parent.mkdir(parents=True, exist_ok=True)
         target_path.write_bytes(_tune_bytes(rng, size))

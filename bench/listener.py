@@ -46,7 +46,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ Key = tuple[str, int]
 @dataclass(frozen=True)
 class Variant:
     name: str
-    weights: Weights = Weights()
+    weights: Weights = field(default_factory=Weights)
     vector: tuple[float, ...] | None = None
     neighbours: int | None = 3  # engine.TASTE_NEIGHBOURS; 0 = every liked song (≈ the centroid)
 

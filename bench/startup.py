@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "startup",
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average": list(os.getloadavg())},  # fmt: skip
+                    "load_average": list(os.getloadavg())},
         "project": {"config": args.config or f"generated ({songs} songs)", "songs": songs},
         "runs": args.runs,
         "commands": rows,

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -41,7 +41,7 @@ class LazyGroup(click.Group):
     """Commands in their own modules are imported when run (or listed by ``--help``),
     so ``sidflow search`` does not pay for importing ``master``, ``play``, ``train`` …"""
 
-    LAZY: dict[str, str] = {
+    LAZY: ClassVar[dict[str, str]] = {
         "recommend": "sidflow_pipeline.cli.recommend:recommend",
         "search": "sidflow_pipeline.cli.search:search",
         "play": "sidflow_pipeline.cli.play:play",

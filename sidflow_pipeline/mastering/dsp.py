@@ -409,7 +409,7 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
     history: list[tuple[float, float]] = []
     best: tuple[float, np.ndarray, float, float, float] | None = None  # |error|, out, gain, reduction, loudness
     rounds = 0
-    for rounds in range(1, MAX_LOUDNESS_ITERATIONS + 1):
+    for rounds in range(1, MAX_LOUDNESS_ITERATIONS + 1):  # noqa: B007 - read after the loop
         out, reduction = limit(
             shaped,
             sr,

@@ -57,7 +57,7 @@ class RadioPlayer:
             command = [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file]
         # stderr goes to a file, not a pipe: sidplayfp writes a status line many times
         # a second, and a pipe nobody reads fills up (64 KiB) and then blocks it mid-song.
-        self._stderr = tempfile.TemporaryFile(prefix="sidflow-player-")
+        self._stderr = tempfile.TemporaryFile(prefix="sidflow-player-")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
