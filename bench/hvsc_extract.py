@@ -48,7 +48,10 @@ MIB = 2**20
 def _composer_paths(rng: random.Random, count: int) -> list[str]:
     """HVSC-like relative paths: MUSICIANS/<L>/<Composer>/<Tune>.sid, GAMES/<range>/, DEMOS/<range>/."""
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    composers = [f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}" for _ in range(max(1, count // 12))]
+    composers = [
+        f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}"
+        for _ in range(max(1, count // 12))
+    ]
     paths = []
     for index in range(count):
         kind = rng.random()
@@ -106,7 +109,12 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     seven = shutil.which("7zz") or shutil.which("7z")
     if seven:
         # 7-Zip builds the real HVSC archives: LZMA2, solid, like a release.
-        subprocess.run([seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"], cwd=source, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"],
+            cwd=source,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         builder = Path(seven).name
     else:
         with py7zr.SevenZipFile(archive, "w") as out:

@@ -238,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"name": name, "kind": kind, **evaluate(spec, features, sketches, keys)})
     # The same vector for a collection rendered without traces (render.backend = sidplayfp).
     untraced = [{n: (None if n.startswith("sid") else v) for n, v in f.items()} for f in features]
-    results.append({"name": "chosen, songs without a trace (sidplayfp backend)", "kind": "fallback", **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys)})
+    results.append(
+        {
+            "name": "chosen, songs without a trace (sidplayfp backend)",
+            "kind": "fallback",
+            **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys),
+        }
+    )
     if not args.no_lancedb:
         for exploration, diversity, label in (
             (None, None, "sidflow recommend --like (LanceDB, CLI defaults)"),

@@ -257,7 +257,13 @@ def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
         return
     if fmt == "m3u":
         entries = (
-            (round(s["length_ms"] / 1000) if s["length_ms"] else None, header["author"] or "", _info_title(report, s), s["song_index"], file)
+            (
+                round(s["length_ms"] / 1000) if s["length_ms"] else None,
+                header["author"] or "",
+                _info_title(report, s),
+                s["song_index"],
+                file,
+            )
             for s in report["songs"]
         )  # fmt: skip
         print_lines(m3u_lines(entries, Path(file).name))
@@ -282,7 +288,16 @@ def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
          format_length(s["length_ms"]) if s["length_ms"] is not None else "unknown", s["speed"], _info_title(report, s)]
         for s in report["songs"]
     ]  # fmt: skip
-    print_table("songs", [Column("#", min_width=2), Column("length", "right", 6), Column("speed", min_width=5), Column("title", min_width=8)], songs)
+    print_table(
+        "songs",
+        [
+            Column("#", min_width=2),
+            Column("length", "right", 6),
+            Column("speed", min_width=5),
+            Column("title", min_width=8),
+        ],
+        songs,
+    )
     _print_stil(report["songs"])
 
 
@@ -319,7 +334,12 @@ def _print_stil(songs: list[dict[str, Any]]) -> None:
 
 @cli.command("demo-collection")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path), required=False)
-@click.option("--mirror", "mirror", type=click.Path(file_okay=False, path_type=Path), help="Also write an HVSC-style mirror (base + update archives) here.")
+@click.option(
+    "--mirror",
+    "mirror",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write an HVSC-style mirror (base + update archives) here.",
+)
 @click.option("--version", "version", type=int, default=None, help="Release to write into DEST (default: the newest).")
 @click.option("--base-version", type=int, default=1, show_default=True, help="Release number of the base archive.")
 @click.option("--updates", type=int, default=1, show_default=True, help="Number of update archives after the base.")
@@ -436,7 +456,12 @@ def _read_key(fd: int) -> str:
 
 @cli.command("rate")
 @click.argument("sid_file", metavar="[SONG]", required=False)
-@click.option("--song", "song_index", type=click.IntRange(min=1), help="Song (subtune) number for scripting mode (default: SONG's #N, else the start song).")
+@click.option(
+    "--song",
+    "song_index",
+    type=click.IntRange(min=1),
+    help="Song (subtune) number for scripting mode (default: SONG's #N, else the start song).",
+)
 @click.option("--path", "subdir", help="Only songs under this folder of the collection (e.g. MUSICIANS/H).")
 @click.option("--random", "shuffle", is_flag=True, help="Random order instead of path order.")
 @click.option("--seed", type=int, default=None, help="Seed for --random (repeatable order).")
@@ -678,7 +703,11 @@ for _action in ("like", "dislike", "skip", "play"):
                 event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
             except FeedbackError as exc:
                 fail(str(exc))
-            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
+            console.print(
+                f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})",
+                highlight=False,
+                soft_wrap=True,
+            )
             console.print("counts in recommendations now.", highlight=False)
             say_pending(cfg)
 

@@ -261,7 +261,11 @@ _COMPOSER_COLUMNS = [
 
 def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> None:
     """``--like-composer``: a ranking of composers instead of songs."""
-    seeds = [flag for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like")) if options.get(key)]
+    seeds = [
+        flag
+        for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like"))
+        if options.get(key)
+    ]
     if seeds:
         fail(f"--like-composer ranks composers; it takes no song seed ({', '.join(seeds)})")
     try:
@@ -272,7 +276,10 @@ def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> No
         if fmt == "jsonl":
             emit_jsonl(m.to_json() for m in matches)
             return
-        payload = {"query": {"like_composer": name, "composer": matched, "limit": options["limit"]}, "results": [m.to_json() for m in matches]}
+        payload = {
+            "query": {"like_composer": name, "composer": matched, "limit": options["limit"]},
+            "results": [m.to_json() for m in matches],
+        }
         emit_json(payload)
         return
     if fmt != "table":

@@ -101,7 +101,11 @@ def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]
     return files, {}
 
 
-@dg.asset_check(asset=mastering_profiles, description="Every profile file (every version, not only the current ones) loads and passes the validation suite (EQ gains, LUFS, ceiling, determinism).")
+@dg.asset_check(
+    asset=mastering_profiles,
+    description="Every profile file (every version, not only the current ones) loads and passes the validation suite "
+    "(EQ gains, LUFS, ceiling, determinism).",
+)
 def profiles_load_and_validate(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     profiles, _feedback = _dirs(sidflow)
     files, failures = _profile_files(profiles)

@@ -38,7 +38,7 @@ The rules live only in :data:`RULES`; this table, and the one in
 | `sid_6581` | sid | `sid_model = 6581` (0.6) · `spectral_centroid_hz < 1000` (0.4) |
 | `sid_8580` | sid | `sid_model = 8580` (0.6) · `spectral_centroid_hz ≥ 1000` (0.4) |
 | `unknown` | both | best score < 0.6; confidence = 1 − best score |
-"""
+"""  # noqa: E501 - the rules table above is rules_table() pasted in; a test keeps them equal
 
 from __future__ import annotations
 

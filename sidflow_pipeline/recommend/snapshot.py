@@ -138,7 +138,12 @@ def _lengths(catalog_path: Path | None, sid_paths: list[str], songs: np.ndarray)
     catalog = pq.read_table(catalog_path, columns=["sid_path", "song_index", "length_ms"])
     known = {
         (p, int(s)): ms
-        for p, s, ms in zip(catalog["sid_path"].to_pylist(), catalog["song_index"].to_pylist(), catalog["length_ms"].to_pylist(), strict=True)
+        for p, s, ms in zip(
+            catalog["sid_path"].to_pylist(),
+            catalog["song_index"].to_pylist(),
+            catalog["length_ms"].to_pylist(),
+            strict=True,
+        )
         if ms is not None
     }
     for i, (path, song) in enumerate(zip(sid_paths, songs.tolist(), strict=True)):

@@ -234,7 +234,9 @@ def test_local_mirror_is_copied_and_hashed(tmp_path: Path, as_url: bool) -> None
     source = (tmp_path / "mirror" / NAME).as_uri() if as_url else str(tmp_path / "mirror" / NAME)
     seen: list[tuple[int, int | None]] = []
     result = fetch_archive(
-        RemoteArchive(80, "full", source, NAME, hashlib.sha256(data).hexdigest()), tmp_path / "dl", progress=lambda d, t: seen.append((d, t))
+        RemoteArchive(80, "full", source, NAME, hashlib.sha256(data).hexdigest()),
+        tmp_path / "dl",
+        progress=lambda d, t: seen.append((d, t)),
     )
     assert result.path == tmp_path / "dl" / NAME and result.path.read_bytes() == data
     assert (result.bytes_fetched, result.resumed, result.size) == (0, False, len(data))
