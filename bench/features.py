@@ -257,7 +257,7 @@ def compare_tempo(excerpts: list[dict[str, Any]], rows: list[dict[str, Any]], se
     envelopes = [librosa.onset.onset_strength(y=signal, sr=SR) for signal in audio]
     click_envelope = librosa.onset.onset_strength(y=clicks, sr=SR)
     answers: dict[str, list[float]] = {}
-    results = []
+    results: list[dict[str, Any]] = []
     for name, method in methods:
         first_started = time.process_time()
         method(audio[0], envelopes[0])
@@ -317,7 +317,7 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "librosa": librosa.__version__,
+        "librosa": librosa.__version__,  # type: ignore[attr-defined]  # set by its lazy loader
         "essentia": essentia.__version__,
     }
 
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         "render_median_s": round(statistics.median(renders), 3) if renders else None,
         "stage_median_s": {stage: round(value, 4) for stage, value in stage_medians.items()},
     }
-    report = {
+    report: dict[str, Any] = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "feature_set_version": FEATURE_SET_VERSION,
         "machine": _machine(),

@@ -15,6 +15,7 @@ and CRC-check without writing files, separating codec cost from filesystem cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -80,7 +81,7 @@ def _tune_bytes(rng: random.Random, size: int) -> bytes:
     return (header + bytes(body))[:size]
 
 
-def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, object]]:
+def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, Any]]:
     """Build (or reuse) the benchmark archive; deterministic for a given size."""
     OUT.mkdir(parents=True, exist_ok=True)
     archive = OUT / f"hvsc_bench_{size_mb}mb.7z"
@@ -194,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
 
     archive, meta = build_archive(args.size_mb, console)
-    uncompressed = int(meta["uncompressed_bytes"])  # type: ignore[arg-type]
-    expected_files = int(meta["files"])  # type: ignore[arg-type]
+    uncompressed = int(meta["uncompressed_bytes"])
+    expected_files = int(meta["files"])
     # (label, version, runner or None when the tool is missing, writes files?)
     tools: list[tuple[str, str, Callable[[Path], tuple[float, float, int]] | None, bool]] = [
         ("py7zr safe_extract", f"py7zr {py7zr.__version__}", lambda d: run_py7zr(archive, d), True),
@@ -204,9 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("7z", "7zz"):
         path = shutil.which(name)
         version = _tool_version(path) if path else "not installed"
-        tools.append((f"{name} x", version, (lambda d, p=path: run_cli(p, archive, d)) if path else None, True))
+        tools.append((f"{name} x", version, functools.partial(run_cli, path, archive) if path else None, True))
         if path:
-            tools.append((f"{name} t (decode only)", version, lambda d, p=path: run_cli_decode(p, archive, d, expected_files), False))
+            tools.append(
+                (
+                    f"{name} t (decode only)",
+                    version,
+                    functools.partial(run_cli_decode, path, archive, files=expected_files),
+                    False,
+                )
+            )
 
     results: list[dict[str, Any]] = []
     scratch = OUT / "extract_tmp"
@@ -257,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = Table(
         title=(
-            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"  # type: ignore[arg-type]
+            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, median of {args.repeat}"
         )
     )

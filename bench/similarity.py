@@ -148,7 +148,7 @@ def evaluate(
     features: Sequence[Mapping[str, Any] | None],
     sketches: Sequence[Mapping[str, Any] | None],
     keys: Sequence[tuple[str, int]],
-) -> dict[str, float]:
+) -> dict[str, Any]:
     model = fit_similarity(features, spec, sketches)
     vectors = model.matrix(features, sketches).astype(np.float64)
     # Two composer-disjoint halves (alternate composers by name): how much the figure
