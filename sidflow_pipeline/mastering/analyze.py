@@ -132,7 +132,7 @@ def _tokens(clause: str) -> list[str]:
     while i < len(raw):
         pair = (raw[i], raw[i + 1]) if i + 1 < len(raw) else None
         if pair in _BIGRAMS:
-            out.append(_BIGRAMS[pair])  # type: ignore[index]
+            out.append(_BIGRAMS[pair])
             i += 2
         else:
             out.append(raw[i])

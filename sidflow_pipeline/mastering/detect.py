@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:  # the rules need no numpy; only detect_audio touches audio
     from sidflow_pipeline.mastering.fingerprint import Fingerprint
@@ -88,12 +88,12 @@ class Condition:
             return x < float(self.value)  # type: ignore[arg-type]
         if self.op == ">=":
             return x >= float(self.value)  # type: ignore[arg-type]
-        low, high = self.value  # type: ignore[misc]
+        low, high = cast("tuple[float, float]", self.value)
         return low <= x < high
 
     def describe(self) -> str:
         if self.op == "in":
-            low, high = self.value  # type: ignore[misc]
+            low, high = cast("tuple[float, float]", self.value)
             return f"{_num(low)} ≤ {self.field} < {_num(high)}"
         symbol = {"<": "<", ">=": "≥", "=": "="}[self.op]
         value = self.value if isinstance(self.value, str) else _num(self.value)  # type: ignore[arg-type]

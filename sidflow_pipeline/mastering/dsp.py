@@ -289,7 +289,7 @@ def _forward_max(values: np.ndarray, span: int) -> np.ndarray:
         return values.copy()
     padded = np.concatenate([values, np.zeros(span)])
     size = span + 1
-    return maximum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=0.0)[: len(values)]
+    return np.asarray(maximum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=0.0)[: len(values)])
 
 
 def _release(attenuation_db: np.ndarray, release_samples: float) -> np.ndarray:
@@ -309,7 +309,8 @@ def _backward_mean(values: np.ndarray, span: int) -> np.ndarray:
     if span <= 0 or not len(values):
         return values.copy()
     sums = np.cumsum(np.concatenate([np.zeros(1), np.full(span, values[0]), values]))
-    return (sums[span + 1 :] - sums[: -span - 1]) / (span + 1)
+    averaged: np.ndarray = (sums[span + 1 :] - sums[: -span - 1]) / (span + 1)
+    return averaged
 
 
 def limit(
