@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from sidflow_pipeline.radio.queue import QueueItem
 from sidflow_pipeline.sid.player import stop_with_parent
@@ -85,7 +85,7 @@ class RadioPlayer:
         assert self.process is not None
         if self._failed is None:
             err = _tail(self._stderr).decode(errors="replace").strip()
-            program = Path(str(self.process.args[0])).name
+            program = Path(str(cast("list[str]", self.process.args)[0])).name
             self._failed = (err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}")
         return self._failed
 
