@@ -106,7 +106,7 @@ def gate(
     comparisons = tuple(compare(name, candidate, errors) for name, errors in references.items())
     n = min((c.n for c in comparisons), default=len(candidate))
     if n < MIN_HELD_OUT:
-        more = math.ceil((MIN_HELD_OUT - n) / holdout_fraction)
+        more: int | None = math.ceil((MIN_HELD_OUT - n) / holdout_fraction)
         return GateResult(
             False,
             f"only {n} held-out songs (at least {MIN_HELD_OUT} needed); about {more} more rated songs",
