@@ -179,9 +179,9 @@ def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path
         ref = resolve_song_arg(ctx, song_name, in_collection=False)
         sid_file, only_song = ref.file, ref.song
 
-    for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
-        if given is not None and not given.is_file():
-            fail(f"{given}: not a regular file")
+    for supplied in (songlengths, stil_path):  # a FIFO or a device would hang or never end
+        if supplied is not None and not supplied.is_file():
+            fail(f"{supplied}: not a regular file")
     sid = read_sid(sid_file)
     root = _find_hvsc_root(sid_file)
     if root is not None:
@@ -525,7 +525,8 @@ def rate(
             fail(f"{sid_file}: song {index} out of range 1–{sid.header.songs}")
         rel = ref.sid_path
         target = tags_path_for(rel, root, cfg.tags_path)
-        stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
+        given = Rating(**values, timestamp=_now())  # type: ignore[arg-type]  # values holds only e/m/c/p
+        stored = write_rating(target, index, sid.header.songs, given, journal=journal)
         shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
         console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False, soft_wrap=True)
         say_pending(cfg)

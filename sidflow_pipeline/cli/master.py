@@ -328,7 +328,7 @@ def _parse_set(values: tuple[str, ...]) -> dict[str, float]:
 @pass_ctx
 @user_errors
 @mastering_errors
-def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
+def update_command(ctx: Context, /, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
     """Write the next version of TYPE's profile, validate it, and commit it (git) or record it."""
     from sidflow_pipeline.mastering.update import OPTION_FIELDS, update_profile
 

@@ -82,6 +82,7 @@ def _export_format(path: Path, given: str | None) -> str:
 @user_errors
 def play(
     ctx: Context,
+    /,
     resume: bool,
     preview: int | None,
     export_path: Path | None,

@@ -211,7 +211,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
+def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
     """Recommend songs from the song database (sidflow_lance).
 
     \b
