@@ -361,20 +361,17 @@ def fetch(ctx: Context, source: str | None) -> None:
     The same code as the hvsc_mirror asset: base archive + update scripts, verified
     downloads, staging tree swapped in only when everything succeeded.
     """
-    from sidflow_pipeline.hvsc.sync import SyncError, sync_collection
+    from sidflow_pipeline.hvsc.sync import sync_collection
 
     cfg = ctx.config
-    try:
-        synced = sync_collection(
-            source or cfg.hvsc_source,
-            cfg.hvsc_path,
-            cfg.data_path,
-            cfg.tags_path,
-            checksums=cfg.hvsc_checksums,
-            log=lambda m: console.print(f"[dim]{m}[/]"),
-        )
-    except SyncError as exc:
-        fail(str(exc))
+    synced = sync_collection(
+        source or cfg.hvsc_source,
+        cfg.hvsc_path,
+        cfg.data_path,
+        cfg.tags_path,
+        checksums=cfg.hvsc_checksums,
+        log=lambda m: console.print(f"[dim]{m}[/]"),
+    )
     result = synced.result
     if result.status == "current":
         console.print(f"HVSC release {result.version} is current; nothing downloaded.")
@@ -395,6 +392,7 @@ def fetch(ctx: Context, source: str | None) -> None:
 @click.argument("jsonl", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.option("--strict/--skip-bad", default=True, show_default=True, help="Stop at a broken line, or skip it with a warning.")
+@user_errors
 def format_json(jsonl: Path, output: Path | None, strict: bool) -> None:
     """Pretty-print a JSONL file (classified/*.jsonl, feedback, ...) as an indented JSON array."""
     records = []
@@ -412,12 +410,9 @@ def format_json(jsonl: Path, output: Path | None, strict: bool) -> None:
     if output is None:
         click.echo(text, nl=False)
     else:
-        from sidflow_pipeline.atomic import DiskWriteError, atomic_write_text
+        from sidflow_pipeline.atomic import atomic_write_text
 
-        try:
-            atomic_write_text(output, text)
-        except DiskWriteError as exc:
-            fail(str(exc))
+        atomic_write_text(output, text)
         console.print(f"{len(records)} records → {output}")
 
 
@@ -473,10 +468,7 @@ def rate(
     if undo:
         if sid_file is not None or any(v is not None for v in (e, m, c, p)):
             fail("--undo takes no song and no ratings: it takes back the last saved rating")
-        try:
-            undone = undo_last(journal)
-        except TagsError as exc:
-            fail(str(exc))
+        undone = undo_last(journal)
         if undone is None:
             console.print("nothing to undo.")
         else:
@@ -663,14 +655,11 @@ for _action in ("like", "dislike", "skip", "play"):
         @pass_ctx
         @user_errors
         def _command(ctx: Context, sid: str, song_index: int | None) -> None:
-            from sidflow_pipeline.feedback.log import FeedbackError, append_event
+            from sidflow_pipeline.feedback.log import append_event
 
             cfg = ctx.config
-            try:
-                sid_path, index = _feedback_sid_path(ctx, sid, song_index)
-                event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
-            except FeedbackError as exc:
-                fail(str(exc))
+            sid_path, index = _feedback_sid_path(ctx, sid, song_index)
+            event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
             console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
             console.print("counts in recommendations now.", highlight=False)
             say_pending(cfg)
