@@ -33,7 +33,6 @@ from sidflow_pipeline.atomic import (
     swap_directory,
 )
 from sidflow_pipeline.errors import SidflowError
-from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import (
     DiscoveryError,
@@ -41,6 +40,7 @@ from sidflow_pipeline.hvsc.discovery import (
     discover_releases,
 )
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
+from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
 from sidflow_pipeline.hvsc.update_script import (
     HvsScriptError,
     apply_update_script,

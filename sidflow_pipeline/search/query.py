@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from sidflow_pipeline.errors import SidflowError
 
-__all__ = ["FIELDS", "Sql", "SearchQueryError", "parse_query", "to_sql"]
+__all__ = ["FIELDS", "SearchQueryError", "Sql", "parse_query", "to_sql"]
 
 
 class SearchQueryError(SidflowError, ValueError):
