@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sidflow_pipeline.errors import SidflowError
+
 if TYPE_CHECKING:
     from sidflow_pipeline.layout import Layout
 
@@ -35,7 +37,7 @@ CONFIG_ENV = "SIDFLOW_CONFIG"
 DEFAULT_CONFIG_NAME = ".sidflow.json"
 
 
-class ConfigError(ValueError):
+class ConfigError(SidflowError, ValueError):
     """A configuration problem, already phrased as one line for the user."""
 
 

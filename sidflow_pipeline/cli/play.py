@@ -24,7 +24,6 @@ from sidflow_pipeline.cli.common import (
     user_errors,
 )
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
-from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
 
@@ -123,11 +122,8 @@ def play(
         query = session.query
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
-        try:
-            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-            recommendations = open_recommender(ctx).recommend(request)
-        except QueryError as exc:
-            fail(str(exc))
+        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
+        recommendations = open_recommender(ctx).recommend(request)
         if not recommendations:
             fail("no songs match this query (loosen --filters/--where, or build the database: scripts/run.sh)")
         # The snapshot engine carries each song's real length (Songlengths.md5, via the catalog).
@@ -151,12 +147,9 @@ def play(
         session = RadioSession.new(sessions, query, queue)
     wav_player = None
     if mastered:
-        from sidflow_pipeline.radio.master import WavPlayerNotFound, find_wav_player
+        from sidflow_pipeline.radio.master import find_wav_player
 
-        try:
-            wav_player = find_wav_player()
-        except WavPlayerNotFound as exc:
-            fail(str(exc))
+        wav_player = find_wav_player()
     _run(cfg, session, binary, preview, wav_player)
 
 

@@ -138,14 +138,10 @@ def build_request(
 
 def open_recommender(ctx: Context) -> Any:
     """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
-    from sidflow_pipeline.recommend.engine import DatabaseUnavailable
     from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
 
     cfg = ctx.config
-    try:
-        return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
-    except DatabaseUnavailable as exc:
-        fail(str(exc))
+    return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
 
 
 def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
@@ -229,11 +225,8 @@ def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | Non
     if like_composer is not None:
         _composers(ctx, like_composer, options, fmt)
         return
-    try:
-        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-        results = open_recommender(ctx).recommend(request)
-    except QueryError as exc:
-        fail(str(exc))
+    request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
+    results = open_recommender(ctx).recommend(request)
     if not results and fmt == "table":
         console.print("no songs match (loosen --filters/--where or check that sidflow_lance is built)")
         return
@@ -268,10 +261,7 @@ def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> No
     ]
     if seeds:
         fail(f"--like-composer ranks composers; it takes no song seed ({', '.join(seeds)})")
-    try:
-        matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
-    except QueryError as exc:
-        fail(str(exc))
+    matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
     if fmt in ("json", "jsonl"):
         if fmt == "jsonl":
             emit_jsonl(m.to_json() for m in matches)

@@ -38,6 +38,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from sidflow_pipeline.errors import SidflowError
+
 if TYPE_CHECKING:
     from sidflow_pipeline.hvsc.discovery import RemoteArchive
 
@@ -66,7 +68,7 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SidflowError, RuntimeError):
     """A download that could not complete; the message is one line: URL and reason."""
 
 

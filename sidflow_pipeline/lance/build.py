@@ -64,6 +64,7 @@ from typing import Any
 import pyarrow as pa
 
 from sidflow_pipeline.atomic import recover_interrupted_swap, swap_directory
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.lance.similarity import fit_transform
 
 __all__ = [
@@ -113,7 +114,7 @@ def songs_schema() -> pa.Schema:
     )
 
 
-class DatabaseBuildError(RuntimeError):
+class DatabaseBuildError(SidflowError, RuntimeError):
     """A build that failed (a full disk, say) and left the previous database as it was;
     ``str()`` is one line naming the database and the reason."""
 

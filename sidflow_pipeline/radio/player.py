@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, cast
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.radio.queue import QueueItem
 from sidflow_pipeline.sid.player import stop_with_parent
 
@@ -26,7 +27,7 @@ __all__ = ["NoAudioDevice", "RadioPlayer"]
 _DEVICE_HINTS = ("audio device", "alsa", "pcm", "/dev/dsp", "pulse", "oss error", "audio open error")
 
 
-class NoAudioDevice(RuntimeError):
+class NoAudioDevice(SidflowError, RuntimeError):
     """sidplayfp found no usable audio output."""
 
 

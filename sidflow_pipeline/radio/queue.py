@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "EXPORT_FORMATS",
     "PlaylistError",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class PlaylistError(ValueError):
+class PlaylistError(SidflowError, ValueError):
     """A playlist file that cannot be read; one line for the user."""
 
 EXPORT_FORMATS = ("json", "m3u", "m3u8")

@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
 
 if TYPE_CHECKING:  # pyarrow costs 0.25 s to import; the snapshot engine never needs it
@@ -82,7 +83,7 @@ _T = TypeVar("_T")
 SIMILARITY_COLUMN = "similarity_vector"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(SidflowError, RuntimeError):
     """No database (or an unreadable one); the message says how to build it."""
 
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from sidflow_pipeline.atomic import atomic_write_json, atomic_write_text
 from sidflow_pipeline.classify.predict import baseline_predict
+from sidflow_pipeline.errors import SidflowError
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -89,7 +90,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 DEFAULT_ROUNDS = 300
 
 
-class ModelError(RuntimeError):
+class ModelError(SidflowError, RuntimeError):
     """A model on disk that cannot be used; one line for the user."""
 
 
