@@ -26,6 +26,7 @@ from sidflow_pipeline.classify.partitions import partition_file_stem, partition_
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
 
 __all__ = [
@@ -46,7 +47,7 @@ T = TypeVar("T")
 Log = Callable[[str], None]
 
 
-class CatalogMissingError(Exception):
+class CatalogMissingError(SidflowError):
     """The steps read the catalog; without it there is nothing to render or analyse."""
 
 

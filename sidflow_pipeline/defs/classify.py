@@ -11,19 +11,14 @@ import socket
 import dagster as dg
 
 from sidflow_pipeline.classify.partitions import PARTITION_KEYS
-from sidflow_pipeline.classify.predict import FeatureSetMismatchError
 from sidflow_pipeline.classify.steps import (
-    CatalogMissingError,
     analyse_sections,
     classify_sections,
     manual_ratings_version,
     render_sections,
 )
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
-from sidflow_pipeline.sid.engine import EngineUnavailable
-from sidflow_pipeline.sid.player import SidplayfpNotFound
-from sidflow_pipeline.sid.workers import WorkerStartError
-from sidflow_pipeline.training.model import ModelError
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
 # A backfill of many sections may run as one run (the README's run command does, with
@@ -51,10 +46,8 @@ def _worker() -> str:
 )
 def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    try:
+    with domain_failure():
         outcome = render_sections(config, context.partition_keys, context.log.info)
-    except (SidplayfpNotFound, EngineUnavailable, WorkerStartError, CatalogMissingError) as exc:
-        raise dg.Failure(description=str(exc)) from exc
     for problem in outcome.problems:
         context.log.warning(problem)
     rendered = len(outcome.rendered)
@@ -86,10 +79,8 @@ def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource)
 )
 def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    try:
+    with domain_failure():
         outcome = analyse_sections(config, context.partition_keys, context.log.info)
-    except CatalogMissingError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(config.layout.features_dir)),
@@ -125,10 +116,8 @@ def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
 )
 def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    try:
+    with domain_failure():
         outcome = classify_sections(config, context.partition_keys, context.log.warning)
-    except (ModelError, FeatureSetMismatchError) as exc:
-        raise dg.Failure(description=str(exc)) from exc
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(config.classified_path)),

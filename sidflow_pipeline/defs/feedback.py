@@ -11,11 +11,11 @@ from typing import Any
 
 import dagster as dg
 
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.classify import classified
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import update_aggregates
 from sidflow_pipeline.feedback.log import log_checksum
-from sidflow_pipeline.lance.build import DatabaseBuildError
 from sidflow_pipeline.lance.rebuild import rebuild_database
 from sidflow_pipeline.lance.verify import lance_status
 
@@ -61,10 +61,8 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
     description="LanceDB table `songs` (vector=[e,m,c,p], similarity_vector, features, feedback) + sidflow.lance.manifest.json.",
 )
 def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
-    try:
+    with domain_failure():
         outcome = rebuild_database(sidflow.load(), context.log.warning)
-    except DatabaseBuildError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     result = outcome.result
     return dg.MaterializeResult(
         metadata={
