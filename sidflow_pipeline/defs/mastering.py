@@ -51,7 +51,11 @@ def mastering_profiles(context: dg.AssetExecutionContext, sidflow: SidflowConfig
     )
 
 
-@dg.asset_check(asset=mastering_profiles, description="Every profile file (every version, not only the current ones) loads and passes the validation suite (EQ gains, LUFS, ceiling, determinism).")
+@dg.asset_check(
+    asset=mastering_profiles,
+    description="Every profile file (every version, not only the current ones) loads and passes the validation suite "
+    "(EQ gains, LUFS, ceiling, determinism).",
+)
 def profiles_load_and_validate(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     result = check_profile_files(sidflow.load().layout.profiles_dir)
     return dg.AssetCheckResult(

@@ -76,10 +76,8 @@ def test_classify_sections_writes_rows_and_auto_tags_per_section(tmp_path: Path)
     cfg = load_config(_project(tmp_path))
     features = cfg.layout.features_dir
     features.mkdir(parents=True)
-    (features / "MUSICIANS_K.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in [_feature_row("MUSICIANS/K/Karl/a.sid", 1, _features()), _feature_row("MUSICIANS/K/Karl/b.sid", 1, None)])
-        + "{broken\n"
-    )
+    k_rows = [_feature_row("MUSICIANS/K/Karl/a.sid", 1, _features()), _feature_row("MUSICIANS/K/Karl/b.sid", 1, None)]
+    (features / "MUSICIANS_K.jsonl").write_text("".join(json.dumps(r) + "\n" for r in k_rows) + "{broken\n")
     (features / "GAMES_A-F.jsonl").write_text(json.dumps(_feature_row("GAMES/A-F/Ace.sid", 1, _features())) + "\n")
     write_rating(cfg.layout.tags / "MUSICIANS/K/Karl/a.sid.tags.json", 1, 1, Rating(e=5))
     (cfg.layout.tags / "MUSICIANS/K/Karl/broken.sid.tags.json").write_text("{not json")
@@ -91,8 +89,8 @@ def test_classify_sections_writes_rows_and_auto_tags_per_section(tmp_path: Path)
     assert outcome.skipped == 1 and outcome.bad_feature_lines == 1 and outcome.manual_songs == 1
     assert outcome.manual_dimensions == 1 and outcome.predictor == "baseline-1"
     assert len(warnings) == 1 and warnings[0].startswith("ignored tags file: ") and "broken.sid.tags.json" in warnings[0]
-    k_rows, _ = read_jsonl_rows(cfg.layout.classified_file("MUSICIANS_K"))
-    assert [(r["sid_path"], r["ratings"]["e"], r["sources"]["e"]) for r in k_rows] == [("MUSICIANS/K/Karl/a.sid", 5, "manual")]
+    k_out, _ = read_jsonl_rows(cfg.layout.classified_file("MUSICIANS_K"))
+    assert [(r["sid_path"], r["ratings"]["e"], r["sources"]["e"]) for r in k_out] == [("MUSICIANS/K/Karl/a.sid", 5, "manual")]
     assert [r["sid_path"] for r in read_jsonl_rows(cfg.layout.classified_file("GAMES_A-F"))[0]] == ["GAMES/A-F/Ace.sid"]
     auto = sorted(p.relative_to(cfg.layout.auto_tags_dir).as_posix() for p in cfg.layout.auto_tags_dir.rglob("auto-tags.json"))
     assert outcome.auto_tags_files == len(auto) == 2 and auto[0].startswith("GAMES_A-F/") and auto[1].startswith("MUSICIANS_K/")

@@ -16,7 +16,8 @@ def test_update_aggregates_maps_moves_dedupes_and_records_the_checksum_it_read(t
     config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc"}))
     cfg = load_config(config)
     (tmp_path / "hvsc").mkdir()
-    (tmp_path / "hvsc" / "path-moves.jsonl").write_text(json.dumps({"from": "/DEMOS/UNKNOWN/old.sid", "to": "/MUSICIANS/A/Artist/new.sid"}) + "\n")
+    move = {"from": "/DEMOS/UNKNOWN/old.sid", "to": "/MUSICIANS/A/Artist/new.sid"}
+    (tmp_path / "hvsc" / "path-moves.jsonl").write_text(json.dumps(move) + "\n")
     feedback = cfg.layout.feedback_dir
     when = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
     append_event(feedback, "MUSICIANS/A/Artist/t1.sid", "like", when=when, event_id="a")

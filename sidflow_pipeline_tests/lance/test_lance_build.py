@@ -238,8 +238,8 @@ def test_report_checksum_is_the_log_checksum(setup: Path) -> None:
 def test_the_fingerprint_comes_from_the_feature_rows(setup: Path) -> None:
     """sidflow_lance joins each song's traceSketch from features/*.jsonl (derived, beside
     classified/); a song with the same fingerprint as the seed becomes its nearest one."""
-    from sidflow_pipeline.lance.rebuild import trace_sketches
     from sidflow_pipeline.features.trace import SKETCH_BUCKETS
+    from sidflow_pipeline.lance.rebuild import trace_sketches
     from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 
     features = setup.parent / "data" / "features"

@@ -17,7 +17,8 @@ from sidflow_pipeline.recommend.snapshot import snapshot_path
 
 
 def _row(i: int) -> dict:
-    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")} | {"onsetRate": float(i), "bpm": 100.0 + i, "duration": 20.0}
+    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")}
+    features |= {"onsetRate": float(i), "bpm": 100.0 + i, "duration": 20.0}
     return {"sid_path": f"MUSICIANS/A/Artist/t{i}.sid", "song_index": 1, "ratings": {"e": 1 + i % 5, "m": 3.0, "c": 3.0, "p": 3.0},
             "sources": {d: "predicted" for d in "emcp"}, "confidence": 0.3, "predictor": "baseline-1", "features": features}
 
@@ -65,7 +66,6 @@ def test_catalog_names_prefer_the_stil_title(tmp_path: Path) -> None:
 
     assert catalog_names(tmp_path / "none.parquet") == {}
     path = tmp_path / "c.parquet"
-    pl.DataFrame(
-        {"sid_path": ["A/x.sid", "A/y.sid"], "song_index": [1, 2], "author": ["Ann", None], "name": ["Header", "Name"], "stil_title": ["Stil", None]}
-    ).write_parquet(path)
+    columns = {"sid_path": ["A/x.sid", "A/y.sid"], "song_index": [1, 2], "author": ["Ann", None]}
+    pl.DataFrame(columns | {"name": ["Header", "Name"], "stil_title": ["Stil", None]}).write_parquet(path)
     assert catalog_names(path) == {("A/x.sid", 1): ("Ann", "Stil"), ("A/y.sid", 2): ("", "Name")}
