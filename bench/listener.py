@@ -54,7 +54,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,9 +68,9 @@ from sidflow_pipeline.classify.analyse import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.cli.recommend import build_request
 from sidflow_pipeline.config import load_config
+from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.feedback.aggregate import aggregate_events
 from sidflow_pipeline.feedback.log import append_event, read_events
-from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.recommend import engine
 from sidflow_pipeline.recommend.engine import Weights
@@ -89,7 +89,7 @@ Key = tuple[str, int]
 @dataclass(frozen=True)
 class Variant:
     name: str
-    weights: Weights = Weights()
+    weights: Weights = field(default_factory=Weights)
     vector: tuple[float, ...] | None = None
     taste_model: str = "auto"  # engine.TASTE_MODEL: auto | local | global
 
@@ -142,10 +142,24 @@ class Project:
         config_path = folder / "cfg.json"
         root = collection / "C64Music" if (collection / "C64Music").is_dir() else collection
         # The default retrain block (50 new events, 24 h), spelt out so the bench says what it assumes.
-        config_path.write_text(json.dumps({"hvscPath": str(root), "dataPath": str(data), "retrain": {"enabled": True, "minNewFeedback": 50, "intervalHours": 24}}))
+        config_path.write_text(
+            json.dumps(
+                {
+                    "hvscPath": str(root),
+                    "dataPath": str(data),
+                    "retrain": {"enabled": True, "minNewFeedback": 50, "intervalHours": 24},
+                }
+            )
+        )
         self.config = load_config(config_path)
         self.db = data / "sidflow.lance"
-        self.names = {(r["sid_path"], int(r["song_index"])): ((composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1], Path(r["sid_path"]).stem) for r in rows}
+        self.names = {
+            (r["sid_path"], int(r["song_index"])): (
+                (composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1],
+                Path(r["sid_path"]).stem,
+            )
+            for r in rows
+        }
         self.sketches = {(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in rows}
         self.rebuild()
 
@@ -167,7 +181,13 @@ class Project:
 
 
 def run_listener(
-    project_factory: Callable[[], Project], loved: frozenset[Key], keys: Sequence[Key], rounds: int, seed: int, variant: Variant, size: int = ROUND
+    project_factory: Callable[[], Project],
+    loved: frozenset[Key],
+    keys: Sequence[Key],
+    rounds: int,
+    seed: int,
+    variant: Variant,
+    size: int = ROUND,
 ) -> list[dict[str, Any]]:
     engine.TASTE_MODEL = variant.taste_model
     project = project_factory()
@@ -195,13 +215,29 @@ def run_listener(
             action = react(r.key in loved_keys, rng)
             append_event(project.feedback_root, r.sid_path, action, song_index=r.song_index)
             heard.add(r.key)
-        decision = decide(project.config.retrain, observe(project.config), last_training(project.config), now, covered_inputs(project.config, last_training(project.config)))
+        decision = decide(
+            project.config.retrain,
+            observe(project.config),
+            last_training(project.config),
+            now,
+            covered_inputs(project.config, last_training(project.config)),
+        )
         trained = None
         if decision.retrain:
             outcome = run_training(project.config, now=now, notes="bench/listener")
             trained = outcome.status
             project.rebuild()
-        out.append({"round": number, "events": len(heard), "precision": hits / max(len(queue), 1), "random": random_share, "songs": len(queue), "training": trained, "taste_view": profile.model if profile else None})
+        out.append(
+            {
+                "round": number,
+                "events": len(heard),
+                "precision": hits / max(len(queue), 1),
+                "random": random_share,
+                "songs": len(queue),
+                "training": trained,
+                "taste_view": profile.model if profile else None,
+            }
+        )
     return out
 
 
@@ -232,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--round-size", type=int, default=ROUND, help="songs per round (the queue's --limit)")
     parser.add_argument(
-        "--half", choices=("A", "B"), help="only the composers at even (A) / odd (B) places by name: a composer-disjoint half, as bench/similarity.py splits"
+        "--half",
+        choices=("A", "B"),
+        help="only the composers at even (A) / odd (B) places by name: a composer-disjoint half, as bench/similarity.py splits",
     )
     args = parser.parse_args(argv)
     size = args.round_size
@@ -261,13 +299,19 @@ def main(argv: list[str] | None = None) -> int:
 
         results: dict[str, Any] = {}
         for listener in ("composer", "sound"):
-            runs = [run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0], size) for seed in range(args.seeds)]
+            runs = [
+                run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0], size)
+                for seed in range(args.seeds)
+            ]
             results[listener] = {"rounds": summarise(runs, size), "runs": runs}
             console.print(f"{listener} listener: {args.seeds} seeds done ({time.perf_counter() - started:.0f} s)")
         ablation = []
         if not args.no_ablation:
             for variant in VARIANTS:
-                runs = [run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant, size) for seed in range(args.seeds)]
+                runs = [
+                    run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant, size)
+                    for seed in range(args.seeds)
+                ]
                 summary = summarise(runs, size)
                 later = summary[1:]
                 ablation.append(
@@ -286,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="right")
     for c, s in zip(results["composer"]["rounds"], results["sound"]["rounds"], strict=True):
         table.add_row(
-            str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}", f"{c['precision'] / max(c['random'], 1e-9):.1f}",
+            str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}",
+            f"{c['precision'] / max(c['random'], 1e-9):.1f}",
             f"{s['precision']:.3f}", f"{s['random']:.3f}", f"{s['precision'] / max(s['random'], 1e-9):.1f}",
             ",".join(t or "-" for t in c["trainings"]),
         )  # fmt: skip
@@ -297,7 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             i = events // size
             if i < len(rounds):
                 r = rounds[i]
-                console.print(f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f} ({r['precision'] / max(r['random'], 1e-9):.1f}×)")
+                console.print(
+                    f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f}"
+                    f" ({r['precision'] / max(r['random'], 1e-9):.1f}×)"
+                )
         worse = [r["round"] for r in rounds[1:] if r["precision"] < r["random"]]
         console.print(f"{listener}: rounds after the first worse than random: {worse or 'none'}")
     if ablation:
@@ -305,7 +353,13 @@ def main(argv: list[str] | None = None) -> int:
         for column in ("variant", "after 100 events", "random", "×", "mean rounds 2.."):
             abl.add_column(column, justify="left" if column == "variant" else "right")
         for a in ablation:
-            abl.add_row(a["variant"], f"{a['after_100_events']:.3f}", f"{a['random_after_100']:.3f}", f"{a['after_100_events'] / max(a['random_after_100'], 1e-9):.1f}", f"{a['mean_rounds_2_on']:.3f}")
+            abl.add_row(
+                a["variant"],
+                f"{a['after_100_events']:.3f}",
+                f"{a['random_after_100']:.3f}",
+                f"{a['after_100_events'] / max(a['random_after_100'], 1e-9):.1f}",
+                f"{a['mean_rounds_2_on']:.3f}",
+            )
         console.print(abl)
     report = {
         "benchmark": "listener",

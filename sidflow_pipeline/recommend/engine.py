@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
 
 if TYPE_CHECKING:  # pyarrow costs 0.25 s to import; the snapshot engine never needs it
@@ -100,7 +101,7 @@ _T = TypeVar("_T")
 SIMILARITY_COLUMN = "similarity_vector"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(SidflowError, RuntimeError):
     """No database (or an unreadable one); the message says how to build it."""
 
 
@@ -258,7 +259,7 @@ class Recommender:
             return query()
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
+        except BaseException as exc:  # pyo3 panics derive from BaseException
             raise database_unreadable(self.db_path, exc) from exc
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:
@@ -291,7 +292,7 @@ class Recommender:
         lengths = np.linalg.norm(centroids, axis=1)
         mine = int(np.nonzero(names == wanted)[0][0])
         cosine = centroids @ centroids[mine] / np.maximum(lengths * lengths[mine], 1e-12)
-        matches = []
+        matches: list[ComposerMatch] = []
         for i in sorted(range(len(names)), key=lambda i: (-round(float(cosine[i]), 12), names[i])):
             if i == mine or not names[i] or counts[i] < min_songs:
                 continue
@@ -307,7 +308,8 @@ class Recommender:
         import pyarrow as pa
 
         def base() -> Any:
-            builder = self.table.search(query, vector_column_name=column).metric(metric)
+            # search() with a vector returns the vector query builder, which has metric().
+            builder = self.table.search(query, vector_column_name=column).metric(metric)  # type: ignore[attr-defined]
             builder = builder.select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "_distance"]).with_row_id(True)
             return builder.where(where, prefilter=True) if where else builder
 
@@ -447,7 +449,8 @@ def _match_composer(name: str, known: list[str]) -> str:
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return unit
 
 
 # How many of the listener's songs a candidate is compared with in the local view (the
@@ -524,7 +527,8 @@ def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray
     cosines = unit_vectors @ songs.T
     m = min(TASTE_NEIGHBOURS, songs.shape[0])
     top = -np.partition(-cosines, m - 1, axis=1)[:, :m]  # the m highest, in any order
-    return top.mean(axis=1)
+    closeness: np.ndarray = top.mean(axis=1)
+    return closeness
 
 
 def _fit_logistic(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -551,7 +555,8 @@ def _fit_logistic(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def _logistic_taste(unit_vectors: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """The global view per candidate: ``2·P(like) − 1``, in −1..1 like the local view."""
     z = unit_vectors @ coef[:-1] + coef[-1]
-    return 2.0 / (1.0 + np.exp(-z)) - 1.0
+    taste: np.ndarray = 2.0 / (1.0 + np.exp(-z)) - 1.0
+    return taste
 
 
 def _local_held_out(vectors: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -608,7 +613,8 @@ def taste_scores(unit_vectors: np.ndarray, profile: TasteProfile | None) -> np.n
         return np.zeros(len(unit_vectors), dtype=np.float64)
     if profile.model == "global" and profile.coef is not None:
         return _logistic_taste(unit_vectors, profile.coef)
-    return _closeness(unit_vectors, profile.liked) - _closeness(unit_vectors, profile.disliked)
+    local: np.ndarray = _closeness(unit_vectors, profile.liked) - _closeness(unit_vectors, profile.disliked)
+    return local
 
 
 def seedless_similarity(taste: np.ndarray, profile: TasteProfile | None) -> np.ndarray:

@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.feedback.log import append_event
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 from sidflow_pipeline.recommend.live import DISLIKE_DAYS, live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline_tests.faults.helpers import put_sid
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def _build(db: Path, rows: list[dict[str, Any]]) -> None:
@@ -92,7 +92,9 @@ def test_both_engines_agree_with_live_feedback_and_without_seed(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("model", ["local", "global"])
-def test_both_engines_agree_on_each_view_of_taste(tmp_path: Path, db: Path, rows: list[dict[str, Any]], model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_both_engines_agree_on_each_view_of_taste(
+    tmp_path: Path, db: Path, rows: list[dict[str, Any]], model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each view of taste (engine docstring), forced, gives the same lists in both engines."""
     from sidflow_pipeline.recommend import engine
 

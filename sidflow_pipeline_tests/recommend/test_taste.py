@@ -72,15 +72,15 @@ def test_songs_near_liked_rank_above_songs_near_disliked(model: str, monkeypatch
 
 
 def test_the_listeners_own_feedback_picks_the_view() -> None:
-    vectors, weights, near_liked, near_disliked = _clusters(2)
+    vectors, weights, _, _ = _clusters(2)
     clusters = _profile(vectors, weights)
     assert clusters is not None and clusters.model == "local"
     assert clusters.local_auc is not None and clusters.global_auc is not None and clusters.local_auc > 0.9 > clusters.global_auc
 
     vectors, weights, liked_side, disliked_side = _direction(3)
     direction = _profile(vectors, weights)
-    assert direction is not None and direction.model == "global", (direction.local_auc if direction else None, direction.global_auc if direction else None)
-    assert direction.coef is not None
+    assert direction is not None
+    assert direction.model == "global" and direction.coef is not None, (direction.local_auc, direction.global_auc)
     # the global view ranks fresh songs along the direction above those against it
     assert _auc(np.concatenate([taste_scores(liked_side, direction), taste_scores(disliked_side, direction)]),
                 np.array([True] * len(liked_side) + [False] * len(disliked_side))) > 0.9  # fmt: skip
