@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--ablation-rounds", type=int, default=6, help="rounds per ablation run (6 = the queue after 100 events)")
     parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--variants", help="ablation variants to run, by number in VARIANTS (e.g. 0,6,7); default all")
+    parser.add_argument("--no-listeners", action="store_true", help="only the ablation (the per-round table is skipped)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--round-size", type=int, default=ROUND, help="songs per round (the queue's --limit)")
     parser.add_argument(
@@ -298,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             return Project(Path(tmp) / f"p{next(counter)}", args.collection, rows)
 
         results: dict[str, Any] = {}
-        for listener in ("composer", "sound"):
+        for listener in () if args.no_listeners else ("composer", "sound"):
             runs = [
                 run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0], size)
                 for seed in range(args.seeds)
@@ -307,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"{listener} listener: {args.seeds} seeds done ({time.perf_counter() - started:.0f} s)")
         ablation = []
         if not args.no_ablation:
-            for variant in VARIANTS:
+            chosen = [VARIANTS[int(i)] for i in args.variants.split(",")] if args.variants else list(VARIANTS)
+            for variant in chosen:
                 runs = [
                     run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant, size)
                     for seed in range(args.seeds)
@@ -325,29 +328,30 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 console.print(f"ablation {variant.name}: done ({time.perf_counter() - started:.0f} s)")
 
-    table = Table(title=f"simulated listener: precision@20 per round (mean of {args.seeds} seeded listeners; {len(keys)} songs)")
-    for column in ("round", "events before", "composer P@20", "random", "×", "sound P@20", "random", "×", "trainings (composer)"):
-        table.add_column(column, justify="right")
-    for c, s in zip(results["composer"]["rounds"], results["sound"]["rounds"], strict=True):
-        table.add_row(
-            str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}",
-            f"{c['precision'] / max(c['random'], 1e-9):.1f}",
-            f"{s['precision']:.3f}", f"{s['random']:.3f}", f"{s['precision'] / max(s['random'], 1e-9):.1f}",
-            ",".join(t or "-" for t in c["trainings"]),
-        )  # fmt: skip
-    console.print(table)
-    for listener in ("composer", "sound"):
-        rounds = results[listener]["rounds"]
-        for events in (100, 200):
-            i = events // size
-            if i < len(rounds):
-                r = rounds[i]
-                console.print(
-                    f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f}"
-                    f" ({r['precision'] / max(r['random'], 1e-9):.1f}×)"
-                )
-        worse = [r["round"] for r in rounds[1:] if r["precision"] < r["random"]]
-        console.print(f"{listener}: rounds after the first worse than random: {worse or 'none'}")
+    if results:
+        table = Table(title=f"simulated listener: precision@20 per round (mean of {args.seeds} seeded listeners; {len(keys)} songs)")
+        for column in ("round", "events before", "composer P@20", "random", "×", "sound P@20", "random", "×", "trainings (composer)"):
+            table.add_column(column, justify="right")
+        for c, s in zip(results["composer"]["rounds"], results["sound"]["rounds"], strict=True):
+            table.add_row(
+                str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}",
+                f"{c['precision'] / max(c['random'], 1e-9):.1f}",
+                f"{s['precision']:.3f}", f"{s['random']:.3f}", f"{s['precision'] / max(s['random'], 1e-9):.1f}",
+                ",".join(t or "-" for t in c["trainings"]),
+            )  # fmt: skip
+        console.print(table)
+        for listener in ("composer", "sound"):
+            rounds = results[listener]["rounds"]
+            for events in (100, 200):
+                i = events // size
+                if i < len(rounds):
+                    r = rounds[i]
+                    console.print(
+                        f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f}"
+                        f" ({r['precision'] / max(r['random'], 1e-9):.1f}×)"
+                    )
+            worse = [r["round"] for r in rounds[1:] if r["precision"] < r["random"]]
+            console.print(f"{listener}: rounds after the first worse than random: {worse or 'none'}")
     if ablation:
         abl = Table(title="ablation (composer listener): precision@20 of the queue after 100 events, and mean of rounds 2..")
         for column in ("variant", "after 100 events", "random", "×", "mean rounds 2.."):
