@@ -43,7 +43,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
     from sidflow_pipeline.radio.master import master_song, render_song
     from sidflow_pipeline.radio.queue import load_released, read_playlist, song_tags
-    from sidflow_pipeline.sid.player import find_sidplayfp
+    from sidflow_pipeline.sid.sidplayfp import find_sidplayfp
 
     cfg = ctx.config
     items = read_playlist(playlist, cfg.hvsc_root, cfg.render.default_song_seconds)

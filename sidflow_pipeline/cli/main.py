@@ -12,6 +12,7 @@ module of ``cli/`` and is imported when it runs or ``--help`` lists it, so
 from __future__ import annotations
 
 import importlib
+from typing import ClassVar
 
 import click
 
@@ -23,7 +24,7 @@ __all__ = ["cli", "main"]
 class LazyGroup(click.Group):
     """Commands in their own modules, imported when run (or listed by ``--help``)."""
 
-    LAZY: dict[str, str] = {
+    LAZY: ClassVar[dict[str, str]] = {
         "config": "sidflow_pipeline.cli.config:config",
         "demo-collection": "sidflow_pipeline.cli.demo:demo_collection",
         "export-audio": "sidflow_pipeline.cli.export_audio:export_audio",

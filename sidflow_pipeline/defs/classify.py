@@ -24,7 +24,7 @@ from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
-from sidflow_pipeline.sid.player import find_sidplayfp
+from sidflow_pipeline.sid.sidplayfp import find_sidplayfp
 from sidflow_pipeline.training.model import load_predictor
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 import py7zr
 
 from sidflow_pipeline.demo.compose import Rng
-from sidflow_pipeline.demo.player import build_sid
+from sidflow_pipeline.demo.player_routine import build_sid
 from sidflow_pipeline.demo.spec import DemoSong, StilText, TuneSpec
 from sidflow_pipeline.demo.tunes import (
     base_tunes,
