@@ -79,7 +79,8 @@ def check_feature_sets(rows: Iterable[Mapping[str, Any]], predictor: object) -> 
 
 @cache
 def load_calibration(path: Path = _CALIBRATION_FILE) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    calibration: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return calibration
 
 
 def _sigmoid(x: float) -> float:

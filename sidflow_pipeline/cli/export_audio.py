@@ -59,7 +59,10 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     loudness: list[float] = []
     failed = 0
     fatal: str | None = None  # an OSError (disk full, no permission): stop, one line
-    with tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp, Progress(console=getattr(console, "real", console), transient=True) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp,
+        Progress(console=getattr(console, "real", console), transient=True) as progress,
+    ):
         task = progress.add_task("rendering", total=len(items))
         for index, item in enumerate(items, start=1):
             seconds = min(item.length_s, preview) if preview else item.length_s

@@ -307,7 +307,7 @@ def _parse_set(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--reason", required=True, help="Why (goes into versions.json and the commit message).")
 @pass_ctx
 @user_errors
-def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
+def update_command(ctx: Context, /, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
     """Write the next version of TYPE's profile, validate it, and commit it (git) or record it."""
     from sidflow_pipeline.mastering.update import OPTION_FIELDS, update_profile
 

@@ -48,6 +48,7 @@ def _export_format(path: Path, given: str | None) -> str:
 @user_errors
 def play(
     ctx: Context,
+    /,
     resume: bool,
     preview: int | None,
     export_path: Path | None,
@@ -170,6 +171,10 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
         sys.exit(128 + keys.terminated)
     counts = session.summary()
     shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
-    console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)
+    console.print(
+        f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"),
+        highlight=False,
+        soft_wrap=True,
+    )
     if any(counts.get(a, 0) for a in ("play", "skip", "like", "dislike")):
         say_pending(cfg)

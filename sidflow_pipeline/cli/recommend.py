@@ -207,7 +207,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
+def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
     """Recommend songs from the song database (sidflow_lance).
 
     \b
@@ -254,7 +254,11 @@ _COMPOSER_COLUMNS = [
 
 def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> None:
     """``--like-composer``: a ranking of composers instead of songs."""
-    seeds = [flag for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like")) if options.get(key)]
+    seeds = [
+        flag
+        for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like"))
+        if options.get(key)
+    ]
     if seeds:
         fail(f"--like-composer ranks composers; it takes no song seed ({', '.join(seeds)})")
     matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
@@ -262,7 +266,10 @@ def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> No
         if fmt == "jsonl":
             emit_jsonl(m.to_json() for m in matches)
             return
-        payload = {"query": {"like_composer": name, "composer": matched, "limit": options["limit"]}, "results": [m.to_json() for m in matches]}
+        payload = {
+            "query": {"like_composer": name, "composer": matched, "limit": options["limit"]},
+            "results": [m.to_json() for m in matches],
+        }
         emit_json(payload)
         return
     if fmt != "table":

@@ -330,7 +330,7 @@ def sync_hvsc(
                     checksum=f"sha256:{fetched.sha256}",
                     size=fetched.size,
                     bytes_downloaded=fetched.bytes_fetched,
-                    applied_at=manifest.get("baseAppliedAt") if archive.kind == "full" else manifest["deltas"][-1]["appliedAt"],
+                    applied_at=manifest["baseAppliedAt"] if archive.kind == "full" else manifest["deltas"][-1]["appliedAt"],
                 )
             )
         manifest["lastUpdated"] = now()

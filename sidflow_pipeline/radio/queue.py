@@ -157,7 +157,13 @@ def load_released(catalog_path: Path) -> dict[tuple[str, int], str | None]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(catalog_path, columns=["sid_path", "song_index", "released"])
-    return dict(zip(zip(table["sid_path"].to_pylist(), table["song_index"].to_pylist(), strict=True), table["released"].to_pylist(), strict=True))
+    return dict(
+        zip(
+            zip(table["sid_path"].to_pylist(), table["song_index"].to_pylist(), strict=True),
+            table["released"].to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def write_export(path: Path, items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) -> None:

@@ -120,7 +120,8 @@ class FeatureStats:
         return cls(tuple(names), tuple(round(float(v), 8) for v in mean), tuple(round(float(v), 8) for v in std))
 
     def normalise(self, matrix: np.ndarray) -> np.ndarray:
-        return (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+        normalised: np.ndarray = (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+        return normalised
 
     def to_json(self) -> dict[str, Any]:
         # A list, not an object: the column order is the model's input order.
