@@ -16,11 +16,12 @@ from typing import Any
 
 import polars as pl
 
+from sidflow_pipeline.catalog.join import SongDocs, hvsc_documents, join_songs
 from sidflow_pipeline.classify.partitions import partition_of
 from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
-from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
+from sidflow_pipeline.sid.stil import StilEntry, load_stil
 
 __all__ = [
     "CATALOG_SCHEMA",
@@ -115,15 +116,11 @@ def _song_rows(
     size: int,
     header: dict[str, Any],
     songs: int,
-    lengths: SonglengthEntry | None,
-    stil: StilEntry | None,
+    docs: list[SongDocs],
     speed_of: Any,
 ) -> Iterator[dict[str, Any]]:
-    for index in range(1, songs + 1):
-        length = None
-        if lengths is not None and index <= len(lengths.lengths_ms):
-            length = lengths.lengths_ms[index - 1]
-        text = stil_for_song(stil, index) if stil is not None else {}
+    for song in docs:
+        index, length, text = song.song_index, song.length_ms, song.stil
         yield {
             "sid_path": rel,
             "song_index": index,
@@ -175,13 +172,11 @@ def build_catalog(
     parse is listed in ``errors`` with the reason and left out, so one corrupt tune never
     hides the other 60,000.
     """
-    docs = root / "DOCUMENTS"
+    tree_lengths, tree_stil = hvsc_documents(root)
     if songlengths is None:
-        sl_file = docs / "Songlengths.md5"
-        songlengths = load_songlengths(sl_file) if sl_file.is_file() else {}
+        songlengths = load_songlengths(tree_lengths) if tree_lengths is not None else {}
     if stil is None:
-        stil_file = docs / "STIL.txt"
-        stil = load_stil(stil_file) if stil_file.is_file() else {}
+        stil = load_stil(tree_stil) if tree_stil is not None else {}
     rows: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     count = 0
@@ -211,8 +206,7 @@ def build_catalog(
                 sid.size,
                 header,
                 sid.header.songs,
-                songlengths.get(sid.md5),
-                stil.get("/" + rel),
+                join_songs(sid.md5, rel, sid.header.songs, songlengths, stil),
                 sid.header.song_speed,
             )
         )
