@@ -3,7 +3,7 @@
 The asset is a thin shell over :func:`sidflow_pipeline.hvsc.sync.sync_collection`; the
 manifest ``hvsc-version.json`` in ``dataPath`` (the copy kept in git) is written from
 the materialization's metadata. A daily schedule asks the mirror for a newer release
-and requests a run only when there is one.
+(:func:`~sidflow_pipeline.hvsc.sync.newer_release`) and requests a run only when there is one.
 """
 
 
@@ -13,8 +13,7 @@ import dagster as dg
 from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
-from sidflow_pipeline.hvsc.sync import installed_version, sync_collection
+from sidflow_pipeline.hvsc.sync import newer_release, sync_collection
 from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 
 
@@ -83,15 +82,10 @@ hvsc_sync_job = dg.define_asset_job(
 )
 def hvsc_release_schedule(context: dg.ScheduleEvaluationContext, sidflow: SidflowConfigResource) -> dg.RunRequest | dg.SkipReason:
     config = sidflow.load()
-    installed = installed_version(config.hvsc_path)
-    try:
-        listing = discover_releases(config.hvsc_source, pinned=config.hvsc_checksums)
-        latest = listing.latest_version
-    except DiscoveryError as exc:
-        return dg.SkipReason(f"mirror not reachable: {exc}")
-    if installed is not None and latest <= installed:
-        return dg.SkipReason(f"HVSC release {installed} is current (mirror has {latest})")
-    return dg.RunRequest(run_key=f"hvsc-{latest}", tags={"hvsc/release": str(latest)})
+    release, why = newer_release(config.hvsc_source, config.hvsc_path, pinned=config.hvsc_checksums)
+    if release is None:
+        return dg.SkipReason(why)
+    return dg.RunRequest(run_key=f"hvsc-{release}", tags={"hvsc/release": str(release)})
 
 
 defs = dg.Definitions(
