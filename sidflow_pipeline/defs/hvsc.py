@@ -63,6 +63,10 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
 @dg.asset_check(asset=hvsc_mirror, description="File count, DOCUMENTS/ and the release in HVSC.txt agree with hvsc-version.json.")
 def hvsc_tree_matches_manifest(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     passed, metadata, why = check_tree_against_manifest(sidflow.load().hvsc_path)
+    if not metadata:  # no manifest: no synced tree to compare, a warning rather than an error
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"detail": why}, description=f"nothing to check: {why}"
+        )
     return dg.AssetCheckResult(passed=passed, metadata={**metadata, "detail": why})
 
 
