@@ -95,6 +95,16 @@ retrain_job = dg.define_asset_job(
 )
 
 
+def _requested_before(context: dg.SensorEvaluationContext, run_key: str) -> bool:
+    """Whether a run was already launched for this content (Dagster never launches a run
+    key twice; this only picks the message the sensor shows)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # build_sensor_context() without an instance
+        return False
+    return bool(instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1))
+
+
 @dg.sensor(
     job=retrain_job,
     minimum_interval_seconds=300,
@@ -116,13 +126,14 @@ def retrain_on_feedback(context: dg.SensorEvaluationContext, sidflow: SidflowCon
             )
         )
     last = last_training(config)
-    rejected = rejected_before(seen, last)
-    if rejected is not None:
-        return dg.SensorResult(skip_reason=dg.SkipReason(rejected), cursor=cursor_for(False))
+    key = content_run_key(seen)
+    rejected = rejected_before(seen, last) if _requested_before(context, key) else None
+    if rejected is not None:  # a run for this content trained and refused its candidate
+        return dg.SensorResult(skip_reason=dg.SkipReason(rejected), cursor=cursor_for(True))
     decision = decide(config.retrain, seen, last, datetime.now(UTC), covered_inputs(config, last))
     if not decision.retrain:
         return dg.SensorResult(skip_reason=dg.SkipReason(decision.reason), cursor=cursor_for(False))
-    request = dg.RunRequest(run_key=content_run_key(seen), tags={REASON_TAG: decision.reason})
+    request = dg.RunRequest(run_key=key, tags={REASON_TAG: decision.reason})
     return dg.SensorResult(run_requests=[request], cursor=cursor_for(True))
 
 
