@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ __all__ = [
     "compose_moves",
     "installed_version",
     "migrate_mirrored_user_files",
+    "newer_release",
     "read_manifest",
     "read_moves",
     "sync_hvsc",
@@ -464,3 +465,18 @@ def sync_collection(
         atomic_write_json(Path(hvsc_path) / MANIFEST_NAME, manifest)
     atomic_write_json(Path(data_path) / MANIFEST_NAME, manifest)
     return CollectionSync(result, manifest, stats, tags_moved)
+
+
+def newer_release(source: str, hvsc_path: Path, pinned: Mapping[str, str] | None = None) -> tuple[int | None, str]:
+    """``(release, why)``: the mirror's newest release when it is newer than the tree at
+    ``hvsc_path`` (or there is no tree yet), else ``None`` and why not — what the daily
+    schedule asks before it requests a sync. An unreachable mirror is a reason, not an
+    error: the next day's question may get an answer."""
+    installed = installed_version(hvsc_path)
+    try:
+        latest = discover_releases(source, pinned=pinned).latest_version
+    except DiscoveryError as exc:
+        return None, f"mirror not reachable: {exc}"
+    if installed is not None and latest <= installed:
+        return None, f"HVSC release {installed} is current (mirror has {latest})"
+    return latest, f"HVSC release {latest} is newer than {installed if installed is not None else 'none installed'}"

@@ -33,6 +33,7 @@ __all__ = [
     "new_since",
     "observe",
     "pending_message",
+    "rejected_before",
     "trained_on",
 ]
 
@@ -93,6 +94,18 @@ def trained_on(seen: Observation, last: dict[str, Any] | None) -> bool:
     """Whether the last training read exactly the content seen now."""
     recorded = (last or {}).get("inputs")
     return isinstance(recorded, dict) and recorded.get("sha256") == seen.content
+
+
+def rejected_before(seen: Observation, last: dict[str, Any] | None) -> str | None:
+    """Why not to retrain when the last training read exactly this content and refused
+    its candidate: training is deterministic, so the same data gives the same model and
+    the same refusal. ``None`` otherwise."""
+    if last is None or not trained_on(seen, last) or last.get("published", True):
+        return None
+    return (
+        f"the last training read exactly these ratings/feedback and its candidate was rejected ({last.get('reason', '')}); "
+        "retraining the same data gives the same model"
+    )
 
 
 def new_since(seen: Observation, last: dict[str, Any] | None, covered: frozenset[str] | None) -> int:

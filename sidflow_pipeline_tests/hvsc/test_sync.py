@@ -287,3 +287,15 @@ def test_mirrored_tags_follow_moves(tmp_path: Path) -> None:
     assert (tags / "MUSICIANS/Y/Someone/a.sid.tags.json").read_text() == '{"e": 4}\n'
     assert (tags / "MUSICIANS/X/b.sid.tags.json").read_text() == '{"e": 2}\n'  # never overwritten
     assert (tags / "MUSICIANS/X/b.sid.tags.json.moved").read_text() == '{"e": 1}\n'
+
+
+def test_newer_release_answers_the_daily_question(mirror_files: Path, tmp_path: Path) -> None:
+    """What `hvsc_release_schedule` asks, without Dagster: a release only when it is newer."""
+    from sidflow_pipeline.hvsc.sync import newer_release
+
+    release, why = newer_release(str(mirror_files), tmp_path / "hvsc")
+    assert release == BASE + 2 and why == f"HVSC release {BASE + 2} is newer than none installed"
+    sync_hvsc(str(mirror_files), tmp_path / "hvsc", progress=False)
+    assert newer_release(str(mirror_files), tmp_path / "hvsc") == (None, f"HVSC release {BASE + 2} is current (mirror has {BASE + 2})")
+    release, why = newer_release("http://127.0.0.1:9/", tmp_path / "hvsc")
+    assert release is None and why.startswith("mirror not reachable: ") and "\n" not in why
