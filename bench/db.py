@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from sidflow_pipeline.lance.build import build_database  # noqa: E402
 from sidflow_pipeline.lance.synthetic import synthetic_rows  # noqa: E402
+from sidflow_pipeline.layout import LANCE_DB  # noqa: E402
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest  # noqa: E402
 from sidflow_pipeline.recommend.filters import MOOD_PRESETS, parse_filters  # noqa: E402
 
@@ -124,7 +125,7 @@ def main() -> int:
     }  # fmt: skip
 
     workdir = Path(tempfile.mkdtemp(prefix="sidflow-bench-db-"))
-    db_path = args.keep or workdir / "sidflow.lance"
+    db_path = args.keep or workdir / LANCE_DB
     try:
         if db_path.exists():
             shutil.rmtree(db_path)

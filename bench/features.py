@@ -50,10 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from sidflow_pipeline.features import FEATURE_SET_VERSION, extract_features  # noqa: E402
 from sidflow_pipeline.features.extract import STAGES  # noqa: E402
+from sidflow_pipeline.layout import HVSC_TREE  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 WAV_DIR = OUT / "features-wav"
-SAMPLE = (ROOT / ".." / "shared" / "hvsc-sample" / "C64Music").resolve()
+SAMPLE = (ROOT / ".." / "shared" / "hvsc-sample" / HVSC_TREE).resolve()
 SR = 22050
 BUDGET_S = 0.2
 # Some RSID tunes never stop or loop over subtunes without the C64 ROMs; one wrote

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from sidflow_pipeline.hvsc.archive import safe_extract  # noqa: E402
 from sidflow_pipeline.hvsc.download import sha256_file  # noqa: E402
+from sidflow_pipeline.layout import HVSC_TREE  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 SEED = 6502
@@ -57,11 +58,11 @@ def _composer_paths(rng: random.Random, count: int) -> list[str]:
         kind = rng.random()
         if kind < 0.7:
             composer = rng.choice(composers)
-            paths.append(f"C64Music/MUSICIANS/{composer[0]}/{composer}/Tune_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/MUSICIANS/{composer[0]}/{composer}/Tune_{index:05d}.sid")
         elif kind < 0.9:
-            paths.append(f"C64Music/GAMES/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Game_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/GAMES/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Game_{index:05d}.sid")
         else:
-            paths.append(f"C64Music/DEMOS/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Demo_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/DEMOS/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Demo_{index:05d}.sid")
     return paths
 
 
@@ -109,11 +110,11 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     seven = shutil.which("7zz") or shutil.which("7z")
     if seven:
         # 7-Zip builds the real HVSC archives: LZMA2, solid, like a release.
-        subprocess.run([seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"], cwd=source, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), HVSC_TREE], cwd=source, check=True, stdout=subprocess.DEVNULL)
         builder = Path(seven).name
     else:
         with py7zr.SevenZipFile(archive, "w") as out:
-            out.writeall(source / "C64Music", "C64Music")
+            out.writeall(source / HVSC_TREE, HVSC_TREE)
         builder = f"py7zr {py7zr.__version__}"
     console.print(f"built {archive.relative_to(ROOT)} with {builder} in {time.perf_counter() - started:.1f}s")
     shutil.rmtree(source, ignore_errors=True)

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -30,9 +30,6 @@ from sidflow_pipeline.cli.common import (
     user_errors,
 )
 from sidflow_pipeline.cli.output import format_option
-
-if TYPE_CHECKING:
-    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["cli", "console", "err_console", "fail"]
 
@@ -368,7 +365,7 @@ def fetch(ctx: Context, source: str | None) -> None:
         synced = sync_collection(
             source or cfg.hvsc_source,
             cfg.hvsc_path,
-            cfg.data_path,
+            cfg.layout.hvsc_manifest_copy,
             cfg.tags_path,
             checksums=cfg.hvsc_checksums,
             log=lambda m: console.print(f"[dim]{m}[/]"),
@@ -386,7 +383,7 @@ def fetch(ctx: Context, source: str | None) -> None:
     for archive in result.archives:
         console.print(f"  {archive.filename}  {archive.checksum}")
     if result.moves:
-        console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.hvsc_path / 'path-moves.jsonl'}")
+        console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.layout.path_moves}")
     if synced.tags_moved:
         console.print(f"  {synced.tags_moved} rating files under {cfg.tags_path} moved with their tunes")
 
@@ -468,7 +465,7 @@ def rate(
     from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 
     cfg = ctx.config
-    root = cfg.hvsc_root
+    root = cfg.layout.hvsc_root
     journal = undo_journal_for(root, cfg.tags_path)
     if undo:
         if sid_file is not None or any(v is not None for v in (e, m, c, p)):
@@ -621,10 +618,6 @@ def feedback() -> None:
     """Log listening feedback (like/dislike/skip/play) and check the log."""
 
 
-def _feedback_root(cfg: SidflowConfig) -> Path:
-    return cfg.data_path / "feedback"
-
-
 def _feedback_sid_path(ctx: Context, sid: str, song_index: int | None) -> tuple[str, int]:
     """``(HVSC path, song)`` to log for SID, or an error saying why not.
 
@@ -668,7 +661,7 @@ for _action in ("like", "dislike", "skip", "play"):
             cfg = ctx.config
             try:
                 sid_path, index = _feedback_sid_path(ctx, sid, song_index)
-                event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
+                event = append_event(cfg.layout.feedback_dir, sid_path, action, song_index=index)
             except FeedbackError as exc:
                 fail(str(exc))
             console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
@@ -717,12 +710,12 @@ def verify(ctx: Context, as_json: bool) -> None:
 
     cfg = ctx.config
     hvsc_ok, _meta, hvsc_detail = check_tree_against_manifest(cfg.hvsc_path)
-    model_ok, model_detail = check_model(cfg.data_path / "model", FEATURE_SET_VERSION)
+    model_ok, model_detail = check_model(cfg.layout.model_dir, FEATURE_SET_VERSION)
     lance = lance_status(cfg)
     checks: list[dict[str, Any]] = [
         {"artifact": "HVSC tree", "ok": hvsc_ok, "status": "ok" if hvsc_ok else "stale/corrupt",
          "detail": hvsc_detail, "fix": None if hvsc_ok else fix_command("hvsc_mirror")},
-        {"artifact": "sidflow.lance", "ok": lance.ok, "status": lance.state, "detail": lance.detail, "fix": lance.fix},
+        {"artifact": cfg.layout.lance_db.name, "ok": lance.ok, "status": lance.state, "detail": lance.detail, "fix": lance.fix},
         {"artifact": "rating model", "ok": model_ok, "status": "ok" if model_ok else "stale/corrupt",
          "detail": model_detail, "fix": None if model_ok else f"sidflow train --force (or {fix_command('rating_model')})"},
     ]

@@ -108,7 +108,7 @@ def play(
     from sidflow_pipeline.radio.session import RadioSession, latest_session
 
     cfg = ctx.config
-    sessions = cfg.data_path / "sessions"
+    sessions = cfg.layout.sessions_dir
     if export_only and export_path is None:
         fail("--export-only needs --export FILE")
     if resume:
@@ -131,7 +131,7 @@ def play(
             fail("no songs match this query (loosen --filters/--where, or build the database: scripts/run.sh)")
         # The snapshot engine carries each song's real length (Songlengths.md5, via the catalog).
         lengths = {(r.sid_path, r.song_index): r.length_ms for r in recommendations}
-        queue = make_queue(recommendations, lengths, cfg.hvsc_root, cfg.render.default_song_seconds)
+        queue = make_queue(recommendations, lengths, cfg.layout.hvsc_root, cfg.render.default_song_seconds)
         session = None
     if export_path is not None:
         fmt = _export_format(export_path, export_format)
@@ -175,7 +175,7 @@ class _Mastering:
         from sidflow_pipeline.radio.master import master_song
 
         seconds = min(item.length_s, self.preview) if self.preview else item.length_s
-        return master_song(item, self.binary, self.workdir, self.cfg.data_path / "profiles", seconds)
+        return master_song(item, self.binary, self.workdir, self.cfg.layout.profiles_dir, seconds)
 
     def prefetch(self, item: Any) -> None:
         if item is not None and item.key not in self.pending:
@@ -196,7 +196,7 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
     from sidflow_pipeline.feedback.log import append_event
     from sidflow_pipeline.radio.player import NoAudioDevice, RadioPlayer
 
-    feedback_root = cfg.data_path / "feedback"
+    feedback_root = cfg.layout.feedback_dir
     player = RadioPlayer(binary, wav_player=wav_player)
     mastering = _Mastering(cfg, binary, preview) if wav_player is not None else None
     fd = sys.stdin.fileno()

@@ -131,11 +131,11 @@ def build_request(
 def open_recommender(ctx: Context) -> Any:
     """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
     from sidflow_pipeline.recommend.engine import DatabaseUnavailable
-    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
+    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 
     cfg = ctx.config
     try:
-        return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
+        return SnapshotRecommender(cfg.layout.lance_db, cfg.layout.recommend_snapshot, cfg.layout.catalog)
     except DatabaseUnavailable as exc:
         fail(str(exc))
 
@@ -157,7 +157,7 @@ def live(ctx: Context) -> Any:
     from sidflow_pipeline.hvsc.moves import read_moves
     from sidflow_pipeline.recommend.live import live_feedback
 
-    return live_feedback(ctx.config.data_path / "feedback", moves=read_moves(ctx.config.hvsc_path))
+    return live_feedback(ctx.config.layout.feedback_dir, moves=read_moves(ctx.config.hvsc_path))
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
@@ -233,7 +233,7 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
     emit_songs(
         fmt,
         [r.to_json() for r in results],
-        hvsc_root=ctx.config.hvsc_root,
+        hvsc_root=ctx.config.layout.hvsc_root,
         payload={"query": query},
         title=f"sidflow recommend — {len(results)} songs",
         columns=_COLUMNS,

@@ -56,22 +56,22 @@ def _write_per_partition(keys: Any, items: Any, path_of: Any, to_row: Any, sid_p
 
 
 def _catalog_rows(config: SidflowConfig, partition: str) -> list[dict[str, Any]]:
-    if not config.catalog_path.is_file():
-        raise dg.Failure(description=f"{config.catalog_path} missing: materialize sid_catalog first")
-    frame = pl.read_parquet(config.catalog_path).filter(pl.col("partition") == partition)
+    if not config.layout.catalog.is_file():
+        raise dg.Failure(description=f"{config.layout.catalog} missing: materialize sid_catalog first")
+    frame = pl.read_parquet(config.layout.catalog).filter(pl.col("partition") == partition)
     return frame.sort(["sid_path", "song_index"]).to_dicts()
 
 
 def _index_path(config: SidflowConfig, partition: str) -> Path:
-    return config.wav_cache_path / "index" / f"{partition_file_stem(partition)}.jsonl"
+    return config.layout.render_index_file(partition_file_stem(partition))
 
 
 def features_path(config: SidflowConfig, partition: str) -> Path:
-    return config.data_path / "features" / f"{partition_file_stem(partition)}.jsonl"
+    return config.layout.features_file(partition_file_stem(partition))
 
 
 def classified_path(config: SidflowConfig, partition: str) -> Path:
-    return config.classified_path / f"{partition_file_stem(partition)}.jsonl"
+    return config.layout.classified_file(partition_file_stem(partition))
 
 
 @dg.asset(
@@ -90,7 +90,7 @@ def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource)
             binary = find_sidplayfp(config.sidplay_path)
     except SidplayfpNotFound as exc:
         raise dg.Failure(description=str(exc)) from exc
-    by_partition = {key: jobs_from_rows(_catalog_rows(config, key), config.hvsc_root) for key in context.partition_keys}
+    by_partition = {key: jobs_from_rows(_catalog_rows(config, key), config.layout.hvsc_root) for key in context.partition_keys}
     jobs = [job for key in context.partition_keys for job in by_partition[key]]
     started = time.perf_counter()
     with SongProgress(len(jobs), f"render {_label(context)}", context.log.info) as progress:
@@ -166,7 +166,7 @@ def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigReso
     digest = _write_per_partition(context.partition_keys, rows, lambda key: features_path(config, key), dict, lambda r: r["sid_path"])
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(config.data_path / "features")),
+            "path": dg.MetadataValue.path(str(config.layout.features_dir)),
             "songs": len(rows),
             "with_features": sum(1 for r in rows if r["features"] is not None),
             "extracted": counts["extracted"],
@@ -182,7 +182,7 @@ def audio_features(context: dg.AssetExecutionContext, sidflow: SidflowConfigReso
 
 def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | None, Rating]], list[str]]:
     """Every tags file under ``tagsPath`` and beside the SIDs (``tagsPath`` wins)."""
-    return load_all_tags(config.tags_roots)
+    return load_all_tags(config.layout.tags_roots)
 
 
 @dg.observable_source_asset(
@@ -193,7 +193,7 @@ def load_manual_ratings(config: SidflowConfig) -> tuple[dict[str, dict[int | Non
 def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()
     digest = hashlib.sha256()
-    for sid_path, path in effective_tags_files(config.tags_roots):
+    for sid_path, path in effective_tags_files(config.layout.tags_roots):
         digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
     return dg.DataVersion(digest.hexdigest()[:16])
 
@@ -227,7 +227,7 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
     from sidflow_pipeline.features import FEATURE_SET_VERSION
 
     try:
-        predictor = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
+        predictor = load_predictor(config.layout.model_dir, FEATURE_SET_VERSION)
     except ModelError as exc:
         raise dg.Failure(description=str(exc)) from exc
     started = time.perf_counter()
@@ -238,7 +238,7 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
     digest = _write_per_partition(context.partition_keys, rows, lambda key: classified_path(config, key), dict, lambda r: r["sid_path"])
     auto_files = 0
     for key in context.partition_keys:
-        auto_root = config.classified_path / "auto-tags" / partition_file_stem(key)
+        auto_root = config.layout.auto_tags_dir / partition_file_stem(key)
         auto_files += write_auto_tags(auto_root, [r for r in rows if partition_of(r["sid_path"]) == key], config.classification_depth)
     manual_dims = sum(1 for r in rows for s in r["sources"].values() if s == "manual")
     return dg.MaterializeResult(

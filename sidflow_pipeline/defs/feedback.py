@@ -24,15 +24,9 @@ from sidflow_pipeline.feedback.aggregate import (
     write_aggregates,
 )
 from sidflow_pipeline.feedback.log import log_checksum, read_config_events
-from sidflow_pipeline.hvsc.sync import read_moves
-from sidflow_pipeline.lance.build import MANIFEST_NAME, DatabaseBuildError, build_database
-from sidflow_pipeline.lance.verify import (
-    aggregates_path,
-    classified_checksum,
-    feedback_root,
-    lance_path,
-    lance_status,
-)
+from sidflow_pipeline.hvsc.moves import read_moves
+from sidflow_pipeline.lance.build import DatabaseBuildError, build_database
+from sidflow_pipeline.lance.verify import classified_checksum, lance_status
 
 # What the manifest records when no aggregates were usable: never equal to a real
 # log checksum, so the database shows as stale until feedback_aggregates is built.
@@ -46,7 +40,7 @@ UNKNOWN_FEEDBACK = "unknown: feedback_aggregates missing or predates source chec
 )
 def feedback_events(sidflow: SidflowConfigResource) -> dg.DataVersion:
     config = sidflow.load()
-    return dg.DataVersion(log_checksum(feedback_root(config)).removeprefix("sha256:")[:16])
+    return dg.DataVersion(log_checksum(config.layout.feedback_dir).removeprefix("sha256:")[:16])
 
 
 @dg.asset(
@@ -61,7 +55,7 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
     for path, number, reason in report.bad_lines[:20]:
         context.log.warning(f"{path}:{number}: {reason} (skipped)")
     frame = aggregate_events(report, read_moves(config.hvsc_path))
-    write_aggregates(frame, aggregates_path(config), feedback_checksum=report.checksum, feedback_events=len(report.events))
+    write_aggregates(frame, config.layout.feedback_aggregates, feedback_checksum=report.checksum, feedback_events=len(report.events))
     return dg.MaterializeResult(
         metadata={
             "feedback_checksum": report.checksum,
@@ -69,7 +63,7 @@ def feedback_aggregates(context: dg.AssetExecutionContext, sidflow: SidflowConfi
             "bad_lines": len(report.bad_lines),
             "duplicates": report.duplicates,
             "songs": frame.height,
-            "path": dg.MetadataValue.path(str(aggregates_path(config))),
+            "path": dg.MetadataValue.path(str(config.layout.feedback_aggregates)),
         }
     )
 
@@ -85,7 +79,7 @@ def _sketches(config: SidflowConfig) -> dict[tuple[str, int], Any]:
     import numpy as np
 
     out: dict[tuple[str, int], Any] = {}
-    folder = config.data_path / "features"
+    folder = config.layout.features_dir
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else ():
         with path.open(encoding="utf-8") as handle:
             for line in handle:
@@ -106,9 +100,9 @@ def _sketches(config: SidflowConfig) -> dict[tuple[str, int], Any]:
 
 
 def _names(config: SidflowConfig) -> dict[tuple[str, int], tuple[str, str]]:
-    if not config.catalog_path.is_file():
+    if not config.layout.catalog.is_file():
         return {}
-    frame = pl.read_parquet(config.catalog_path, columns=["sid_path", "song_index", "author", "name", "stil_title"])
+    frame = pl.read_parquet(config.layout.catalog, columns=["sid_path", "song_index", "author", "name", "stil_title"])
     return {
         (r["sid_path"], r["song_index"]): (r["author"] or "", r["stil_title"] or r["name"] or "")
         for r in frame.iter_rows(named=True)
@@ -135,23 +129,23 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
             bad += part_bad
     # Counts and checksum both come from the aggregates file, so the manifest says
     # exactly which feedback the database reflects.
-    saved = read_aggregates(aggregates_path(config))
+    saved = read_aggregates(config.layout.feedback_aggregates)
     if saved.feedback_checksum is None:
         context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
     try:
         result = build_database(
-            lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
+            config.layout.lance_db, rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
             sketches=_sketches(config),
         )
     except DatabaseBuildError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
+    atomic_write_json(config.layout.lance_manifest, result.manifest)
     # The CLI reads recommendations from a numpy snapshot of the table (no lancedb
     # import at start-up); writing it now spares the first `sidflow play` that copy.
-    from sidflow_pipeline.recommend.snapshot import snapshot_path, write_snapshot
+    from sidflow_pipeline.recommend.snapshot import write_snapshot
 
-    write_snapshot(lance_path(config), config.catalog_path, snapshot_path(config.data_path))
+    write_snapshot(config.layout.lance_db, config.layout.catalog, config.layout.recommend_snapshot)
     return dg.MaterializeResult(
         metadata={
             "record_count": result.record_count,
@@ -160,7 +154,7 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
             "stats": dg.MetadataValue.json(result.manifest["stats"]),
             "bad_classified_lines": bad,
             "build_seconds": round(result.seconds, 3),
-            "manifest": dg.MetadataValue.path(str(config.data_path / MANIFEST_NAME)),
+            "manifest": dg.MetadataValue.path(str(config.layout.lance_manifest)),
         }
     )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
+from sidflow_pipeline.layout import MASTERING_RATINGS, PROFILE_VERSIONS
 from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
 from sidflow_pipeline.mastering.errors import MasteringError
 from sidflow_pipeline.mastering.profiles import (
@@ -27,17 +28,17 @@ from sidflow_pipeline.mastering.profiles import (
     profile_types,
     read_versions,
 )
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
+from sidflow_pipeline.mastering.ratings import read_ratings
 from sidflow_pipeline.mastering.update import validate_profile
 
 
 def _dirs(sidflow: SidflowConfigResource):  # noqa: ANN202 - (profiles, feedback) paths
     config = sidflow.load()
-    return config.data_path / "profiles", config.data_path / "mastering-feedback"
+    return config.layout.profiles_dir, config.layout.mastering_feedback_dir
 
 
 def _ratings_digest(feedback_dir) -> str:  # noqa: ANN001
-    path = feedback_dir / RATINGS_FILE
+    path = feedback_dir / MASTERING_RATINGS
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
 
 
@@ -64,7 +65,7 @@ def mastering_profiles(context: dg.AssetExecutionContext, sidflow: SidflowConfig
         context.log.info(f"seeded {len(seeded)} default profile files into {profiles}")
     entries, skipped = read_ratings(feedback)
     if skipped:
-        context.log.warning(f"{skipped} unreadable lines in {feedback / RATINGS_FILE} were skipped")
+        context.log.warning(f"{skipped} unreadable lines in {feedback / MASTERING_RATINGS} were skipped")
     patterns = analyze_ratings(entries, profiles, skipped_lines=skipped)
     path = write_patterns(feedback, patterns)
     versions = {kind: str(current_version(profiles, kind)) for kind in profile_types(profiles)}
@@ -90,7 +91,7 @@ def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]
     try:
         types = read_versions(profiles)["types"]
     except MasteringError as exc:
-        return files, {"versions.json": [str(exc)]}
+        return files, {PROFILE_VERSIONS: [str(exc)]}
     for kind, entry in sorted(types.items()):
         listed = [h.get("file") for h in entry["history"] if isinstance(h, dict)]
         listed.append(profile_path(profiles, kind, entry["current"]).name)
@@ -144,7 +145,7 @@ def mastering_ratings_sensor(context: dg.SensorEvaluationContext, sidflow: Sidfl
     _profiles, feedback = _dirs(sidflow)
     digest = _ratings_digest(feedback)
     if digest == "none":
-        return dg.SensorResult(skip_reason=dg.SkipReason(f"no mastering ratings yet ({feedback / RATINGS_FILE})"))
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no mastering ratings yet ({feedback / MASTERING_RATINGS})"))
     if context.cursor == digest:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new mastering ratings since the last analysis"))
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"mastering-{digest[:20]}")], cursor=digest)

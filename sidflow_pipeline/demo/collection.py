@@ -40,6 +40,7 @@ from sidflow_pipeline.demo.tunes import (
     random_tunes,
     with_extra_song,
 )
+from sidflow_pipeline.layout import HVSC_TREE
 from sidflow_pipeline.sid.header import parse_sid, rewrite_header
 from sidflow_pipeline.sid.songlengths import format_songlengths
 from sidflow_pipeline.sid.stil import StilBlock, StilEntry, format_stil
@@ -531,7 +532,7 @@ def _replace_demo_tree(root: Path) -> None:
 
 def build_release_tree(dest: Path, version: int) -> ReleaseInfo:
     """Write ``dest/C64Music/`` exactly as release ``version`` is when built directly."""
-    root = Path(dest) / "C64Music"
+    root = Path(dest) / HVSC_TREE
     _replace_demo_tree(root)
     root.mkdir(parents=True)
     members = _release_members(version)
@@ -588,7 +589,7 @@ def write_mirror(mirror_dir: Path, base_version: int = BASE_VERSION, updates: in
     mirror.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     full = mirror / full_archive_name(base_version)
-    _write_7z(full, {f"C64Music/{p}": d for p, d in _release_members(base_version).items()})
+    _write_7z(full, {f"{HVSC_TREE}/{p}": d for p, d in _release_members(base_version).items()})
     written.append(full)
     for version in range(base_version + 1, base_version + updates + 1):
         archive = mirror / update_archive_name(version)
@@ -629,7 +630,7 @@ def write_generated_collection(dest: Path, count: int, seed: int) -> ReleaseInfo
     """A larger generated collection (``count`` songs, seeded) as ``dest/C64Music/``,
     with Songlengths.md5, STIL.txt and HVSC.txt, for training and load tests. Its
     designs are :func:`~sidflow_pipeline.demo.tunes.random_song_specs` (same seed)."""
-    root = Path(dest) / "C64Music"
+    root = Path(dest) / HVSC_TREE
     _replace_demo_tree(root)
     root.mkdir(parents=True)
     files = {

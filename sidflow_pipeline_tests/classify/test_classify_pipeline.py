@@ -177,7 +177,8 @@ def test_run_script_covers_every_partition() -> None:
 
 def test_trained_model_is_used_and_a_stale_one_refused(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
     from sidflow_pipeline.features import FEATURE_SET_VERSION
-    from sidflow_pipeline.training.model import MODEL_METADATA, create_model, save_model, train_model
+    from sidflow_pipeline.layout import MODEL_METADATA
+    from sidflow_pipeline.training.model import create_model, save_model, train_model
     from sidflow_pipeline.training.samples import Sample
 
     tmp, config, _ = demo
