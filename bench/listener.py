@@ -56,7 +56,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.similarity import DEFAULT_CACHE, DEFAULT_COLLECTION, ROOT, composer_of, load_features
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
+from sidflow_pipeline.jsonl import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.cli.recommend import build_request
 from sidflow_pipeline.config import load_config

@@ -47,7 +47,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sidflow_pipeline.catalog.catalog import build_catalog
-from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
+from sidflow_pipeline.classify.analyse import analyse_records, header_facts
+from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.render import jobs_from_rows, render_jobs
 from sidflow_pipeline.config import RenderConfig
 from sidflow_pipeline.lance.similarity import AUDIO_GROUPS, DEFAULT_SPEC, SimilaritySpec, fit_similarity

@@ -15,11 +15,12 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
+from sidflow_pipeline.classify.analyse import analyse_records, header_facts
+from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
 from sidflow_pipeline.classify.predict import FeatureSetMismatchError
 from sidflow_pipeline.training.model import ModelError, load_predictor
-from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
+from sidflow_pipeline.sections import PARTITION_KEYS, partition_file_stem, partition_of
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig

@@ -14,7 +14,7 @@ import dagster as dg
 import polars as pl
 
 from sidflow_pipeline.atomic import atomic_write_json
-from sidflow_pipeline.classify.analyse import read_jsonl_rows
+from sidflow_pipeline.jsonl import read_jsonl_rows
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.defs.classify import classified
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource

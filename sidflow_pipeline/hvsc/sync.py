@@ -32,7 +32,7 @@ from sidflow_pipeline.atomic import (
     recover_interrupted_swap,
     swap_directory,
 )
-from sidflow_pipeline.hvsc.moves import compose_moves, read_moves
+from sidflow_pipeline.hvsc.moves import compose_moves
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import (
     DiscoveryError,
@@ -52,11 +52,9 @@ __all__ = [
     "AppliedArchive",
     "SyncError",
     "SyncResult",
-    "compose_moves",
     "installed_version",
     "migrate_mirrored_user_files",
     "read_manifest",
-    "read_moves",
     "sync_hvsc",
     "tree_stats",
 ]

@@ -79,7 +79,7 @@ class TrainingData:
 
 def load_training_data(config: SidflowConfig) -> TrainingData:
     """Features (``features/*.jsonl``), manual ratings and the feedback log → samples."""
-    from sidflow_pipeline.classify.analyse import read_jsonl_rows
+    from sidflow_pipeline.jsonl import read_jsonl_rows
     from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.ratings.tags import load_all_tags
@@ -106,7 +106,7 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
     report = read_config_events(config)
     if report.bad_lines:
         problems.append(f"feedback log: {len(report.bad_lines)} bad lines skipped (sidflow feedback validate)")
-    from sidflow_pipeline.hvsc.sync import read_moves
+    from sidflow_pipeline.hvsc.moves import read_moves
 
     moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
     samples = build_samples(features, tags, report.events, moves)

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 from click.testing import CliRunner
 
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import classified, manual_ratings

@@ -10,7 +10,8 @@ from pathlib import Path
 import py7zr
 import pytest
 
-from sidflow_pipeline.hvsc.sync import SyncError, read_moves, sync_hvsc
+from sidflow_pipeline.hvsc.moves import read_moves
+from sidflow_pipeline.hvsc.sync import SyncError, sync_hvsc
 from sidflow_pipeline.layout import PATH_MOVES
 from sidflow_pipeline.hvsc.update_script import apply_update_script, parse_update_script
 from sidflow_pipeline_tests.faults.helpers import put_sid, sid_bytes, snapshot

@@ -17,9 +17,9 @@ from sidflow_pipeline.hvsc.sync import (
     SyncError,
     installed_version,
     read_manifest,
-    read_moves,
     sync_hvsc,
 )
+from sidflow_pipeline.hvsc.moves import read_moves
 from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, hvsc_mirror  # noqa: F401 - fixture
 from sidflow_pipeline_tests.hvsc.test_archive import _hostile
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
+from sidflow_pipeline.jsonl import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.classify.predict import BaselinePredictor, FeatureSetMismatchError
 from sidflow_pipeline.config import SidflowConfig, load_config
