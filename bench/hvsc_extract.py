@@ -5,7 +5,7 @@ deterministic archive of the same shape — many 1–8 KB files of partly compre
 bytes in a MUSICIANS/GAMES/DEMOS tree — once into ``bench/out/`` and then times
 extraction with each available tool.
 
-    .venv/bin/python bench/hvsc_extract.py [--size-mb 64] [--repeat 3] [--out bench/out/hvsc_extract.json]
+    .venv/bin/python -m bench.hvsc_extract [--size-mb 64] [--repeat 3] [--out bench/out/hvsc_extract.json]
 
 Figures: uncompressed MiB per wall second, wall and CPU seconds (median of the runs).
 CPU above wall means more than one core was busy. The "decode only" rows decompress
@@ -15,6 +15,7 @@ and CRC-check without writing files, separating codec cost from filesystem cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -23,10 +24,9 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,11 @@ import py7zr
 from rich.console import Console
 from rich.table import Table
 
+from sidflow_pipeline.hvsc.archive import safe_extract
+from sidflow_pipeline.hvsc.download import sha256_file
+from sidflow_pipeline.layout import HVSC_TREE
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sidflow_pipeline.hvsc.archive import safe_extract  # noqa: E402
-from sidflow_pipeline.hvsc.download import sha256_file  # noqa: E402
-from sidflow_pipeline.layout import HVSC_TREE  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 SEED = 6502
 # Share of each file that is incompressible (code, samples); the rest repeats earlier
@@ -52,7 +50,10 @@ MIB = 2**20
 def _composer_paths(rng: random.Random, count: int) -> list[str]:
     """HVSC-like relative paths: MUSICIANS/<L>/<Composer>/<Tune>.sid, GAMES/<range>/, DEMOS/<range>/."""
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    composers = [f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}" for _ in range(max(1, count // 12))]
+    composers = [
+        f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}"
+        for _ in range(max(1, count // 12))
+    ]
     paths = []
     for index in range(count):
         kind = rng.random()
@@ -81,7 +82,7 @@ def _tune_bytes(rng: random.Random, size: int) -> bytes:
     return (header + bytes(body))[:size]
 
 
-def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, object]]:
+def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, Any]]:
     """Build (or reuse) the benchmark archive; deterministic for a given size."""
     OUT.mkdir(parents=True, exist_ok=True)
     archive = OUT / f"hvsc_bench_{size_mb}mb.7z"
@@ -100,7 +101,7 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     source = OUT / "hvsc_bench_src"
     shutil.rmtree(source, ignore_errors=True)
     started = time.perf_counter()
-    for rel, size in zip(paths, sizes):
+    for rel, size in zip(paths, sizes, strict=True):
         target_path = source / rel
         target_path.parent.mkdir(parents=True, exist_ok=True)
         target_path.write_bytes(_tune_bytes(rng, size))
@@ -110,7 +111,12 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     seven = shutil.which("7zz") or shutil.which("7z")
     if seven:
         # 7-Zip builds the real HVSC archives: LZMA2, solid, like a release.
-        subprocess.run([seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), HVSC_TREE], cwd=source, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), HVSC_TREE],
+            cwd=source,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         builder = Path(seven).name
     else:
         with py7zr.SevenZipFile(archive, "w") as out:
@@ -177,7 +183,7 @@ def _tool_version(tool: str) -> str:
         return "unknown"
     for line in text.splitlines():
         if "7-Zip" in line:
-            return line.split(" : ")[0].strip()  # "7-Zip [64] 16.02 : Copyright ..." 
+            return line.split(" : ")[0].strip()  # "7-Zip [64] 16.02 : Copyright ..."
     return "unknown"
 
 
@@ -190,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
 
     archive, meta = build_archive(args.size_mb, console)
-    uncompressed = int(meta["uncompressed_bytes"])  # type: ignore[arg-type]
-    expected_files = int(meta["files"])  # type: ignore[arg-type]
+    uncompressed = int(meta["uncompressed_bytes"])
+    expected_files = int(meta["files"])
     # (label, version, runner or None when the tool is missing, writes files?)
     tools: list[tuple[str, str, Callable[[Path], tuple[float, float, int]] | None, bool]] = [
         ("py7zr safe_extract", f"py7zr {py7zr.__version__}", lambda d: run_py7zr(archive, d), True),
@@ -200,9 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("7z", "7zz"):
         path = shutil.which(name)
         version = _tool_version(path) if path else "not installed"
-        tools.append((f"{name} x", version, (lambda d, p=path: run_cli(p, archive, d)) if path else None, True))
+        tools.append((f"{name} x", version, functools.partial(run_cli, path, archive) if path else None, True))
         if path:
-            tools.append((f"{name} t (decode only)", version, lambda d, p=path: run_cli_decode(p, archive, d, expected_files), False))
+            tools.append(
+                (
+                    f"{name} t (decode only)",
+                    version,
+                    functools.partial(run_cli_decode, path, archive, files=expected_files),
+                    False,
+                )
+            )
 
     results: list[dict[str, Any]] = []
     scratch = OUT / "extract_tmp"
@@ -253,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = Table(
         title=(
-            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"  # type: ignore[arg-type]
+            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, median of {args.repeat}"
         )
     )

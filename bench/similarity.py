@@ -48,9 +48,9 @@ from rich.table import Table
 
 from sidflow_pipeline.catalog.catalog import build_catalog
 from sidflow_pipeline.classify.analyse import analyse_records, header_facts
-from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.render import jobs_from_rows, render_jobs
 from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.lance.similarity import AUDIO_GROUPS, DEFAULT_SPEC, SimilaritySpec, fit_similarity
 from sidflow_pipeline.layout import DEFAULT_WAV_CACHE_PATH, HVSC_TREE, LANCE_DB
 
@@ -150,7 +150,7 @@ def evaluate(
     features: Sequence[Mapping[str, Any] | None],
     sketches: Sequence[Mapping[str, Any] | None],
     keys: Sequence[tuple[str, int]],
-) -> dict[str, float]:
+) -> dict[str, Any]:
     model = fit_similarity(features, spec, sketches)
     vectors = model.matrix(features, sketches).astype(np.float64)
     # Two composer-disjoint halves (alternate composers by name): how much the figure
@@ -165,8 +165,8 @@ def through_lancedb(
 ) -> dict[str, float]:
     """The same measurement through ``build_database`` + ``Recommender``, the request built
     by the CLI's own ``build_request`` (``None`` = the CLI's default for ``--like``)."""
-    from sidflow_pipeline.cli.recommend import build_request
     from sidflow_pipeline.classify.classified import classify_rows
+    from sidflow_pipeline.cli.recommend import build_request
     from sidflow_pipeline.lance.build import build_database
     from sidflow_pipeline.recommend.engine import Recommender
 
@@ -240,7 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"name": name, "kind": kind, **evaluate(spec, features, sketches, keys)})
     # The same vector for a collection rendered without traces (render.backend = sidplayfp).
     untraced = [{n: (None if n.startswith("sid") else v) for n, v in f.items()} for f in features]
-    results.append({"name": "chosen, songs without a trace (sidplayfp backend)", "kind": "fallback", **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys)})
+    results.append(
+        {
+            "name": "chosen, songs without a trace (sidplayfp backend)",
+            "kind": "fallback",
+            **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys),
+        }
+    )
     if not args.no_lancedb:
         for exploration, diversity, label in (
             (None, None, "sidflow recommend --like (LanceDB, CLI defaults)"),

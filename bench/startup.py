@@ -20,7 +20,7 @@ them. ``--config PATH`` times an existing project instead (its database must be 
 ``play`` plays through sidplayfp into ALSA's null device (a HOME with an
 ``.asoundrc``), and is skipped without sidplayfp.
 
-    .venv/bin/python bench/startup.py [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
+    .venv/bin/python -m bench.startup [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
 
 Prints a table and writes JSON (default ``bench/out/startup.json``); exits 1 when a
 command misses its target.
@@ -68,15 +68,16 @@ class Command:
 def build_project(dest: Path, songs: int) -> Path:
     """Demo collection copied up to ``songs`` songs, its catalog, synthetic ratings, the database."""
     from sidflow_pipeline.catalog.catalog import build_catalog, iter_sid_files, write_catalog
-    from sidflow_pipeline.demo.collection import write_demo_collection
     from sidflow_pipeline.config import load_config
+    from sidflow_pipeline.demo.collection import write_demo_collection
     from sidflow_pipeline.lance.build import build_database
     from sidflow_pipeline.layout import DEFAULT_DATA_PATH, DEFAULT_HVSC_PATH
-    from sidflow_pipeline.lance.synthetic import synthetic_rows
     from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
     config = dest / ".sidflow.json"
-    config.write_text(json.dumps({"hvscPath": str(dest / DEFAULT_HVSC_PATH.name), "dataPath": str(dest / DEFAULT_DATA_PATH)}), encoding="utf-8")
+    roots = {"hvscPath": str(dest / DEFAULT_HVSC_PATH.name), "dataPath": str(dest / DEFAULT_DATA_PATH)}
+    config.write_text(json.dumps(roots), encoding="utf-8")
     layout = load_config(config).layout
     root = write_demo_collection(layout.hvsc).root
     originals = list(iter_sid_files(root))
@@ -98,7 +99,9 @@ def build_project(dest: Path, songs: int) -> Path:
     lines = [json.dumps(r, sort_keys=True) for r in rows]
     layout.classified_file("ALL").write_text("\n".join(lines) + "\n", encoding="utf-8")
     names = {(r["sid_path"], r["song_index"]): (r["author"] or "", r["name"] or "") for r in catalog.iter_rows(named=True)}
-    result = build_database(layout.lance_db, rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0)
+    result = build_database(
+        layout.lance_db, rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0
+    )
     layout.lance_manifest.write_text(json.dumps(result.manifest), encoding="utf-8")
     return config
 
@@ -236,7 +239,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "startup",
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average": list(os.getloadavg())},  # fmt: skip
+                    "load_average": list(os.getloadavg())},
         "project": {"config": args.config or f"generated ({songs} songs)", "songs": songs},
         "runs": args.runs,
         "commands": rows,
@@ -249,7 +252,14 @@ def print_table(result: dict[str, Any]) -> None:
 
     table = Table(title=f"sidflow start-up — median of {result['runs']} (s), {result['project']['songs']} songs, "
                         f"load {result['machine']['load_average'][0]:.2f}")  # fmt: skip
-    for column, justify in (("command", "left"), ("median s", "right"), ("× python", "right"), ("target", "right"), ("ok", "left"), ("top imports (ms)", "left")):
+    for column, justify in (
+        ("command", "left"),
+        ("median s", "right"),
+        ("× python", "right"),
+        ("target", "right"),
+        ("ok", "left"),
+        ("top imports (ms)", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in result["commands"]:
         ok = "" if row["ok"] is None else ("yes" if row["ok"] else "NO")

@@ -15,21 +15,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
-    "recover_interrupted_swap",
-    "swap_backup",
-    "swap_directory",
     "DiskWriteError",
     "append_json_line",
     "atomic_move",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "recover_interrupted_swap",
+    "swap_backup",
+    "swap_directory",
     "write_all",
 ]
 
 
-class DiskWriteError(OSError):
+class DiskWriteError(SidflowError, OSError):
     """A write that failed (disk full, quota, read-only) and changed nothing.
 
     ``str()`` is one line for the user naming the file, the reason and that the

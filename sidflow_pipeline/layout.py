@@ -38,7 +38,6 @@ __all__ = [
     "HVSC_TREE",
     "LANCE_DB",
     "LANCE_MANIFEST",
-    "Layout",
     "MASTERING_FEEDBACK_DIR",
     "MASTERING_PATTERNS",
     "MASTERING_RATINGS",
@@ -54,6 +53,7 @@ __all__ = [
     "TRAINING_INPUTS",
     "TRAINING_LOG",
     "TRAINING_SAMPLES",
+    "Layout",
     "booster_file",
     "hvsc_downloads",
     "hvsc_staging",
@@ -184,7 +184,7 @@ class Layout:
         return self.data / FEATURES_DIR
 
     def render_index_file(self, partition_stem: str) -> Path:
-        """Which WAV-cache entries a section's last render produced (derived)."""
+        """One section's render records (which cached excerpt belongs to which song)."""
         return self.wav_cache / RENDER_INDEX_DIR / f"{partition_stem}.jsonl"
 
     def features_file(self, partition_stem: str) -> Path:

@@ -22,8 +22,8 @@ RANKS: dict[str, int] = {
     "hvsc": 2, "demo": 2, "catalog": 2, "features": 2, "mastering": 2,
     "ratings": 3,
     "classify": 4, "feedback": 4,
-    "training": 5, "lance": 5,
-    "recommend": 6, "radio": 6, "search": 6,
+    "training": 5, "recommend": 5,
+    "lance": 6, "radio": 6, "search": 6,
     "cli": 7, "defs": 7,
     "definitions": 8,
 }  # fmt: skip

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sidflow_pipeline.jsonl import dumps_row
-from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor, check_feature_sets
 from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor, check_feature_sets
+from sidflow_pipeline.jsonl import dumps_row
 from sidflow_pipeline.layout import AUTO_TAGS_FILE
 from sidflow_pipeline.ratings.tags import Rating
 

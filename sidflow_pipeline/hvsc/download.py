@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import requests
 import urllib3
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.hvsc.http import DEFAULT_TIMEOUT, RETRY_STATUSES, http_session, local_path, short_reason
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ ProgressCallback = Callable[[int, int | None], None]
 
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SidflowError, RuntimeError):
     """A download that could not complete; the message is one line: URL and reason."""
 
 

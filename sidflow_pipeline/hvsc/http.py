@@ -87,12 +87,12 @@ class _CappedRetry(Retry):
     hour; we wait at most ``retry_after_max`` and let the retry budget decide the rest.
     """
 
-    retry_after_max: float = 30.0
+    retry_after_max: float = 30.0  # type: ignore[assignment]  # urllib3 says int; a fraction of a second is valid
 
     def new(self, **kw: Any) -> _CappedRetry:
         retry = super().new(**kw)
         retry.retry_after_max = self.retry_after_max
-        return retry  # type: ignore[return-value]
+        return retry
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sidflow_pipeline.checksum import tree_checksum
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.errors import fix_command
 from sidflow_pipeline.feedback.aggregate import read_aggregates_checksum
 from sidflow_pipeline.feedback.log import log_checksum
 from sidflow_pipeline.lance.build import TABLE_NAME, read_manifest
@@ -23,16 +24,10 @@ from sidflow_pipeline.lance.build import TABLE_NAME, read_manifest
 __all__ = [
     "LanceStatus",
     "classified_checksum",
-    "fix_command",
     "lance_status",
 ]
 
 Status = Literal["ok", "missing", "stale", "corrupt"]
-
-
-def fix_command(*assets: str) -> str:
-    """The shell command that rematerializes ``assets`` (in dependency order)."""
-    return f"dagster asset materialize -m sidflow_pipeline.definitions --select {','.join(assets)}"
 
 
 def classified_checksum(config: SidflowConfig) -> str:
@@ -60,7 +55,7 @@ def _read_all_rows(db_path: Path) -> int:
     import lancedb
 
     table = lancedb.connect(str(db_path)).open_table(TABLE_NAME)
-    return table.to_arrow().num_rows
+    return int(table.to_arrow().num_rows)
 
 
 def lance_status(config: SidflowConfig) -> LanceStatus:
@@ -90,7 +85,7 @@ def lance_status(config: SidflowConfig) -> LanceStatus:
         )
     try:
         count = _read_all_rows(layout.lance_db)
-    except Exception as exc:  # noqa: BLE001 - any failure to read is "corrupt" to the user
+    except Exception as exc:  # any failure to read is "corrupt" to the user
         reason = str(exc).splitlines()[0][:120] if str(exc) else ""
         return LanceStatus(
             "corrupt",

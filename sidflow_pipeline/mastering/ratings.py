@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
-from sidflow_pipeline.mastering.errors import RatingsError
 from sidflow_pipeline.layout import MASTERING_RATINGS
+from sidflow_pipeline.mastering.errors import RatingsError
 
 __all__ = ["RATING_KEYS", "append_rating", "is_mastered", "read_ratings", "timestamp"]
 

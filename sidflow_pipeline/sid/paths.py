@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "SongPathError",
     "SongRef",
@@ -32,7 +34,7 @@ __all__ = [
 ]
 
 
-class SongPathError(ValueError):
+class SongPathError(SidflowError, ValueError):
     """A song name that names no song; the one-line message says what would."""
 
 
@@ -83,7 +85,7 @@ def collection_paths(hvsc_root: Path, catalog: Path | None = None) -> list[str]:
 
             column = pq.read_table(catalog, columns=["sid_path"]).column("sid_path").to_pylist()
             return sorted({str(p).lstrip("/") for p in column if p})
-        except Exception:  # noqa: BLE001 - a damaged catalog only loses the suggestions' source
+        except Exception:  # a damaged catalog only loses the suggestions' source
             pass
     found: list[str] = []
     if hvsc_root.is_dir():

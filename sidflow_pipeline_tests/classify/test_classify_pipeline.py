@@ -164,8 +164,8 @@ def test_whole_sample_classifies_with_statuses(hvsc_sample: Path, tmp_path: Path
 
 def test_run_script_covers_every_partition() -> None:
     """The run command launches sidflow_full, whose own tags are the range over every section."""
-    from sidflow_pipeline.sections import PARTITION_KEYS
     from sidflow_pipeline.definitions import defs
+    from sidflow_pipeline.sections import PARTITION_KEYS
 
     script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
     assert "-j sidflow_full" in script

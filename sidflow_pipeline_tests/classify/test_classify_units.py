@@ -5,19 +5,26 @@ from pathlib import Path
 
 import pytest
 
-from sidflow_pipeline.jsonl import dumps_row, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import auto_tags, classify_rows, write_auto_tags
-from sidflow_pipeline.sections import PARTITION_KEYS, partition_file_stem, partition_of
 from sidflow_pipeline.classify.predict import baseline_predict, calibrate, load_calibration
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import analysis_window
 from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.jsonl import dumps_row, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating
+from sidflow_pipeline.sections import PARTITION_KEYS, partition_file_stem, partition_of
 
 
 @pytest.mark.parametrize(
     ("length_ms", "expected"),
-    [(12_000, (0.0, 12.0)), (20_000, (0.0, 20.0)), (25_000, (5.0, 20.0)), (30_000, (10.0, 20.0)), (200_000, (10.0, 20.0)), (None, (10.0, 20.0))],
+    [
+        (12_000, (0.0, 12.0)),
+        (20_000, (0.0, 20.0)),
+        (25_000, (5.0, 20.0)),
+        (30_000, (10.0, 20.0)),
+        (200_000, (10.0, 20.0)),
+        (None, (10.0, 20.0)),
+    ],
 )
 def test_analysis_window_rule(length_ms: int | None, expected: tuple[float, float]) -> None:
     assert analysis_window(length_ms, RenderConfig()) == expected
@@ -70,7 +77,12 @@ def test_classify_rows_manual_wins_and_unrenderable_songs() -> None:
 
 def test_auto_tags_group_predicted_dimensions(tmp_path: Path) -> None:
     rows = [
-        {"sid_path": "MUSICIANS/A/Artist/t.sid", "song_index": 1, "ratings": {"e": 2.5, "m": 4}, "sources": {"e": "predicted", "m": "manual"}},
+        {
+            "sid_path": "MUSICIANS/A/Artist/t.sid",
+            "song_index": 1,
+            "ratings": {"e": 2.5, "m": 4},
+            "sources": {"e": "predicted", "m": "manual"},
+        },
         {"sid_path": "MUSICIANS/A/Artist/Sub/u.sid", "song_index": 2, "ratings": {"e": 1}, "sources": {"e": "manual"}},
         {"sid_path": "GAMES/x.sid", "song_index": 1, "ratings": {"e": 4.0}, "sources": {"e": "predicted"}},
     ]

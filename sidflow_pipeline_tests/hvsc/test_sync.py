@@ -12,14 +12,14 @@ import py7zr
 import pytest
 
 from sidflow_pipeline.demo.collection import build_release_tree, write_demo_mirror
-from sidflow_pipeline.layout import HVSC_MANIFEST, PATH_MOVES
+from sidflow_pipeline.hvsc.moves import read_moves
 from sidflow_pipeline.hvsc.sync import (
     SyncError,
     installed_version,
     read_manifest,
     sync_hvsc,
 )
-from sidflow_pipeline.hvsc.moves import read_moves
+from sidflow_pipeline.layout import HVSC_MANIFEST, PATH_MOVES
 from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, hvsc_mirror  # noqa: F401 - fixture
 from sidflow_pipeline_tests.hvsc.test_archive import _hostile
 

@@ -12,7 +12,7 @@ from sidflow_pipeline_tests.radio.test_play import _song, _spawn, needs_sidplayf
 
 
 @needs_sidplayfp
-def test_where_keeps_the_radio_to_the_search(radio: tuple[Path, Path]) -> None:  # noqa: F811
+def test_where_keeps_the_radio_to_the_search(radio: tuple[Path, Path]) -> None:
     config, home = radio
     files: dict[str, int] = {}
     for sid_path, _song_index in demo_songs(1):

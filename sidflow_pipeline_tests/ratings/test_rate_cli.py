@@ -19,7 +19,6 @@ from sidflow_pipeline.ratings.session import KeyInput
 from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
 
-
 @pytest.fixture()
 def collection(tmp_path: Path) -> tuple[Path, Path]:
     write_demo_collection(tmp_path / "hvsc", version=1)
@@ -130,7 +129,9 @@ def test_scripting_mode_and_legacy_rewrite(collection: tuple[Path, Path], tmp_pa
     target = tmp_path / "tags" / f"{rel}.tags.json"
     target.parent.mkdir(parents=True)
     target.write_text('{"s": 2}')
-    result = CliRunner().invoke(cli, ["--config", str(config), "rate", str(sid), "--song", "1", "--e", "4", "--m", "2", "--c", "5", "--p", "4"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "rate", str(sid), "--song", "1", "--e", "4", "--m", "2", "--c", "5", "--p", "4"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(target.read_text())
     entry = data["songs"]["1"] if "songs" in data else data
@@ -174,7 +175,12 @@ def test_killing_during_saves_never_leaves_a_half_written_file(tmp_path: Path) -
     rng = random.Random(7)
     for _ in range(25):
         proc = subprocess.Popen([sys.executable, "-c", code, str(target)])
-        time.sleep(0.25 + rng.random() * 0.2)
+        # A loaded machine can take longer than the kill delay to import: the first
+        # kill must come after a first save, whatever the start-up costs (bounded).
+        deadline = time.monotonic() + 60
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05 + rng.random() * 0.2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         data = json.loads(target.read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -12,7 +13,6 @@ from click.testing import CliRunner
 
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import DatabaseUnavailable, Recommender, RecommendRequest, parse_song_ref
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,
@@ -22,6 +22,7 @@ from sidflow_pipeline.recommend.filters import (
     parse_filters,
     parse_vector,
 )
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def _build(db: Path, rows: list[dict[str, Any]], aggregates: dict | None = None) -> None:
@@ -174,7 +175,7 @@ def test_diversity_keeps_consecutive_songs_apart(tmp_path: Path) -> None:
     plain = rec.recommend(RecommendRequest(vector=(3, 3, 3), limit=20, exploration=0.0, diversity=0.0))
     spaced = rec.recommend(RecommendRequest(vector=(3, 3, 3), limit=20, exploration=0.0, diversity=0.5))
     def gaps(results: list) -> list[float]:
-        return [math.dist((a.e, a.m), (b.e, b.m)) for a, b in zip(results, results[1:], strict=False)]
+        return [math.dist((a.e, a.m), (b.e, b.m)) for a, b in itertools.pairwise(results)]
 
     assert min(gaps(plain)) == 0.0
     # Enough distinct vectors exist for the first picks to alternate; the limit is still met.

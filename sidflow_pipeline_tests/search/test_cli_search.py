@@ -10,9 +10,9 @@ from pathlib import Path
 import m3u8
 import pytest
 
+from sidflow_pipeline.config import load_config
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
-from sidflow_pipeline.config import load_config
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline_tests.processes import SIDFLOW
 from sidflow_pipeline_tests.project import write_config
