@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 
 from sidflow_pipeline.catalog.join import SongDocs, hvsc_documents, join_songs
-from sidflow_pipeline.classify.partitions import partition_of
 from sidflow_pipeline.errors import SidflowError
-from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
+from sidflow_pipeline.sections import partition_of
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
+from sidflow_pipeline.sid.paths import is_utf8_name, readable_name
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
 from sidflow_pipeline.sid.stil import StilEntry, load_stil
 

@@ -75,7 +75,7 @@ def play(
     from sidflow_pipeline.radio.session import RadioSession, latest_session
 
     cfg = ctx.config
-    sessions = cfg.data_path / "sessions"
+    sessions = cfg.layout.sessions_dir
     if export_only and export_path is None:
         fail("--export-only needs --export FILE")
     if resume:
@@ -95,7 +95,7 @@ def play(
             fail("no songs match this query (loosen --filters/--where, or build the database: scripts/run.sh)")
         # The snapshot engine carries each song's real length (Songlengths.md5, via the catalog).
         lengths = {(r.sid_path, r.song_index): r.length_ms for r in recommendations}
-        queue = make_queue(recommendations, lengths, cfg.hvsc_root, cfg.render.default_song_seconds)
+        queue = make_queue(recommendations, lengths, cfg.layout.hvsc_root, cfg.render.default_song_seconds)
         session = None
     if export_path is not None:
         fmt = _export_format(export_path, export_format)

@@ -20,7 +20,7 @@ def sid_catalog(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
     config = sidflow.load()
     started = time.perf_counter()
     with domain_failure():
-        result, digest = update_catalog(config.hvsc_root, config.layout.catalog)
+        result, digest = update_catalog(config.layout.hvsc_root, config.layout.catalog)
     for rel, reason in result.errors:
         context.log.warning(f"skipped unreadable SID {rel}: {reason}")
     stats = result.stats()

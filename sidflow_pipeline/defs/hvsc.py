@@ -28,7 +28,7 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
         synced = sync_collection(
             config.hvsc_source,
             config.hvsc_path,
-            config.data_path,
+            config.layout.hvsc_manifest_copy,
             config.tags_path,
             checksums=config.hvsc_checksums,
             progress=False,

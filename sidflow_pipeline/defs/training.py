@@ -26,7 +26,7 @@ from sidflow_pipeline.defs.feedback import feedback_aggregates, feedback_events,
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.training.model import MODEL_VERSION
 from sidflow_pipeline.training.retrain import content_run_key, covered_inputs, decide, observe, rejected_before
-from sidflow_pipeline.training.train import last_training, model_dir, run_training
+from sidflow_pipeline.training.train import last_training, run_training
 
 CHECK_NAME = "not_worse_than_current"
 REASON_TAG = "sidflow/retrain-reason"
@@ -61,7 +61,7 @@ def rating_model(context: dg.AssetExecutionContext, sidflow: SidflowConfigResour
         "model_version": MODEL_VERSION,
         "train_samples": outcome.train_samples,
         "held_out_samples": outcome.test_samples,
-        "path": dg.MetadataValue.path(str(model_dir(config))),
+        "path": dg.MetadataValue.path(str(config.layout.model_dir)),
     }
     if outcome.candidate is not None:
         metadata["held_out_metrics"] = dg.MetadataValue.json(outcome.candidate.to_json())

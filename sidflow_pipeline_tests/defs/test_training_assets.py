@@ -289,8 +289,8 @@ def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> 
 
 def test_sensor_sees_nothing_new_after_training_a_multi_song_tune(tmp_path: Path) -> None:
     """A file-wide rating on a 10-song tune and rated songs without features: 0 new after training, then exactly 1."""
-    from sidflow_pipeline.classify.analyse import write_jsonl_rows
     from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.jsonl import write_jsonl_rows
     from sidflow_pipeline.ratings.tags import Rating, write_rating
     from sidflow_pipeline.training.model import create_model
     from sidflow_pipeline.training.train import run_training

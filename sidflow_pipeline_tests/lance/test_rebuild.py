@@ -13,7 +13,6 @@ from sidflow_pipeline.feedback.aggregate import update_aggregates
 from sidflow_pipeline.feedback.log import append_event, log_checksum
 from sidflow_pipeline.lance.rebuild import UNKNOWN_FEEDBACK, catalog_names, rebuild_database
 from sidflow_pipeline.lance.verify import classified_checksum, lance_status
-from sidflow_pipeline.recommend.snapshot import snapshot_path
 
 
 def _row(i: int) -> dict:
@@ -42,7 +41,7 @@ def test_rebuild_without_aggregates_warns_and_stays_stale(project: Path) -> None
     manifest = json.loads(cfg.layout.lance_manifest.read_text())
     assert outcome.manifest_path == cfg.layout.lance_manifest
     assert manifest["source_checksums"] == {"classified": classified_checksum(cfg), "feedback": UNKNOWN_FEEDBACK}
-    assert snapshot_path(cfg.data_path).is_file()
+    assert cfg.layout.recommend_snapshot.is_file()
     assert lance_status(cfg).state == "stale"
 
 
