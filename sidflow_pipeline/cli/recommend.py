@@ -138,10 +138,10 @@ def build_request(
 
 def open_recommender(ctx: Context) -> Any:
     """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
-    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
+    from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 
     cfg = ctx.config
-    return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
+    return SnapshotRecommender(cfg.layout.lance_db, cfg.layout.recommend_snapshot, cfg.layout.catalog)
 
 
 def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
@@ -161,7 +161,7 @@ def live(ctx: Context) -> Any:
     from sidflow_pipeline.hvsc.moves import read_moves
     from sidflow_pipeline.recommend.live import live_feedback
 
-    return live_feedback(ctx.config.data_path / "feedback", moves=read_moves(ctx.config.hvsc_path))
+    return live_feedback(ctx.config.layout.feedback_dir, moves=read_moves(ctx.config.hvsc_path))
 
 
 def resolver(ctx: Context) -> Callable[[str], frozenset[str] | None]:
@@ -234,7 +234,7 @@ def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | Non
     emit_songs(
         fmt,
         [r.to_json() for r in results],
-        hvsc_root=ctx.config.hvsc_root,
+        hvsc_root=ctx.config.layout.hvsc_root,
         payload={"query": query},
         title=f"sidflow recommend — {len(results)} songs",
         columns=_COLUMNS,

@@ -204,7 +204,7 @@ def _noise(seed: int, keys: Iterable[str]) -> np.ndarray:
 
 def database_unreadable(db_path: Path, exc: BaseException, failed: str = "cannot be read") -> DatabaseUnavailable:
     """One line naming the damaged database and the command that rebuilds it."""
-    from sidflow_pipeline.lance.verify import fix_command
+    from sidflow_pipeline.errors import fix_command
 
     first = (str(exc).splitlines() or [""])[0][:160]
     return DatabaseUnavailable(

@@ -45,7 +45,7 @@ from sidflow_pipeline.recommend.engine import (
 )
 from sidflow_pipeline.recommend.filters import Filter, QueryError
 
-__all__ = ["SNAPSHOT_VERSION", "SnapshotRecommender", "database_path", "snapshot_path", "source_stamp", "write_snapshot"]
+__all__ = ["SNAPSHOT_VERSION", "SnapshotRecommender", "source_stamp", "write_snapshot"]
 
 SNAPSHOT_VERSION = 1
 _FLOATS = ("e", "m", "c", "p", "bpm", "duration")
@@ -54,16 +54,6 @@ _STRINGS = ("key", "sid_path", "title", "composer")
 # "More like this" searches the table's similarity column; newer tables call it
 # similarity_vector, older ones audio_vector. The snapshot keeps whichever exists.
 LIKE_COLUMNS = ("similarity_vector", "audio_vector")
-
-
-def snapshot_path(data_path: Path) -> Path:
-    return data_path / "cache" / "recommend-snapshot.npz"
-
-
-def database_path(data_path: Path) -> Path:
-    """``sidflow.lance`` under ``dataPath`` — :func:`sidflow_pipeline.lance.verify.lance_path`
-    without importing it (it brings polars and pyarrow, 0.3 s before the first song)."""
-    return data_path / "sidflow.lance"
 
 
 def source_stamp(db_path: Path, catalog_path: Path | None, table_name: str = "songs") -> str:
