@@ -48,6 +48,8 @@ class LazyGroup(click.Group):
         "master": "sidflow_pipeline.cli.master:master",
         "export-audio": "sidflow_pipeline.cli.export_audio:export_audio",
         "train": "sidflow_pipeline.cli.train:train",
+        "stations": "sidflow_pipeline.cli.stations:stations",
+        "explain": "sidflow_pipeline.cli.stations:explain",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -71,6 +71,7 @@ __all__ = [
     "Recommender",
     "Weights",
     "parse_song_ref",
+    "score_terms",
     "taste_profile",
 ]
 
@@ -511,6 +512,23 @@ def rank(
     order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
     chosen = _diverse(order, vectors, request.diversity, request.limit)
     return chosen, score, song_feedback, user_affinity
+
+
+def score_terms(request: RecommendRequest, keys: list[str], similarity: np.ndarray, song_feedback: np.ndarray,
+                user_affinity: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """The addends of :func:`rank`'s score, by name (``sidflow explain`` shows them).
+
+    Kept beside :func:`rank` so a change to the formula changes both; the tests require
+    that the terms add up to the score ``rank`` gives.
+    """
+    w, x = request.weights, request.exploration
+    noise = 0.25 * x * _noise(request.seed, keys) if x > 0 else np.zeros(len(keys))
+    return {
+        "similarity": w.similarity * np.asarray(similarity, dtype=np.float64),
+        "song_feedback": w.feedback * np.asarray(song_feedback, dtype=np.float64),
+        "user_affinity": w.affinity * (1.0 - x) * np.asarray(user_affinity, dtype=np.float64),
+        "exploration": noise,
+    }
 
 
 def _diverse(order: list[int], vectors: list[tuple[float, ...]], threshold: float, limit: int) -> list[int]:

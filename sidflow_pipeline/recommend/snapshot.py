@@ -47,7 +47,7 @@ from sidflow_pipeline.recommend.filters import Filter, QueryError
 
 __all__ = ["SNAPSHOT_VERSION", "SnapshotRecommender", "database_path", "snapshot_path", "source_stamp", "write_snapshot"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: year (catalog) and timbre (spectral features) for stations and shapes
 _FLOATS = ("e", "m", "c", "p", "bpm", "duration")
 _COUNTS = ("likes", "dislikes", "skips", "plays")
 _STRINGS = ("key", "sid_path", "title", "composer")
@@ -103,7 +103,7 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         names = set(table.schema.names)
         like = next((c for c in LIKE_COLUMNS if c in names), None)
         columns = [*_STRINGS, "song_index", *_FLOATS, *_COUNTS, "rated", "vector", "mood_vector", *([like] if like else [])]
-        data = table.to_arrow().select(columns)
+        data = table.to_arrow().select([*columns, *(["features"] if "features" in names else [])])
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - any failure to read (a Rust panic too) is "corrupt", as in Recommender
@@ -121,6 +121,10 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         width = data.schema.field(name).type.list_size
         arrays[name] = data[name].combine_chunks().flatten().to_numpy().astype(np.float32).reshape(data.num_rows, width)
     arrays["length_ms"] = _lengths(catalog_path, data["sid_path"].to_pylist(), arrays["song_index"])
+    from sidflow_pipeline.recommend.facts import catalog_years, timbre_matrix
+
+    arrays["year"] = catalog_years(catalog_path, data["sid_path"].to_pylist(), arrays["song_index"])
+    arrays["timbre"] = timbre_matrix(data["features"].to_pylist() if "features" in data.column_names else [None] * data.num_rows)
     if out_path is not None:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
