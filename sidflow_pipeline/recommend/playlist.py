@@ -118,7 +118,7 @@ def make_playlist(
         recency = 0.0
         if tuning.recency_boost and year is not None and span is not None and span[1] > span[0]:
             recency = tuning.recency_boost * (year - span[0]) / (span[1] - span[0])
-        parts = {**parts, "recency": recency, "station": station.terms.get(r.key, 0.0) if station else 0.0, "shape": 0.0}
+        parts = {**parts, "recency": recency, "station": station.term(r.key, r.p) if station else 0.0, "shape": 0.0}
         notes = (station.notes[r.key],) if station and r.key in station.notes else ()
         picks.append(Pick(replace(r, score=float(sum(parts.values()))), parts, notes, year=year))
     picks.sort(key=lambda p: (-round(p.rec.score, 12), p.key))

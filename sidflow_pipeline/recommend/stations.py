@@ -98,6 +98,11 @@ class StationPlan:
     terms: Mapping[str, float] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)
     max_heard: int | None = None  # hidden gems: at most this many feedback events per song
+    p_weight: float = 0.0  # hidden gems: the term is p_weight·(p − 4), p the song's own (unrounded) rating
+
+    def term(self, key: str, p: float) -> float:
+        """The station's score term for a song (``p``: its preference rating)."""
+        return self.terms.get(key, 0.0) + (self.p_weight * (p - 4.0) if self.p_weight else 0.0)
 
 
 def _era(text: str) -> Station:
@@ -171,8 +176,8 @@ def resolve_station(station: Station, *, catalog_path: Path, classified_dir: Pat
         rows = [r for r in rows if r["sid_path"].upper().startswith("DEMOS/") or released_by_group(r["released"], r["composer"])]
     keys = frozenset(f"{r['sid_path']}#{r['song_index']}" for r in rows)
     if station.name == "hidden-gems":
-        terms = {f"{r['sid_path']}#{r['song_index']}": HIDDEN_WEIGHT * (float(r["p"]) - 4.0) for r in rows if r["p"] is not None}
-        return StationPlan(station, keys, terms, {k: "hidden gem: model p ≥ 4, heard ≤ 1" for k in keys}, max_heard=HIDDEN_MAX_HEARD)
+        notes = {k: "hidden gem: model p ≥ 4, heard ≤ 1" for k in keys}
+        return StationPlan(station, keys, {}, notes, max_heard=HIDDEN_MAX_HEARD, p_weight=HIDDEN_WEIGHT)
     return StationPlan(station, keys)
 
 
