@@ -1,7 +1,7 @@
 """Classification cost per song: render / features / predict, both render backends,
 core scaling, no-op re-run, against a bare ``sidplayfp`` render as the yardstick.
 
-    .venv/bin/python bench/classify.py [DIR] [--out bench/out/classify.json] [--compare]
+    .venv/bin/python -m bench.classify [DIR] [--out bench/out/classify.json] [--compare]
 
 DIR is a ``C64Music`` tree (default: ``../shared/hvsc-sample/C64Music`` when present,
 else a freshly generated demo collection). The same domain functions as the Dagster
@@ -66,7 +66,7 @@ def _pool_cpu(pool: Any) -> float:
     if pool is None:
         return 0.0
     total = 0.0
-    for process in pool._processes.values():  # noqa: SLF001 - no public accessor
+    for process in pool._processes.values():  # no public accessor
         times = psutil.Process(process.pid).cpu_times()
         total += times.user + times.system
     return total

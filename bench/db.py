@@ -13,7 +13,7 @@ cheapest thing that could answer, to show what LanceDB costs on top.
 
 Targets (issue 6): build ≤ 30 s, recommend p95 ≤ 50 ms.
 
-    .venv/bin/python bench/db.py [--songs 100000] [--queries 300] [--seed 0]
+    .venv/bin/python -m bench.db [--songs 100000] [--queries 300] [--seed 0]
 
 Prints a table and writes ``bench/out/db.json``.
 """
@@ -25,8 +25,6 @@ import json
 import platform
 import resource
 import shutil
-import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -37,14 +35,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sidflow_pipeline.lance.build import build_database
+from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
+from sidflow_pipeline.recommend.filters import MOOD_PRESETS, parse_filters
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sidflow_pipeline.lance.build import build_database  # noqa: E402
-from sidflow_pipeline.lance.synthetic import synthetic_rows  # noqa: E402
-from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest  # noqa: E402
-from sidflow_pipeline.recommend.filters import MOOD_PRESETS, parse_filters  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 TARGET_BUILD_S = 30.0
 TARGET_P95_MS = 50.0

@@ -13,7 +13,7 @@ pipeline worker (one process per core):
 * with ``--compare-tempo`` (default on), the tempo estimators that were considered,
   on the same excerpts and on a 120 BPM click track.
 
-    .venv/bin/python bench/features.py [--count 20] [--repeat 5] [--seconds 30] [--no-compare-tempo]
+    .venv/bin/python -m bench.features [--count 20] [--repeat 5] [--seconds 30] [--no-compare-tempo]
 
 Figures are ``time.process_time`` CPU seconds; results go to ``bench/out/features.json``.
 """
@@ -26,31 +26,29 @@ import os
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_variable] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import resource  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+import soundfile as sf
+from rich.console import Console
+from rich.table import Table
+from threadpoolctl import threadpool_limits
+
+from sidflow_pipeline.features import FEATURE_SET_VERSION, extract_features
+from sidflow_pipeline.features.extract import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sidflow_pipeline.features import FEATURE_SET_VERSION, extract_features  # noqa: E402
-from sidflow_pipeline.features.extract import STAGES  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 WAV_DIR = OUT / "features-wav"
 SAMPLE = (ROOT / ".." / "shared" / "hvsc-sample" / "C64Music").resolve()
@@ -161,9 +159,8 @@ def collect_excerpts(count: int, seconds: int, console: Console) -> list[dict[st
 
 def measure_warmup(wav: Path) -> dict[str, float]:
     """One-time costs of a fresh worker process, measured in a clean interpreter."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-c", WARMUP_SCRIPT, str(wav)], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", WARMUP_SCRIPT, str(wav)], capture_output=True, text=True, check=True, cwd=ROOT
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 

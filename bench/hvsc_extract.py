@@ -5,7 +5,7 @@ deterministic archive of the same shape — many 1–8 KB files of partly compre
 bytes in a MUSICIANS/GAMES/DEMOS tree — once into ``bench/out/`` and then times
 extraction with each available tool.
 
-    .venv/bin/python bench/hvsc_extract.py [--size-mb 64] [--repeat 3] [--out bench/out/hvsc_extract.json]
+    .venv/bin/python -m bench.hvsc_extract [--size-mb 64] [--repeat 3] [--out bench/out/hvsc_extract.json]
 
 Figures: uncompressed MiB per wall second, wall and CPU seconds (median of the runs).
 CPU above wall means more than one core was busy. The "decode only" rows decompress
@@ -23,10 +23,9 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,10 @@ import py7zr
 from rich.console import Console
 from rich.table import Table
 
+from sidflow_pipeline.hvsc.archive import safe_extract
+from sidflow_pipeline.hvsc.download import sha256_file
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sidflow_pipeline.hvsc.archive import safe_extract  # noqa: E402
-from sidflow_pipeline.hvsc.download import sha256_file  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 SEED = 6502
 # Share of each file that is incompressible (code, samples); the rest repeats earlier
@@ -176,7 +173,7 @@ def _tool_version(tool: str) -> str:
         return "unknown"
     for line in text.splitlines():
         if "7-Zip" in line:
-            return line.split(" : ")[0].strip()  # "7-Zip [64] 16.02 : Copyright ..." 
+            return line.split(" : ")[0].strip()  # "7-Zip [64] 16.02 : Copyright ..."
     return "unknown"
 
 

@@ -60,9 +60,9 @@ from sidflow_pipeline.classify.analyse import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.cli.recommend import build_request
 from sidflow_pipeline.config import load_config
+from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.feedback.aggregate import aggregate_events
 from sidflow_pipeline.feedback.log import append_event, read_events
-from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.recommend import engine
 from sidflow_pipeline.recommend.engine import Weights

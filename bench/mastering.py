@@ -9,7 +9,7 @@ warm-up, and reports wall seconds per minute of audio (median over signals):
 * baseline, in the same run: loudness normalisation alone (measure with pyloudnorm,
   apply one gain) — what a player without mastering would do at the least.
 
-    .venv/bin/python bench/mastering.py [--minutes 3]
+    .venv/bin/python -m bench.mastering [--minutes 3]
 
 Prints a table and writes ``bench/out/mastering.json``.
 """
@@ -21,7 +21,6 @@ import json
 import platform
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,14 +29,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sidflow_pipeline.mastering.dsp import apply_profile
+from sidflow_pipeline.mastering.fingerprint import fingerprint, integrated_loudness_lufs
+from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
+from sidflow_pipeline.mastering.signals import make_signal
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from sidflow_pipeline.mastering.dsp import apply_profile  # noqa: E402
-from sidflow_pipeline.mastering.fingerprint import fingerprint, integrated_loudness_lufs  # noqa: E402
-from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile  # noqa: E402
-from sidflow_pipeline.mastering.signals import make_signal  # noqa: E402
-
 OUT = ROOT / "bench" / "out"
 SR = 44100
 
@@ -47,7 +44,7 @@ def _normalise_only(audio: np.ndarray, target: float) -> np.ndarray:
     return audio * 10 ** (gain_db / 20)
 
 
-def _timed(func, *args) -> float:  # noqa: ANN001
+def _timed(func, *args) -> float:
     started = time.perf_counter()
     func(*args)
     return time.perf_counter() - started

@@ -19,7 +19,7 @@ every figure stands beside its baseline *measured in the same run*:
 | CLI start-up s per command (median of 5) | ``python -c pass`` |
 | peak memory per benchmark | — |
 
-    .venv/bin/python bench/run_all.py [--quick] [--no-readme]
+    .venv/bin/python -m bench.run_all [--quick] [--no-readme]
 
 ``--quick`` uses smaller inputs (for a smoke test); the README table is rewritten
 between the ``bench:start`` / ``bench:end`` markers unless ``--no-readme``.
@@ -71,7 +71,7 @@ def collect(quick: bool) -> dict[str, Any]:
     peaks: dict[str, float] = {}
     walls: dict[str, float] = {}
 
-    walls["classify"], peaks["classify"] = run("classification", ["bench/classify.py", "--compare", "--out", str(OUT / "classify.json")])
+    walls["classify"], peaks["classify"] = run("classification", ["-m", "bench.classify", "--compare", "--out", str(OUT / "classify.json")])
     classify = _load("classify.json")
     by_label = {r["label"]: r for r in classify["results"]}
     cores = classify["machine"]["cpus"]
@@ -125,7 +125,7 @@ def collect(quick: bool) -> dict[str, Any]:
         }
     )
 
-    features_args = ["bench/features.py", "--count", "6" if quick else "20", "--repeat", "1" if quick else "3", "--no-compare-tempo"]
+    features_args = ["-m", "bench.features", "--count", "6" if quick else "20", "--repeat", "1" if quick else "3", "--no-compare-tempo"]
     walls["features"], peaks["features"] = run("feature extraction", features_args)
     features = _load("features.json")
     warmup = features["warmup_s"]
@@ -139,7 +139,7 @@ def collect(quick: bool) -> dict[str, Any]:
         }
     )
 
-    extract_args = ["bench/hvsc_extract.py", "--size-mb", "16" if quick else "64", "--repeat", "1" if quick else "3"]
+    extract_args = ["-m", "bench.hvsc_extract", "--size-mb", "16" if quick else "64", "--repeat", "1" if quick else "3"]
     walls["hvsc_extract"], peaks["hvsc_extract"] = run("HVSC extraction", extract_args)
     extract = {r["tool"]: r for r in _load("hvsc_extract.json")["results"] if r.get("installed")}
     cli = extract.get("7z x") or extract.get("7zz x")
@@ -152,7 +152,7 @@ def collect(quick: bool) -> dict[str, Any]:
         }
     )
 
-    db_args = ["bench/db.py", "--songs", "20000" if quick else "100000", "--queries", "100" if quick else "300"]
+    db_args = ["-m", "bench.db", "--songs", "20000" if quick else "100000", "--queries", "100" if quick else "300"]
     walls["db"], peaks["db"] = run("LanceDB build + recommend", db_args)
     db = _load("db.json")
     rows.append(
@@ -193,7 +193,7 @@ def collect(quick: bool) -> dict[str, Any]:
 
     mastering_script = ROOT / "bench" / "mastering.py"
     if mastering_script.is_file():
-        walls["mastering"], peaks["mastering"] = run("mastering", ["bench/mastering.py", *(["--minutes", "1"] if quick else [])])
+        walls["mastering"], peaks["mastering"] = run("mastering", ["-m", "bench.mastering", *(["--minutes", "1"] if quick else [])])
         mastering = _load("mastering.json")
         rows.append(
             {
@@ -205,7 +205,7 @@ def collect(quick: bool) -> dict[str, Any]:
         )
     startup_script = ROOT / "bench" / "startup.py"
     if startup_script.is_file():
-        walls["startup"], peaks["startup"] = run("CLI start-up", ["bench/startup.py", "--out", str(OUT / "startup.json")])
+        walls["startup"], peaks["startup"] = run("CLI start-up", ["-m", "bench.startup", "--out", str(OUT / "startup.json")])
         startup = _load("startup.json")
         floor = next(c for c in startup["commands"] if c["command"] == "python -c pass")
         for command in startup["commands"]:
@@ -240,7 +240,7 @@ def _fmt(value: Any) -> str:
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Measured {report['when']} on {report['machine']['cpus']} cores, Python {report['machine']['python']}"
-        f" (`.venv/bin/python bench/run_all.py`{' --quick' if report['quick'] else ''}):",
+        f" (`.venv/bin/python -m bench.run_all`{' --quick' if report['quick'] else ''}):",
         "",
         "| measure | value | baseline (same run) |",
         "|---|---:|---|",

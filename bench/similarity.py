@@ -163,8 +163,8 @@ def through_lancedb(
 ) -> dict[str, float]:
     """The same measurement through ``build_database`` + ``Recommender``, the request built
     by the CLI's own ``build_request`` (``None`` = the CLI's default for ``--like``)."""
-    from sidflow_pipeline.cli.recommend import build_request
     from sidflow_pipeline.classify.classified import classify_rows
+    from sidflow_pipeline.cli.recommend import build_request
     from sidflow_pipeline.lance.build import build_database
     from sidflow_pipeline.recommend.engine import Recommender
 

@@ -20,7 +20,7 @@ them. ``--config PATH`` times an existing project instead (its database must be 
 ``play`` plays through sidplayfp into ALSA's null device (a HOME with an
 ``.asoundrc``), and is skipped without sidplayfp.
 
-    .venv/bin/python bench/startup.py [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
+    .venv/bin/python -m bench.startup [--config .sidflow.json | --keep DIR] [--songs 240] [--runs 5] [--out bench/out/startup.json]
 
 Prints a table and writes JSON (default ``bench/out/startup.json``); exits 1 when a
 command misses its target.
@@ -70,8 +70,8 @@ def build_project(dest: Path, songs: int) -> Path:
     from sidflow_pipeline.catalog.catalog import build_catalog, iter_sid_files, write_catalog
     from sidflow_pipeline.demo.collection import write_demo_collection
     from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
-    from sidflow_pipeline.lance.synthetic import synthetic_rows
     from sidflow_pipeline.sid.header import read_sid
+    from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
     root = write_demo_collection(dest / "hvsc").root
     originals = list(iter_sid_files(root))

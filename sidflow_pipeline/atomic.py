@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "recover_interrupted_swap",
-    "swap_directory",
     "DiskWriteError",
     "append_json_line",
     "atomic_move",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "recover_interrupted_swap",
+    "swap_directory",
     "write_all",
 ]
 

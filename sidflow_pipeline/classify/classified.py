@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.classify.analyse import dumps_row
 from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor, check_feature_sets
-from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.ratings.tags import Rating
 
 __all__ = ["auto_tags", "classify_rows", "write_auto_tags"]

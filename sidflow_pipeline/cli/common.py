@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
     from sidflow_pipeline.config import SidflowConfig
 
 __all__ = [
-    "say_pending",
     "PENDING_MODEL",
     "TERMINATING",
     "Context",
@@ -30,6 +29,7 @@ __all__ = [
     "pass_ctx",
     "raise_on_terminating_signals",
     "resolve_song_arg",
+    "say_pending",
     "user_errors",
 ]
 

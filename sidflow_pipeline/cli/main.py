@@ -465,7 +465,14 @@ def rate(
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
     from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe, saved_rating
-    from sidflow_pipeline.ratings.tags import Rating, TagsError, tags_path_for, undo_journal_for, undo_last, write_rating
+    from sidflow_pipeline.ratings.tags import (
+        Rating,
+        TagsError,
+        tags_path_for,
+        undo_journal_for,
+        undo_last,
+        write_rating,
+    )
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 

@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from sidflow_pipeline.cli.common import Context, FiniteFloatRange, console, fail, pass_ctx, user_errors
-from sidflow_pipeline.cli.output import Column, emit_json, emit_jsonl, emit_songs, format_option, length_text, print_table
+from sidflow_pipeline.cli.output import (
+    Column,
+    emit_json,
+    emit_jsonl,
+    emit_songs,
+    format_option,
+    length_text,
+    print_table,
+)
 from sidflow_pipeline.cli.stations import Playlist, explain_table, playlist_options
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,

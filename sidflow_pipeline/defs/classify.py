@@ -17,9 +17,8 @@ import polars as pl
 
 from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
-from sidflow_pipeline.classify.predict import FeatureSetMismatchError
-from sidflow_pipeline.training.model import ModelError, load_predictor
 from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
+from sidflow_pipeline.classify.predict import FeatureSetMismatchError
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
@@ -28,6 +27,7 @@ from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all
 from sidflow_pipeline.sid.engine import EngineUnavailable
 from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 from sidflow_pipeline.sid.workers import WorkerStartError
+from sidflow_pipeline.training.model import ModelError, load_predictor
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
 # A backfill of many sections may run as one run (the README's run command does, with

@@ -10,12 +10,11 @@ and requests a run only when there is one.
 
 import dagster as dg
 
-from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
-from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
-from sidflow_pipeline.hvsc.sync import SyncError, installed_version, sync_collection
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-
+from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
+from sidflow_pipeline.hvsc.sync import SyncError, installed_version, sync_collection
+from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 
 
 @dg.asset(

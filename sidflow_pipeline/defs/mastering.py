@@ -31,12 +31,12 @@ from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
 from sidflow_pipeline.mastering.update import validate_profile
 
 
-def _dirs(sidflow: SidflowConfigResource):  # noqa: ANN202 - (profiles, feedback) paths
+def _dirs(sidflow: SidflowConfigResource):  # (profiles, feedback) paths
     config = sidflow.load()
     return config.data_path / "profiles", config.data_path / "mastering-feedback"
 
 
-def _ratings_digest(feedback_dir) -> str:  # noqa: ANN001
+def _ratings_digest(feedback_dir) -> str:
     path = feedback_dir / RATINGS_FILE
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
 

@@ -17,11 +17,9 @@ from sidflow_pipeline.demo.collection import (
     iter_demo_songs,
     write_demo_collection,
     write_demo_mirror,
-    write_generated_collection,
     write_mirror,
 )
 from sidflow_pipeline.demo.spec import DemoSong, SongSpec, TuneSpec, VoiceSpec
-from sidflow_pipeline.demo.tunes import random_song_specs
 
 __all__ = [
     "DemoReport",
@@ -34,9 +32,7 @@ __all__ = [
     "build_update_archive_tree",
     "demo_songs",
     "iter_demo_songs",
-    "random_song_specs",
     "write_demo_collection",
     "write_demo_mirror",
-    "write_generated_collection",
     "write_mirror",
 ]

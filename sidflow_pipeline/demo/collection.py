@@ -37,7 +37,6 @@ from sidflow_pipeline.demo.tunes import (
     games_range,
     random_song,
     random_tune,
-    random_tunes,
     with_extra_song,
 )
 from sidflow_pipeline.sid.header import parse_sid, rewrite_header
@@ -65,7 +64,6 @@ __all__ = [
     "update_script_text",
     "write_demo_collection",
     "write_demo_mirror",
-    "write_generated_collection",
     "write_mirror",
 ]
 
@@ -623,21 +621,3 @@ def iter_demo_songs(version: int | None = None) -> Iterator[DemoSong]:
 def demo_songs(version: int | None = None) -> dict[tuple[str, int], DemoSong]:
     """:func:`iter_demo_songs` keyed by (relative path, song index) for joins."""
     return {(s.path, s.song_index): s for s in iter_demo_songs(version)}
-
-
-def write_generated_collection(dest: Path, count: int, seed: int) -> ReleaseInfo:
-    """A larger generated collection (``count`` songs, seeded) as ``dest/C64Music/``,
-    with Songlengths.md5, STIL.txt and HVSC.txt, for training and load tests. Its
-    designs are :func:`~sidflow_pipeline.demo.tunes.random_song_specs` (same seed)."""
-    root = Path(dest) / "C64Music"
-    _replace_demo_tree(root)
-    root.mkdir(parents=True)
-    files = {
-        p: ReleaseFile(replace(t, stil=(StilText(comment=f"Generated, seed {seed}."),)))
-        for p, t in random_tunes(count, seed).items()
-    }
-    members = {p: f.data() for p, f in files.items()}
-    members.update(_documents(1, files))
-    total = _write_members(root, members)
-    sid_bytes = sum(len(f.data()) for f in files.values())
-    return ReleaseInfo(1, root, len(files), sum(len(f.tune.songs) for f in files.values()), total, sid_bytes)

@@ -1,12 +1,13 @@
-"""The demo tunes: the hand-designed default set and a seeded generator for more.
+"""The demo tunes: the hand-designed default set and the seeded song generator.
 
 The default set (release 1 of the demo collection) spans every design axis on
 purpose — slow→fast, quiet→loud, dark→bright, sparse→dense, 1–3 voices, each
 waveform, 6581/8580, PAL/NTSC, 1–4 subtunes — and contains "study" files whose
 subtunes differ in exactly one parameter, so a test can attribute a change in a
 measured feature to one design change. The generator draws the same parameters at
-random (from a fixed seed) for a larger, varied collection to train and test the
-classifier on.
+random (from a fixed seed): the updates of the demo mirror add such tunes, and the
+tests build larger, varied collections from it
+(``sidflow_pipeline_tests/demo/generated.py``).
 
 Composers, groups and titles are invented; none of these tunes exist in HVSC.
 """
@@ -22,7 +23,6 @@ from sidflow_pipeline.demo.spec import (
     DARK_UP_TO_CUTOFF,
     FRAME_RATE,
     Clock,
-    DemoSong,
     FilterMode,
     SidModel,
     SongSpec,
@@ -42,14 +42,12 @@ __all__ = [
     "PITCH_REFERENCE_TEMPO",
     "base_tunes",
     "design_song",
-    "random_song_specs",
     "random_tune",
-    "random_tunes",
 ]
 
 PITCH_REFERENCE_PATH = "MUSICIANS/D/Demo_Composer/Pitch_Reference.sid"
 # One note per second (50 PAL frames): A4, E5, A3, C5, G4, D5, F#4, B4.
-PITCH_REFERENCE_NOTES: tuple[int, ...] = tuple(note_number(n) for n in "A4 E5 A3 C5 G4 D5 F#4 B4".split())
+PITCH_REFERENCE_NOTES: tuple[int, ...] = tuple(note_number(n) for n in ["A4", "E5", "A3", "C5", "G4", "D5", "F#4", "B4"])
 PITCH_REFERENCE_TEMPO = 50
 
 
@@ -946,48 +944,6 @@ def random_tune(rng: Rng, name: str, author: str, released: str, songs: int) -> 
         random_song(rng.fork(i), name if songs == 1 else f"{name} #{i + 1}", clock, model) for i in range(songs)
     )
     return TuneSpec(name, author, released, specs, clock=clock, sid_model=model)
-
-
-def random_tunes(count: int, seed: int) -> dict[str, TuneSpec]:
-    """At least ``count`` songs in files of 1–4 subtunes, laid out like HVSC
-    (``MUSICIANS/<L>/<Composer>/``, ``GAMES/``, ``DEMOS/``); path → tune."""
-    rng = Rng(seed)
-    composers = [fictional_composer(rng) for _ in range(max(3, count // 12))]
-    tunes: dict[str, TuneSpec] = {}
-    songs = 0
-    while songs < count:
-        n = min(rng.randint(1, 4), count - songs)
-        title = fictional_title(rng)
-        file = title.replace(" ", "_")
-        kind = rng.random()
-        if kind < 0.7:
-            folder, author = rng.choice(composers)
-            directory = f"MUSICIANS/{folder[0].upper()}/{folder}"
-        elif kind < 0.85:
-            author = rng.choice(composers)[1]
-            directory = "GAMES/" + games_range(file)
-        else:
-            author = "<?>" if rng.random() < 0.5 else rng.choice(composers)[1]
-            directory = "DEMOS/UNKNOWN" if author == "<?>" else "DEMOS/A-F"
-        path = f"{directory}/{file}.sid"
-        suffix = 2
-        while path in tunes:
-            path = f"{directory}/{file}_{suffix}.sid"
-            suffix += 1
-        year = 1983 + rng.randint(0, 12)
-        tunes[path] = random_tune(
-            rng.fork(len(tunes)), title, author, f"{year} {author if author != '<?>' else '<?>'}"[:32], n
-        )
-        songs += n
-    return tunes
-
-
-def random_song_specs(count: int, seed: int) -> list[DemoSong]:
-    """``count`` generated songs with their paths (see :func:`random_tunes`)."""
-    out: list[DemoSong] = []
-    for path, tune in sorted(random_tunes(count, seed).items()):
-        out.extend(DemoSong(path, i + 1, tune, song) for i, song in enumerate(tune.songs))
-    return out
 
 
 def with_extra_song(tune: TuneSpec, song: SongSpec) -> TuneSpec:

@@ -121,11 +121,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OVERALL_FEATURES",
-    "TRACE_FEATURE_NAMES",
-    "VOICE_FEATURES",
     "SKETCH_BUCKETS",
     "SKETCH_FAMILIES",
+    "TRACE_FEATURE_NAMES",
     "TRACE_GROUPS",
+    "VOICE_FEATURES",
     "missing_trace_features",
     "sketch_family",
     "sketch_from_file",

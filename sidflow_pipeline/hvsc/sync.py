@@ -32,7 +32,6 @@ from sidflow_pipeline.atomic import (
     recover_interrupted_swap,
     swap_directory,
 )
-from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import (
     DiscoveryError,
@@ -40,6 +39,7 @@ from sidflow_pipeline.hvsc.discovery import (
     discover_releases,
 )
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
+from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
 from sidflow_pipeline.hvsc.update_script import (
     HvsScriptError,
     apply_update_script,

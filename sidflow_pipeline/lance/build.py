@@ -196,7 +196,7 @@ def build_database(
     except (KeyboardInterrupt, SystemExit):
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    except BaseException as exc:  # noqa: BLE001 - lance raises OSError, RuntimeError or a Rust panic
+    except BaseException as exc:  # lance raises OSError, RuntimeError or a Rust panic
         shutil.rmtree(staging, ignore_errors=True)
         reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         raise DatabaseBuildError(f"{db_path}: database build failed ({reason}); the previous database is unchanged") from exc

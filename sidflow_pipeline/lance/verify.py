@@ -108,7 +108,7 @@ def lance_status(config: SidflowConfig) -> LanceStatus:
         )
     try:
         count = _read_all_rows(lance_path(config))
-    except Exception as exc:  # noqa: BLE001 - any failure to read is "corrupt" to the user
+    except Exception as exc:  # any failure to read is "corrupt" to the user
         reason = str(exc).splitlines()[0][:120] if str(exc) else ""
         return LanceStatus(
             "corrupt",

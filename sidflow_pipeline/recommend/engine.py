@@ -241,7 +241,7 @@ class Recommender:
             return query()
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - pyo3 panics derive from BaseException
+        except BaseException as exc:  # pyo3 panics derive from BaseException
             raise database_unreadable(self.db_path, exc) from exc
 
     def song(self, sid_path: str, song_index: int) -> dict[str, Any] | None:

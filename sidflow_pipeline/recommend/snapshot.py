@@ -106,7 +106,7 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         data = table.to_arrow().select([*columns, *(["features"] if "features" in names else [])])
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:  # noqa: BLE001 - any failure to read (a Rust panic too) is "corrupt", as in Recommender
+    except BaseException as exc:  # any failure to read (a Rust panic too) is "corrupt", as in Recommender
         raise database_unreadable(db_path, exc) from exc
     arrays: dict[str, np.ndarray] = {"stamp": np.array(stamp), "like_column": np.array(like or "")}
     for name in _STRINGS:

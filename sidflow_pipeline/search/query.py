@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["FIELDS", "Sql", "SearchQueryError", "parse_query", "to_sql"]
+__all__ = ["FIELDS", "SearchQueryError", "Sql", "parse_query", "to_sql"]
 
 
 class SearchQueryError(ValueError):

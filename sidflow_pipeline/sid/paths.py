@@ -75,7 +75,7 @@ def collection_paths(hvsc_root: Path, catalog: Path | None = None) -> list[str]:
 
             column = pq.read_table(catalog, columns=["sid_path"]).column("sid_path").to_pylist()
             return sorted({str(p).lstrip("/") for p in column if p})
-        except Exception:  # noqa: BLE001 - a damaged catalog only loses the suggestions' source
+        except Exception:  # a damaged catalog only loses the suggestions' source
             pass
     found: list[str] = []
     if hvsc_root.is_dir():

@@ -90,8 +90,8 @@ class TrainingData:
 def load_training_data(config: SidflowConfig) -> TrainingData:
     """Features (``features/*.jsonl``), manual ratings and the feedback log → samples."""
     from sidflow_pipeline.classify.analyse import read_jsonl_rows
-    from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.ratings.tags import load_all_tags
 
     features: dict[tuple[str, int], dict[str, float]] = {}

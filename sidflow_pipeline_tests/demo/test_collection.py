@@ -33,14 +33,13 @@ from sidflow_pipeline.demo.collection import (
     update_script_text,
     write_demo_collection,
     write_demo_mirror,
-    write_generated_collection,
     write_mirror,
 )
-from sidflow_pipeline.demo.tunes import random_song_specs
 from sidflow_pipeline.hvsc.update_script import apply_update_script, load_update_script
 from sidflow_pipeline.sid.header import parse_sid, rewrite_header
 from sidflow_pipeline.sid.songlengths import load_songlengths
 from sidflow_pipeline.sid.stil import load_stil
+from sidflow_pipeline_tests.demo.generated import random_song_specs, write_generated_collection
 
 
 def snapshot(root: Path) -> dict[str, bytes | None]:

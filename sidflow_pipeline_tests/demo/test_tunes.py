@@ -52,10 +52,9 @@ from sidflow_pipeline.demo.tunes import (
     base_tunes,
     design_song,
     games_range,
-    random_song_specs,
-    random_tunes,
 )
 from sidflow_pipeline.sid.header import parse_sid
+from sidflow_pipeline_tests.demo.generated import random_song_specs, random_tunes
 
 # ------------------------------------------------------------------ compose
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.lance.build import DatabaseBuildError, build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline_tests.faults.helpers import assert_one_line_error, collection, snapshot
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def _build(db: Path, count: int = 60, seed: int = 3) -> None:

@@ -19,8 +19,8 @@ import pytest
 from sidflow_pipeline.config import load_config
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.radio.session import latest_session
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
 needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="needs sidplayfp")

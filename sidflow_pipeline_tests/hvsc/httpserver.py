@@ -83,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "HvscTestMirror/1.0"
     state: _State  # set on the subclass built per server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
         pass  # keep pytest output clean; the request log is in state.records
 
     def do_HEAD(self) -> None:

@@ -24,7 +24,7 @@ from sidflow_pipeline.hvsc.download import (
     sha256_file,
     short_reason,
 )
-from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port, hvsc_mirror  # noqa: F401 - fixture
+from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port  # fixture
 
 NAME = "HVSC_80-all-of-them.7z"
 FAST = {"backoff_factor": 0.01, "backoff_max": 0.05, "retry_after_max": 0.05}

@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 
 from sidflow_pipeline.cli.common import Context
 from sidflow_pipeline.cli.master import master
-from sidflow_pipeline.mastering.fingerprint import fingerprint_file
 from sidflow_pipeline.mastering.analyze import STEPS
+from sidflow_pipeline.mastering.fingerprint import fingerprint_file
 from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
 from sidflow_pipeline.mastering.ratings import append_rating, timestamp
 from sidflow_pipeline_tests.mastering.synthetic import SR, studio_like

@@ -47,7 +47,7 @@ def _exported(dest: Path) -> list[Path]:
     return files
 
 
-def test_a_temp_folder_on_another_filesystem(playlist: tuple[Path, Path], tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_temp_folder_on_another_filesystem(playlist: tuple[Path, Path], tmp_path: Path, monkeypatch) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or not os.access(shm, os.W_OK) or shm.stat().st_dev == tmp_path.stat().st_dev:
         pytest.skip("needs /dev/shm on a filesystem other than the test's temp folder")
@@ -62,7 +62,7 @@ def test_a_temp_folder_on_another_filesystem(playlist: tuple[Path, Path], tmp_pa
 
 
 def test_a_rename_refused_with_exdev_falls_back_to_a_copy(
-    playlist: tuple[Path, Path], tmp_path: Path, monkeypatch  # noqa: ANN001
+    playlist: tuple[Path, Path], tmp_path: Path, monkeypatch
 ) -> None:
     config, m3u = playlist
     dest = tmp_path / "dest"
@@ -84,7 +84,7 @@ def test_a_rename_refused_with_exdev_falls_back_to_a_copy(
     assert read_audio(flac)[1] == 44100
 
 
-def test_a_write_error_in_dest_is_one_line(playlist: tuple[Path, Path], tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_write_error_in_dest_is_one_line(playlist: tuple[Path, Path], tmp_path: Path, monkeypatch) -> None:
     config, m3u = playlist
     dest = tmp_path / "dest"
 

@@ -22,10 +22,10 @@ from sidflow_pipeline.config import load_config
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
 from sidflow_pipeline.feedback.log import read_events
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.mastering.profiles import load_profile
 from sidflow_pipeline.radio.queue import QueueItem
 from sidflow_pipeline.radio.session import RadioSession, latest_session
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
 SONG_MS = 20_000

@@ -8,11 +8,11 @@ import pexpect
 
 from sidflow_pipeline.demo.collection import demo_songs
 from sidflow_pipeline_tests.processes import player_pid
-from sidflow_pipeline_tests.radio.test_play import _song, _spawn, needs_sidplayfp, radio  # noqa: F401 - the fixture
+from sidflow_pipeline_tests.radio.test_play import _song, _spawn, needs_sidplayfp  # the fixture
 
 
 @needs_sidplayfp
-def test_where_keeps_the_radio_to_the_search(radio: tuple[Path, Path]) -> None:  # noqa: F811
+def test_where_keeps_the_radio_to_the_search(radio: tuple[Path, Path]) -> None:
     config, home = radio
     files: dict[str, int] = {}
     for sid_path, _song_index in demo_songs(1):

@@ -19,7 +19,6 @@ from sidflow_pipeline.ratings.session import KeyInput
 from sidflow_pipeline_tests.processes import gone, null_audio_home, player_pid, spawn_sidflow
 
 
-
 @pytest.fixture()
 def collection(tmp_path: Path) -> tuple[Path, Path]:
     write_demo_collection(tmp_path / "hvsc", version=1)

@@ -17,7 +17,7 @@ import polars as pl
 
 from sidflow_pipeline.catalog.catalog import CATALOG_SCHEMA
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 COUNT = 60
 COMPOSERS = ("Alpha Ann", "Beta Bob", "Gamma Gus", "Delta Dee")

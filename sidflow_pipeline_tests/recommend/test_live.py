@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.feedback.log import append_event
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 from sidflow_pipeline.recommend.live import DISLIKE_DAYS, live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline_tests.faults.helpers import put_sid
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def _build(db: Path, rows: list[dict[str, Any]]) -> None:

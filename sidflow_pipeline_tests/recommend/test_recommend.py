@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import DatabaseUnavailable, Recommender, RecommendRequest, parse_song_ref
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,
@@ -22,6 +21,7 @@ from sidflow_pipeline.recommend.filters import (
     parse_filters,
     parse_vector,
 )
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def _build(db: Path, rows: list[dict[str, Any]], aggregates: dict | None = None) -> None:

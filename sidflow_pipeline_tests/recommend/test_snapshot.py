@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from sidflow_pipeline.lance.build import build_database
-from sidflow_pipeline.lance.synthetic import synthetic_rows
 from sidflow_pipeline.recommend.engine import DatabaseUnavailable, Recommender, RecommendRequest
 from sidflow_pipeline.recommend.filters import QueryError, parse_filters
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
+from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
 
 def test_same_lists_as_lancedb_on_random_requests(tmp_path: Path) -> None:

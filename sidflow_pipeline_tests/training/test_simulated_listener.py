@@ -19,9 +19,9 @@ from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, cl
 from sidflow_pipeline.defs.feedback import feedback_aggregates, feedback_events, sidflow_lance
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.defs.training import rating_model
-from sidflow_pipeline.demo.collection import write_generated_collection
 from sidflow_pipeline.ratings.tags import Rating, write_rating
 from sidflow_pipeline.training.train import read_training_log
+from sidflow_pipeline_tests.demo.generated import write_generated_collection
 from sidflow_pipeline_tests.training.listener import Listener
 
 pytestmark = pytest.mark.slow
@@ -114,5 +114,5 @@ def test_simulated_listener(tmp_path: Path) -> None:
     again = read_training_log(data / "training" / "training-log.jsonl")[-1]
     # … which is not better than the published one, so it is kept (and the job still succeeds).
     assert again["metrics"] == entry["metrics"] and not again["published"] and "not better than the current model" in again["reason"]
-    print(f"\nheld-out MAE model/baseline: " + ", ".join(f"{d} {entry['metrics'][d]['mae']:.3f}/{entry['baseline'][d]['mae']:.3f}" for d in "emcp"))
+    print("\nheld-out MAE model/baseline: " + ", ".join(f"{d} {entry['metrics'][d]['mae']:.3f}/{entry['baseline'][d]['mae']:.3f}" for d in "emcp"))
     print(f"recommendation taste before {before:.3f} → after {after:.3f}; unrated {before_new:.3f} → {after_new:.3f}")

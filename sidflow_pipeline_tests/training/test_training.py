@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from sidflow_pipeline.config import load_config
-from sidflow_pipeline.feedback.log import FeedbackEvent, append_event
 from sidflow_pipeline.features import FEATURE_SET_VERSION
+from sidflow_pipeline.feedback.log import FeedbackEvent, append_event
 from sidflow_pipeline.ratings.tags import Rating
 from sidflow_pipeline.training.model import (
     MODEL_METADATA,
