@@ -83,7 +83,16 @@ class RecommendConfig(_Strict):
     exploration_factor: float = Field(default=0.2, alias="explorationFactor", ge=0.0, le=1.0)
     discovery_sessions: int = Field(default=5, alias="discoverySessions", ge=0)
     stations: list[str] = Field(
-        default_factory=lambda: ["chip:6581", "chip:8580", "chip:multi", "era:1982..1989", "era:1990..1999", "games", "demos", "hidden-gems"]
+        default_factory=lambda: [
+            "chip:6581",
+            "chip:8580",
+            "chip:multi",
+            "era:1982..1989",
+            "era:1990..1999",
+            "games",
+            "demos",
+            "hidden-gems",
+        ]
     )
     playlist_length: int = Field(default=50, alias="playlistLength", ge=1, le=10_000)
 

@@ -156,8 +156,7 @@ def play(
         fail(f"{exc}; the queue can still be saved with --export FILE --export-only")
     if session is None:
         session = RadioSession.new(sessions, query, queue)
-        source = " ".join(["play", *(f"--{k.replace('_', '-')} {v}" for k, v in sorted(playlist.query().items()) if k in ("station", "shape"))])
-        playlist.record(ctx, session.id, source, [item.key for item in queue])
+        playlist.record(ctx, session.id, [item.key for item in queue])
     wav_player = None
     if mastered:
         from sidflow_pipeline.radio.master import WavPlayerNotFound, find_wav_player

@@ -23,15 +23,21 @@ _OPTION_NAMES = ("station", "shape", "path", "flow", "coherent", "explain", "k",
 
 def playlist_options(func: Any) -> Any:
     """The station / shape / tuning / explain options of `recommend` and `play`."""
+    station_help = "A station: chip:6581|8580|multi, era:A..B, games, demos, hidden-gems, composer:NAME (sidflow stations)."
     options = [
-        click.option("--station", metavar="NAME", help="A station: chip:6581|8580|multi, era:A..B, games, demos, hidden-gems, composer:NAME (sidflow stations)."),
-        click.option("--shape", type=click.Choice(["ramp-up", "ramp-down", "arc"]), help="Order by energy: rising, falling, or up then down."),
+        click.option("--station", metavar="NAME", help=station_help),
+        click.option("--shape", type=click.Choice(["ramp-up", "ramp-down", "arc"]),
+                     help="Order by energy: rising, falling, or up then down."),
         click.option("--path", "path", type=click.Choice(["simple-to-complex"]), help="Order by complexity, simple first."),
-        click.option("--flow", type=click.Choice(["bpm"]), help="Each next song within ±10 BPM where the pool allows (else the closest, said)."),
+        click.option("--flow", type=click.Choice(["bpm"]),
+                     help="Each next song within ±10 BPM where the pool allows (else the closest, said)."),
         click.option("--coherent", type=click.Choice(["timbre"]), help="Each next song a spectral neighbour of the previous."),
-        click.option("--explain", is_flag=True, help="Show each song's score parts (similarity, feedback, affinity, exploration, recency, station, shape)."),
-        click.option("--k", "k", type=click.IntRange(1, 100_000), default=None, help="Candidates rescored for stations, shapes and exploration [config recommend.k: 100]."),
-        click.option("--recency-boost", type=FiniteFloatRange(0.0, 10.0), default=None, help="Weight of the release year (newer first) [config: 0.0]."),
+        click.option("--explain", is_flag=True,
+                     help="Show each song's score parts (similarity, feedback, affinity, exploration, recency, station, shape)."),
+        click.option("--k", "k", type=click.IntRange(1, 100_000), default=None,
+                     help="Candidates rescored for stations, shapes and exploration [config recommend.k: 100]."),
+        click.option("--recency-boost", type=FiniteFloatRange(0.0, 10.0), default=None,
+                     help="Weight of the release year (newer first) [config: 0.0]."),
         click.option("--exploration-rate", type=FiniteFloatRange(0.0, 1.0), default=None,
                      help="Share of the list given to lower-ranked songs not surfaced lately [config: 0.1; 0 with --like]."),
     ]  # fmt: skip
@@ -83,7 +89,11 @@ class Playlist:
 
     def query(self) -> dict[str, Any]:
         """What the options were, for the JSON ``query`` and the exports."""
-        out: dict[str, Any] = {"k": self.tuning.k, "recency_boost": self.tuning.recency_boost, "exploration_rate": self.tuning.exploration_rate}
+        out: dict[str, Any] = {
+            "k": self.tuning.k,
+            "recency_boost": self.tuning.recency_boost,
+            "exploration_rate": self.tuning.exploration_rate,
+        }
         if self.station:
             out["station"] = self.station_name or self.station
         if self.shape is not None:
@@ -98,7 +108,7 @@ class Playlist:
 
         cfg = ctx.config
         if not self.layered:
-            results = engine.recommend(request)
+            results: list[Any] = engine.recommend(request)
             self.picks = picks_from_results(request, results)
             return results
         plan = None
@@ -110,12 +120,14 @@ class Playlist:
                                    catalog_path=cfg.catalog_path)  # fmt: skip
         return [p.rec for p in self.picks]
 
-    def record(self, ctx: Context, session: str, source: str, keys: list[str]) -> None:
+    def record(self, ctx: Context, session: str, keys: list[str]) -> None:
         """Append the radio session's songs to the discovery history."""
         from sidflow_pipeline.recommend.history import record_session
 
+        asked = self.query()
+        source = " ".join(["play", *(f"--station {asked['station']}",) * ("station" in asked), asked.get("shape", "")])
         explored = [p.key for p in self.picks or () if p.explored]
-        record_session(ctx.config.layout.discovery_history, session, source, keys, explored)
+        record_session(ctx.config.layout.discovery_history, session, source.strip(), keys, explored)
 
 
 def resolve(ctx: Context, name: str, engine: Any) -> Any:
@@ -124,7 +136,9 @@ def resolve(ctx: Context, name: str, engine: Any) -> Any:
 
     cfg = ctx.config
     try:
-        return resolve_station(parse_station(name), catalog_path=cfg.catalog_path, classified_dir=cfg.classified_path, engine=engine)
+        return resolve_station(
+            parse_station(name), catalog_path=cfg.catalog_path, classified_dir=cfg.classified_path, engine=engine
+        )
     except CatalogUnavailable as exc:
         fail(f"--station: {exc}")
 
@@ -188,7 +202,9 @@ def stations(fmt: str) -> None:
     from sidflow_pipeline.recommend.shapes import SHAPES
     from sidflow_pipeline.recommend.stations import station_catalog
 
-    listed = [{"station": s.name, "about": s.summary, "query": s.query, "score_term": s.term} for s in station_catalog()]
+    listed = [
+        {"station": s.name, "about": s.summary, "query": s.query, "score_term": s.term} for s in station_catalog()
+    ]
     shapes = [{"shape": s.option, "about": s.summary, "tolerance": s.tolerance} for s in SHAPES.values()]
     if fmt == "json":
         emit_json({"stations": listed, "shapes": shapes})
@@ -199,8 +215,8 @@ def stations(fmt: str) -> None:
     columns = [Column("station", min_width=10), Column("about", min_width=20, max_width=60), Column("score term", min_width=8, drop=2),
                Column("query", min_width=12, drop=1)]  # fmt: skip
     print_table("sidflow stations", columns, [[s["station"], s["about"], s["score_term"], s["query"]] for s in listed])
-    print_table("shapes (recommend / play)", [Column("option", min_width=12), Column("about", min_width=16), Column("tolerance", min_width=12, drop=1)],
-                [[s["shape"], s["about"], s["tolerance"]] for s in shapes])  # fmt: skip
+    shape_columns = [Column("option", min_width=12), Column("about", min_width=16), Column("tolerance", min_width=12, drop=1)]
+    print_table("shapes (recommend / play)", shape_columns, [[s["shape"], s["about"], s["tolerance"]] for s in shapes])
 
 
 @click.command("explain")
@@ -209,7 +225,12 @@ def stations(fmt: str) -> None:
 @click.option("--like", metavar="SONG", help="… for songs like SONG.")
 @click.option("--station", metavar="NAME", help="… on this station (its query and term).")
 @click.option("--recency-boost", type=FiniteFloatRange(0.0, 10.0), default=None, help="[config recommend.recencyBoost]")
-@click.option("--exploration", type=FiniteFloatRange(0.0, 1.0), default=None, help="exploration_factor [config: 0.2; 0 with --like]")
+@click.option(
+    "--exploration",
+    type=FiniteFloatRange(0.0, 1.0),
+    default=None,
+    help="exploration_factor [config: 0.2; 0 with --like]",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @format_option("table", "json")
 @pass_ctx
@@ -230,7 +251,13 @@ def explain(ctx: Context, song: str, mood: str | None, like: str | None, station
 
     ref = resolve_song_arg(ctx, song)
     key = f"{ref.sid_path}#{ref.song_or(1)}"
-    options: dict[str, Any] = {"station": station, "recency_boost": recency_boost, "exploration_rate": 0.0, "like": like, "exploration": exploration}
+    options: dict[str, Any] = {
+        "station": station,
+        "recency_boost": recency_boost,
+        "exploration_rate": 0.0,
+        "like": like,
+        "exploration": exploration,
+    }
     playlist = Playlist.take(ctx, options)
     playlist.layered = True
     engine = open_recommender(ctx)
@@ -244,7 +271,11 @@ def explain(ctx: Context, song: str, mood: str | None, like: str | None, station
     if not picks_results:
         why = "is not in the song database"
         if engine.song(ref.sid_path, ref.song_or(1)) is not None:
-            why = f"is not on station {playlist.station_name or station}" if station else "is not recommended now (disliked in the last 7 days?)"
+            why = (
+                f"is not on station {playlist.station_name or station}"
+                if station
+                else "is not recommended now (disliked in the last 7 days?)"
+            )
         fail(f"{key} {why}")
     pick = (playlist.picks or [])[0]
     if fmt == "json":

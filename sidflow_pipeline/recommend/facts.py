@@ -44,7 +44,9 @@ def catalog_years(catalog_path: Path | None, sid_paths: Sequence[str], songs: It
     import pyarrow.parquet as pq
 
     catalog = pq.read_table(catalog_path, columns=["sid_path", "released"])
-    years = {p: year_of(r) for p, r in zip(catalog["sid_path"].to_pylist(), catalog["released"].to_pylist(), strict=True)}
+    years = {
+        p: year_of(r) for p, r in zip(catalog["sid_path"].to_pylist(), catalog["released"].to_pylist(), strict=True)
+    }
     for i, path in enumerate(sid_paths):
         year = years.get(path)
         out[i] = year if year is not None else -1

@@ -81,4 +81,7 @@ def record_session(path: Path, session: str, source: str, surfaced: Sequence[str
     from sidflow_pipeline.atomic import append_json_line
 
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    append_json_line(path, {"ts": stamp, "session": session, "source": source, "surfaced": list(surfaced), "explored": sorted(explored)})
+    append_json_line(
+        path,
+        {"ts": stamp, "session": session, "source": source, "surfaced": list(surfaced), "explored": sorted(explored)},
+    )

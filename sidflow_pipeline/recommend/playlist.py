@@ -129,7 +129,9 @@ def make_playlist(
         chosen = _select(picks, request, tuning, history, limit)
         if shape is not None:
             values = [getattr(p.rec, shape.dimension) for p in chosen]
-            order = arc_order(values) if shape.name == "arc" else ramp_order(values, descending=shape.name == "ramp-down")
+            order = (
+                arc_order(values) if shape.name == "arc" else ramp_order(values, descending=shape.name == "ramp-down")
+            )
             chosen = [_note(chosen[i], f"{shape.name}: {shape.dimension} {values[i]:.2f}") for i in order]
     return [replace(p, rec=replace(p.rec, rank=n)) for n, p in enumerate(chosen, start=1)]
 
@@ -138,9 +140,11 @@ def _note(pick: Pick, note: str) -> Pick:
     return replace(pick, notes=(*pick.notes, note))
 
 
-def _select(picks: list[Pick], request: RecommendRequest, tuning: Tuning, history: DiscoveryHistory | None, limit: int) -> list[Pick]:
+def _select(
+    picks: list[Pick], request: RecommendRequest, tuning: Tuning, history: DiscoveryHistory | None, limit: int
+) -> list[Pick]:
     explore = round(tuning.exploration_rate * limit) if len(picks) > limit else 0
-    vectors = [(p.rec.e, p.rec.m, p.rec.c, p.rec.p) for p in picks]
+    vectors: list[tuple[float, ...]] = [(p.rec.e, p.rec.m, p.rec.c, p.rec.p) for p in picks]
     main = _diverse(list(range(len(picks))), vectors, request.diversity, limit - explore)
     taken = set(main)
     rest = [i for i in range(len(picks)) if i not in taken]
@@ -178,14 +182,15 @@ def _chain(picks: list[Pick], shape: Shape, limit: int, timbre: dict[str, tuple[
         if step.delta is None:
             note = f"{shape.name}: first song" + (f" ({pick.rec.bpm:.0f} BPM)" if shape.name == "bpm" else "")
         elif shape.name == "bpm":
-            note = f"bpm {pick.rec.bpm:.0f} ({step.delta:+.0f}, " + ("within ±10)" if step.within else "closest: none within ±10 in the pool)")
+            note = f"bpm {pick.rec.bpm:.0f} ({step.delta:+.0f}, " + (
+                "within ±10)" if step.within else "closest: none within ±10 in the pool)"
+            )
         else:
             note = f"timbre distance {step.delta:.2f} to the previous song"
         parts = {**pick.parts, "shape": step.term}
         pick = replace(pick, parts=parts, rec=replace(pick.rec, score=float(sum(parts.values()))))
         out.append(_note(pick, note))
     return out
-
 
 
 def picks_from_results(request: RecommendRequest, results: Sequence[Recommendation]) -> list[Pick]:

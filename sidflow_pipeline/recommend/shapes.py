@@ -82,9 +82,16 @@ SHAPES: dict[str, Shape] = {
 }  # fmt: skip
 
 
-def parse_shape(shape: str | None = None, path: str | None = None, flow: str | None = None, coherent: str | None = None) -> Shape | None:
+def parse_shape(
+    shape: str | None = None, path: str | None = None, flow: str | None = None, coherent: str | None = None
+) -> Shape | None:
     """The one shape the options ask for (None: keep the score order)."""
-    asked = [(f"--shape {shape}", shape), (f"--path {path}", path), (f"--flow {flow}", flow), (f"--coherent {coherent}", coherent)]
+    asked = [
+        (f"--shape {shape}", shape),
+        (f"--path {path}", path),
+        (f"--flow {flow}", flow),
+        (f"--coherent {coherent}", coherent),
+    ]
     given = [(text, value) for text, value in asked if value]
     if len(given) > 1:
         raise QueryError(f"one playlist shape at a time, not {' and '.join(t for t, _ in given)}")
@@ -116,7 +123,9 @@ class ChainStep:
     term: float  # the shape's score term (timbre: −0.2·d; bpm: 0)
 
 
-def bpm_chain(bpm: Sequence[float], score: Sequence[float], limit: int, tolerance: float = BPM_TOLERANCE) -> list[ChainStep]:
+def bpm_chain(
+    bpm: Sequence[float], score: Sequence[float], limit: int, tolerance: float = BPM_TOLERANCE
+) -> list[ChainStep]:
     """The BPM flow over candidates (given in score order, best first); see the module doc."""
     pending = [i for i in range(len(bpm)) if bpm[i] > 0]
     if not pending:
@@ -127,17 +136,21 @@ def bpm_chain(bpm: Sequence[float], score: Sequence[float], limit: int, toleranc
     while pending and len(steps) < limit:
         current = bpm[steps[-1].index]
         close = [i for i in pending if abs(bpm[i] - current) <= tolerance]
-        if close:
-            pick = max(close, key=lambda i: (score[i], -i))
-        else:
-            pick = min(pending, key=lambda i: (abs(bpm[i] - current), -score[i], i))
+        # the best score within the tolerance; else the closest tempo (then the best score)
+        pick = (
+            max(close, key=lambda i: (score[i], -i))
+            if close
+            else min(pending, key=lambda i: (abs(bpm[i] - current), -score[i], i))
+        )
         delta = float(bpm[pick] - current)
         steps.append(ChainStep(pick, delta, abs(delta) <= tolerance, 0.0))
         pending.remove(pick)
     return steps
 
 
-def timbre_chain(timbre: Sequence[Sequence[float]], score: Sequence[float], limit: int, weight: float = TIMBRE_WEIGHT) -> list[ChainStep]:
+def timbre_chain(
+    timbre: Sequence[Sequence[float]], score: Sequence[float], limit: int, weight: float = TIMBRE_WEIGHT
+) -> list[ChainStep]:
     """The timbre chain over candidates (score order, best first); see the module doc."""
     if not timbre:
         return []
@@ -146,12 +159,8 @@ def timbre_chain(timbre: Sequence[Sequence[float]], score: Sequence[float], limi
     pending = [i for i in range(len(timbre)) if i != first]
     while pending and len(steps) < limit:
         current = timbre[steps[-1].index]
-
-        def distance(i: int) -> float:
-            return math.dist(timbre[i], current) / 2.0
-
-        pick = max(pending, key=lambda i: (round(score[i] - weight * distance(i), 12), -i))
-        d = distance(pick)
-        steps.append(ChainStep(pick, d, True, -weight * d))
+        distance = {i: math.dist(timbre[i], current) / 2.0 for i in pending}
+        pick = max(pending, key=lambda i: (round(score[i] - weight * distance[i], 12), -i))
+        steps.append(ChainStep(pick, distance[pick], True, -weight * distance[pick]))
         pending.remove(pick)
     return steps

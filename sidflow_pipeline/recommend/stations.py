@@ -134,7 +134,9 @@ def parse_station(name: str) -> Station:
     if text == "games":
         return Station("games", GAMES_QUERY, "game soundtracks (GAMES/, a game publisher, or STIL says game)", "none")
     if text == "demos":
-        return Station("demos", DEMOS_QUERY, "demo music (DEMOS/, or released by a group that is not the composer)", "none")
+        return Station(
+            "demos", DEMOS_QUERY, "demo music (DEMOS/, or released by a group that is not the composer)", "none"
+        )
     if text == "hidden-gems":
         return Station("hidden-gems", "unrated p:>=4", "well rated by the model, not rated by you, heard at most once",
                        f"{HIDDEN_WEIGHT:g}·(p − 4)")  # fmt: skip
@@ -165,7 +167,9 @@ def released_by_group(released: str | None, composer: str | None) -> bool:
     return not (who.casefold() in mine or (mine and mine in who.casefold()))
 
 
-def resolve_station(station: Station, *, catalog_path: Path, classified_dir: Path | None, engine: Any = None) -> StationPlan:
+def resolve_station(
+    station: Station, *, catalog_path: Path, classified_dir: Path | None, engine: Any = None
+) -> StationPlan:
     """Run the station's query on the catalog and apply its checks and terms."""
     from sidflow_pipeline.search.catalog import search_songs
 
@@ -173,7 +177,11 @@ def resolve_station(station: Station, *, catalog_path: Path, classified_dir: Pat
         return _composer_plan(station, catalog_path, classified_dir, engine)
     rows = search_songs(catalog_path, classified_dir, station.query).rows
     if station.name == "demos":
-        rows = [r for r in rows if r["sid_path"].upper().startswith("DEMOS/") or released_by_group(r["released"], r["composer"])]
+        rows = [
+            r
+            for r in rows
+            if r["sid_path"].upper().startswith("DEMOS/") or released_by_group(r["released"], r["composer"])
+        ]
     keys = frozenset(f"{r['sid_path']}#{r['song_index']}" for r in rows)
     if station.name == "hidden-gems":
         notes = {k: "hidden gem: model p ≥ 4, heard ≤ 1" for k in keys}
@@ -199,4 +207,9 @@ def _composer_plan(station: Station, catalog_path: Path, classified_dir: Path | 
             terms[key] = COMPOSER_WEIGHT * closeness[who]
             notes[key] = f"by {who}" if who == matched else f"{who} sounds like {matched} (cos {closeness[who]:.2f})"
     query = "composer:" + "|".join(f'"{c}"' for c in closeness)
-    return StationPlan(Station(f"composer:{matched}", query, station.summary.replace(name, matched), station.term), frozenset(keys), terms, notes)
+    return StationPlan(
+        Station(f"composer:{matched}", query, station.summary.replace(name, matched), station.term),
+        frozenset(keys),
+        terms,
+        notes,
+    )

@@ -81,9 +81,15 @@ def build_project(root: Path) -> Path:
     pl.DataFrame(catalog_rows, schema=CATALOG_SCHEMA, orient="row").write_parquet(catalog)
     folder = data / "classified"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "ALL.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in classified), encoding="utf-8")
-    build_database(data / "sidflow.lance", classified, {}, names, sources={"classified": "x", "feedback": "y"}, feedback_events=0)
+    (folder / "ALL.jsonl").write_text(
+        "".join(json.dumps(r, sort_keys=True) + "\n" for r in classified), encoding="utf-8"
+    )
+    build_database(
+        data / "sidflow.lance", classified, {}, names, sources={"classified": "x", "feedback": "y"}, feedback_events=0
+    )
     config = root / "cfg.json"
-    config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc", "classifiedPath": "data/classified"}), encoding="utf-8")
+    config.write_text(
+        json.dumps({"dataPath": "data", "hvscPath": "hvsc", "classifiedPath": "data/classified"}), encoding="utf-8"
+    )
     (root / "hvsc").mkdir(exist_ok=True)
     return config

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,9 @@ def engine(project: tuple[Path, SidflowConfig]) -> SnapshotRecommender:
 
 
 def _plan(cfg: SidflowConfig, name: str, engine: object) -> object:
-    return resolve_station(parse_station(name), catalog_path=cfg.catalog_path, classified_dir=cfg.classified_path, engine=engine)
+    return resolve_station(
+        parse_station(name), catalog_path=cfg.catalog_path, classified_dir=cfg.classified_path, engine=engine
+    )
 
 
 def _requests(engine: SnapshotRecommender) -> dict[str, RecommendRequest]:
@@ -59,7 +61,9 @@ def _requests(engine: SnapshotRecommender) -> dict[str, RecommendRequest]:
 
 
 @pytest.mark.parametrize("kind", ["mood", "like", "for me", "where"])
-def test_energy_and_complexity_shapes_order_within_tolerance(engine: SnapshotRecommender, project: tuple, kind: str) -> None:
+def test_energy_and_complexity_shapes_order_within_tolerance(
+    engine: SnapshotRecommender, project: tuple, kind: str
+) -> None:
     request = _requests(engine)[kind]
     plain = {p.key for p in make_playlist(engine, request, catalog_path=project[1].catalog_path)}
     for name, dim in (("ramp-up", "e"), ("ramp-down", "e"), ("arc", "e"), ("simple-to-complex", "c")):
@@ -71,10 +75,10 @@ def test_energy_and_complexity_shapes_order_within_tolerance(engine: SnapshotRec
         if name == "arc":
             peak = values.index(max(values))
             assert 0 < peak < len(values) - 1
-            assert all(b >= a for a, b in zip(values[:peak], values[1 : peak + 1], strict=True))
-            assert all(b <= a for a, b in zip(values[peak:], values[peak + 1 :], strict=False))
+            assert all(b >= a for a, b in pairwise(values[: peak + 1]))
+            assert all(b <= a for a, b in pairwise(values[peak:]))
         else:  # tolerance 0: every step keeps the direction
-            assert all(b >= a for a, b in zip(values, values[1:], strict=False)), (name, values)
+            assert all(b >= a for a, b in pairwise(values)), (name, values)
         if kind == "where":
             assert all(p.key in request.only for p in picks)
 
@@ -84,20 +88,24 @@ def test_bpm_flow_keeps_within_10_bpm_where_the_pool_allows(engine: SnapshotReco
     for request in (RecommendRequest(limit=20, exploration=0.2), RecommendRequest(vector=(3, 3, 3), limit=15)):
         picks = make_playlist(engine, request, shape=SHAPES["bpm"], catalog_path=cfg.catalog_path)
         assert len(picks) == request.limit
-        steps = [b.rec.bpm - a.rec.bpm for a, b in zip(picks, picks[1:], strict=False)]
+        steps = [b.rec.bpm - a.rec.bpm for a, b in pairwise(picks)]
         assert all(abs(d) <= 10 for d in steps), steps  # the fixture always has a neighbour within ±10
     # A pool with two far tempos: the list reaches them by the closest step, and says so.
     few = frozenset(key(i) for i in (5, 11, 20, 21, 22))
-    picks = make_playlist(engine, RecommendRequest(limit=5, only=few, exploration=0.0), shape=SHAPES["bpm"], catalog_path=cfg.catalog_path)
+    picks = make_playlist(
+        engine, RecommendRequest(limit=5, only=few, exploration=0.0), shape=SHAPES["bpm"], catalog_path=cfg.catalog_path
+    )
     assert {p.key for p in picks} == few
     chosen: set[str] = set()
-    for a, b in zip(picks, picks[1:], strict=False):
+    for a, b in pairwise(picks):
         chosen.add(a.key)
         unused = [song(i)["bpm"] for i in (5, 11, 20, 21, 22) if key(i) not in chosen]
         possible = any(abs(v - a.rec.bpm) <= 10 for v in unused)
         assert (abs(b.rec.bpm - a.rec.bpm) <= 10) == possible
         if not possible:
-            assert any("closest" in n for n in b.notes) and min(abs(v - a.rec.bpm) for v in unused) == abs(b.rec.bpm - a.rec.bpm)
+            assert any("closest" in n for n in b.notes) and min(abs(v - a.rec.bpm) for v in unused) == abs(
+                b.rec.bpm - a.rec.bpm
+            )
 
 
 def test_timbre_chain_prefers_spectral_neighbours(engine: SnapshotRecommender, project: tuple) -> None:
@@ -111,7 +119,11 @@ def test_timbre_chain_prefers_spectral_neighbours(engine: SnapshotRecommender, p
     facts = song_facts(engine, engine.keys())
 
     def spread(picks: list) -> float:
-        return float(np.mean([math.dist(facts.timbre[a.key], facts.timbre[b.key]) for a, b in zip(picks, picks[1:], strict=False)]))
+        return float(
+            np.mean(
+                [math.dist(facts.timbre[a.key], facts.timbre[b.key]) for a, b in pairwise(picks)]
+            )
+        )
 
     assert spread(chain) < spread(plain)
     assert all(p.parts["shape"] <= 0 for p in chain) and chain[1].parts["shape"] < 0
@@ -142,21 +154,32 @@ def _expected(name: str) -> set[str]:
         "games": lambda i: i % 6 == 0 or (musician(i) and i % 3 == 0),
         "demos": lambda i: i % 6 == 1 or (musician(i) and i % 3 == 1),
         "hidden-gems": lambda i: round(song(i)["p"], 3) >= 4,
-        "composer:Alpha Ann": lambda i: song(i)["composer"] != "<?>",  # the one asked + the 3 closest (all of them here)
+        "composer:Alpha Ann": lambda i: (
+            song(i)["composer"] != "<?>"
+        ),  # the one asked + the 3 closest (all of them here)
     }
     return {key(i) for i in ALL if rules[name](i)}
 
 
-@pytest.mark.parametrize("name", ["chip:6581", "chip:8580", "chip:multi", "era:1990..1995", "games", "demos", "hidden-gems", "composer:Alpha Ann"])
+@pytest.mark.parametrize(
+    "name",
+    ["chip:6581", "chip:8580", "chip:multi", "era:1990..1995", "games", "demos", "hidden-gems", "composer:Alpha Ann"],
+)
 def test_a_station_returns_only_songs_its_query_admits(engine: SnapshotRecommender, project: tuple, name: str) -> None:
     cfg = project[1]
     plan = _plan(cfg, name, engine)
-    admitted = {f"{r['sid_path']}#{r['song_index']}" for r in search_songs(cfg.catalog_path, cfg.classified_path, plan.station.query).rows}
+    admitted = {
+        f"{r['sid_path']}#{r['song_index']}"
+        for r in search_songs(cfg.catalog_path, cfg.classified_path, plan.station.query).rows
+    }
     assert plan.keys == _expected(name) and plan.keys <= admitted and plan.keys
     for request in _requests(engine).values():
         picks = make_playlist(engine, request, station=plan, catalog_path=cfg.catalog_path)
         assert picks and {p.key for p in picks} <= plan.keys
-        assert len(picks) == min(request.limit, len(plan.keys & (request.only or plan.keys)) - (1 if request.like and key(7) in plan.keys else 0))
+        assert len(picks) == min(
+            request.limit,
+            len(plan.keys & (request.only or plan.keys)) - (1 if request.like and key(7) in plan.keys else 0),
+        )
 
 
 def test_games_and_demos_rules() -> None:
@@ -189,7 +212,9 @@ def test_recency_boost_moves_newer_songs_up(engine: SnapshotRecommender, project
     cfg = project[1]
     request = RecommendRequest(vector=(3, 3, 3), limit=10, exploration=0.0)
     plain = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0), catalog_path=cfg.catalog_path)
-    boosted = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0, recency_boost=0.5), catalog_path=cfg.catalog_path)
+    boosted = make_playlist(
+        engine, request, tuning=Tuning(exploration_rate=0.0, recency_boost=0.5), catalog_path=cfg.catalog_path
+    )
 
     def mean_year(picks: list) -> float:
         return float(np.mean([p.year for p in picks]))
@@ -206,14 +231,20 @@ def test_recency_boost_moves_newer_songs_up(engine: SnapshotRecommender, project
                 assert ranks[a.key] < ranks[b.key]
 
 
-def test_discovery_history_stops_explored_songs_resurfacing_within_n_sessions(engine: SnapshotRecommender, project: tuple, tmp_path: Path) -> None:
+def test_discovery_history_stops_explored_songs_resurfacing_within_n_sessions(
+    engine: SnapshotRecommender, project: tuple, tmp_path: Path
+) -> None:
     cfg = project[1]
     path = tmp_path / "discovery-history.jsonl"
     tuning = Tuning(exploration_rate=0.5, discovery_sessions=5)
     request = RecommendRequest(limit=8, exploration=0.0, diversity=0.0, seed=3)
-    without = [p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored]
+    without = [
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored
+    ]
     assert len(without) == 4
-    assert without == [p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored]
+    assert without == [
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored
+    ]
     explored_by_session: list[set[str]] = []
     for number in range(8):
         history = read_history(path)
@@ -227,8 +258,16 @@ def test_discovery_history_stops_explored_songs_resurfacing_within_n_sessions(en
         assert not any(explored & later for later in explored_by_session[i + 1 : i + 6])
     assert len(read_history(path).sessions) == 8
     # the top of the list is not hidden by the history
-    main = [p.key for p in make_playlist(engine, request, tuning=tuning, history=read_history(path), catalog_path=cfg.catalog_path) if not p.explored]
-    assert main == [p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if not p.explored]
+    main = [
+        p.key
+        for p in make_playlist(
+            engine, request, tuning=tuning, history=read_history(path), catalog_path=cfg.catalog_path
+        )
+        if not p.explored
+    ]
+    assert main == [
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if not p.explored
+    ]
 
 
 def test_history_reader_skips_bad_lines_and_counts_sessions_ago(tmp_path: Path) -> None:
@@ -257,17 +296,28 @@ def test_explain_parts_add_up_to_the_score(engine: SnapshotRecommender, project:
         for station in (None, "hidden-gems", "composer:Alpha Ann"):
             for shape in (None, SHAPES["timbre"], SHAPES["arc"]):
                 plan = _plan(cfg, station, engine) if station else None
-                picks = make_playlist(engine, request, station=plan, shape=shape, tuning=Tuning(recency_boost=0.3), catalog_path=cfg.catalog_path)
+                picks = make_playlist(
+                    engine,
+                    request,
+                    station=plan,
+                    shape=shape,
+                    tuning=Tuning(recency_boost=0.3),
+                    catalog_path=cfg.catalog_path,
+                )
                 for p in picks:
                     assert set(p.parts) == set(PARTS)
                     assert sum(p.parts.values()) == pytest.approx(p.rec.score, abs=1e-9)
-                    assert p.to_json()["explain"]["score"] == pytest.approx(sum(p.to_json()["explain"]["parts"].values()), abs=1e-3)
+                    assert p.to_json()["explain"]["score"] == pytest.approx(
+                        sum(p.to_json()["explain"]["parts"].values()), abs=1e-3
+                    )
     # by hand: a mood query's similarity part is 0.6·(1 − distance / (4·√3))
     request = RecommendRequest(vector=(3, 3, 3), limit=5, exploration=0.0)
     for p in make_playlist(engine, request, catalog_path=cfg.catalog_path):
         i = int(p.key.split("_")[-1][:2])
         s = song(i)
-        expected = 0.6 * (1 - math.dist((round(s["e"], 3), round(s["m"], 3), round(s["c"], 3)), (3, 3, 3)) / (4 * math.sqrt(3)))
+        expected = 0.6 * (
+            1 - math.dist((round(s["e"], 3), round(s["m"], 3), round(s["c"], 3)), (3, 3, 3)) / (4 * math.sqrt(3))
+        )
         assert p.parts["similarity"] == pytest.approx(expected, abs=1e-5)
         assert p.parts["user_affinity"] == pytest.approx(0.1 * (round(s["p"], 3) - 3) / 2, abs=1e-5)
 
@@ -279,8 +329,12 @@ def test_lancedb_engine_gives_the_same_playlists(engine: SnapshotRecommender, pr
         for shape in (None, SHAPES["bpm"], SHAPES["timbre"], SHAPES["ramp-up"]):
             for request in _requests(engine).values():
                 kwargs = {"shape": shape, "tuning": Tuning(recency_boost=0.2), "catalog_path": cfg.catalog_path}
-                ours = make_playlist(engine, request, station=_plan(cfg, station, engine) if station else None, **kwargs)
-                theirs = make_playlist(lance, request, station=_plan(cfg, station, lance) if station else None, **kwargs)
+                ours = make_playlist(
+                    engine, request, station=_plan(cfg, station, engine) if station else None, **kwargs
+                )
+                theirs = make_playlist(
+                    lance, request, station=_plan(cfg, station, lance) if station else None, **kwargs
+                )
                 assert [p.key for p in ours] == [p.key for p in theirs], (station, shape, request)
                 assert [round(p.rec.score, 5) for p in ours] == [round(p.rec.score, 5) for p in theirs]
 
@@ -312,16 +366,32 @@ def test_cli_stations_recommend_and_explain(project: tuple[Path, SidflowConfig])
     assert all(len(line) <= 80 for line in table.output.splitlines())
     (cfg.hvsc_root / "GAMES" / "A-F").mkdir(parents=True, exist_ok=True)
     (cfg.hvsc_root / "GAMES" / "A-F" / "Game_18.sid").write_bytes(b"")
-    explained = json.loads(_run(config, "explain", "GAMES/A-F/Game_18.sid", "--station", "games", "--recency-boost", "0.4", "--format", "json").output)
+    explained = json.loads(
+        _run(
+            config,
+            "explain",
+            "GAMES/A-F/Game_18.sid",
+            "--station",
+            "games",
+            "--recency-boost",
+            "0.4",
+            "--format",
+            "json",
+        ).output
+    )
     parts = explained["results"][0]["explain"]["parts"]
-    assert explained["results"][0]["score"] == pytest.approx(sum(parts.values()), abs=1e-3) and parts["recency"] == pytest.approx(0.4 * 18 / 29, abs=1e-4)
+    assert explained["results"][0]["score"] == pytest.approx(sum(parts.values()), abs=1e-3) and parts[
+        "recency"
+    ] == pytest.approx(0.4 * 18 / 29, abs=1e-4)
     readable = _run(config, "explain", "GAMES/A-F/Game_18.sid", "--mood", "quiet")
     assert readable.exit_code == 0 and "user_affinity" in readable.output and "the sum of the parts" in readable.output
     not_on = _run(config, "explain", "GAMES/A-F/Game_18.sid", "--station", "demos")
     assert not_on.exit_code == 2 and "is not on station demos" in not_on.output
 
 
-def test_cli_play_exports_a_station_and_refuses_bad_options(project: tuple[Path, SidflowConfig], tmp_path: Path) -> None:
+def test_cli_play_exports_a_station_and_refuses_bad_options(
+    project: tuple[Path, SidflowConfig], tmp_path: Path
+) -> None:
     config, _ = project
     export = tmp_path / "q.json"
     out = _run(config, "play", "--station", "chip:multi", "--export", str(export), "--export-only", "--limit", "4")
@@ -337,9 +407,13 @@ def test_cli_play_exports_a_station_and_refuses_bad_options(project: tuple[Path,
         assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
-def test_like_keeps_the_engines_list_without_tuning(engine: SnapshotRecommender, project: tuple[Path, SidflowConfig]) -> None:
+def test_like_keeps_the_engines_list_without_tuning(
+    engine: SnapshotRecommender, project: tuple[Path, SidflowConfig]
+) -> None:
     """--like defaults to no exploration slots, so its list is the engine's own (the bench's figures hold)."""
     config, _ = project
-    out = json.loads(_run(config, "recommend", "--like", song(7)["sid_path"], "--format", "json", "--limit", "5").output)
+    out = json.loads(
+        _run(config, "recommend", "--like", song(7)["sid_path"], "--format", "json", "--limit", "5").output
+    )
     request = RecommendRequest(like=(song(7)["sid_path"], 1), limit=5, exploration=0.0, diversity=0.0)
     assert [r["key"] for r in out["results"]] == [r.key for r in engine.recommend(request)]
