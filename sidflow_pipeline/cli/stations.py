@@ -125,9 +125,14 @@ class Playlist:
         from sidflow_pipeline.recommend.history import record_session
 
         asked = self.query()
-        source = " ".join(["play", *(f"--station {asked['station']}",) * ("station" in asked), asked.get("shape", "")])
+        words = ["play"]
+        if "station" in asked:
+            words.append(f"--station {asked['station']}")
+        if "shape" in asked:
+            words.append(asked["shape"])
+        source = " ".join(words)
         explored = [p.key for p in self.picks or () if p.explored]
-        record_session(ctx.config.layout.discovery_history, session, source.strip(), keys, explored)
+        record_session(ctx.config.layout.discovery_history, session, source, keys, explored)
 
 
 def resolve(ctx: Context, name: str, engine: Any) -> Any:

@@ -417,3 +417,21 @@ def test_like_keeps_the_engines_list_without_tuning(
     )
     request = RecommendRequest(like=(song(7)["sid_path"], 1), limit=5, exploration=0.0, diversity=0.0)
     assert [r["key"] for r in out["results"]] == [r.key for r in engine.recommend(request)]
+
+
+def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommender, project: tuple[Path, SidflowConfig]) -> None:
+    from sidflow_pipeline.cli.common import Context
+    from sidflow_pipeline.cli.stations import Playlist
+
+    config, cfg = project
+    options: dict = {"station": "games", "flow": "bpm", "limit": 5, "like": None, "exploration": None}
+    playlist = Playlist.take(Context(str(config)), options)
+    assert options == {"limit": 5, "like": None, "exploration": 0.2}  # the config's exploration_factor filled in
+    picks = playlist.run(Context(str(config)), engine, RecommendRequest(limit=5, exploration=0.2))
+    assert picks and {p.key for p in picks} <= _expected("games")
+    try:
+        playlist.record(Context(str(config)), "s1", [p.key for p in picks])
+        line = json.loads(cfg.layout.discovery_history.read_text())
+        assert line["source"] == "play --station games --flow bpm" and line["surfaced"] == [p.key for p in picks]
+    finally:
+        cfg.layout.discovery_history.unlink(missing_ok=True)
