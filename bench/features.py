@@ -257,13 +257,13 @@ def compare_tempo(excerpts: list[dict[str, Any]], rows: list[dict[str, Any]], se
     envelopes = [librosa.onset.onset_strength(y=signal, sr=SR) for signal in audio]
     click_envelope = librosa.onset.onset_strength(y=clicks, sr=SR)
     answers: dict[str, list[float]] = {}
-    results = []
+    results: list[dict[str, Any]] = []
     for name, method in methods:
         first_started = time.process_time()
         method(audio[0], envelopes[0])
         first_call = time.process_time() - first_started
         times, bpms = [], []
-        for signal, envelope in zip(audio, envelopes):
+        for signal, envelope in zip(audio, envelopes, strict=True):
             started = time.process_time()
             bpms.append(method(signal, envelope))
             times.append(time.process_time() - started)
@@ -293,7 +293,7 @@ def compare_tempo(excerpts: list[dict[str, Any]], rows: list[dict[str, Any]], se
     )
     reference = answers["Essentia RhythmExtractor2013 multifeature @44.1k"]
     for result in results:
-        pairs = list(zip(result["bpms"], reference))
+        pairs = list(zip(result["bpms"], reference, strict=False))
         result["agree_with_multifeature"] = round(sum(_agrees(b, r, False) for b, r in pairs) / len(pairs), 3)
         result["agree_up_to_octave"] = round(sum(_agrees(b, r, True) for b, r in pairs) / len(pairs), 3)
     return results
@@ -317,7 +317,7 @@ def _machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "numpy": np.__version__,
-        "librosa": librosa.__version__,
+        "librosa": librosa.__version__,  # type: ignore[attr-defined]  # set by its lazy loader
         "essentia": essentia.__version__,
     }
 
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         "render_median_s": round(statistics.median(renders), 3) if renders else None,
         "stage_median_s": {stage: round(value, 4) for stage, value in stage_medians.items()},
     }
-    report = {
+    report: dict[str, Any] = {
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "feature_set_version": FEATURE_SET_VERSION,
         "machine": _machine(),

@@ -15,6 +15,7 @@ and CRC-check without writing files, separating codec cost from filesystem cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -48,7 +49,10 @@ MIB = 2**20
 def _composer_paths(rng: random.Random, count: int) -> list[str]:
     """HVSC-like relative paths: MUSICIANS/<L>/<Composer>/<Tune>.sid, GAMES/<range>/, DEMOS/<range>/."""
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    composers = [f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}" for _ in range(max(1, count // 12))]
+    composers = [
+        f"{rng.choice(letters)}{rng.randbytes(3).hex()}_{rng.choice(letters)}{rng.randbytes(2).hex()}"
+        for _ in range(max(1, count // 12))
+    ]
     paths = []
     for index in range(count):
         kind = rng.random()
@@ -77,7 +81,7 @@ def _tune_bytes(rng: random.Random, size: int) -> bytes:
     return (header + bytes(body))[:size]
 
 
-def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, object]]:
+def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, Any]]:
     """Build (or reuse) the benchmark archive; deterministic for a given size."""
     OUT.mkdir(parents=True, exist_ok=True)
     archive = OUT / f"hvsc_bench_{size_mb}mb.7z"
@@ -96,7 +100,7 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     source = OUT / "hvsc_bench_src"
     shutil.rmtree(source, ignore_errors=True)
     started = time.perf_counter()
-    for rel, size in zip(paths, sizes):
+    for rel, size in zip(paths, sizes, strict=True):
         target_path = source / rel
         target_path.parent.mkdir(parents=True, exist_ok=True)
         target_path.write_bytes(_tune_bytes(rng, size))
@@ -106,7 +110,12 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, objec
     seven = shutil.which("7zz") or shutil.which("7z")
     if seven:
         # 7-Zip builds the real HVSC archives: LZMA2, solid, like a release.
-        subprocess.run([seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"], cwd=source, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"],
+            cwd=source,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         builder = Path(seven).name
     else:
         with py7zr.SevenZipFile(archive, "w") as out:
@@ -186,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
 
     archive, meta = build_archive(args.size_mb, console)
-    uncompressed = int(meta["uncompressed_bytes"])  # type: ignore[arg-type]
-    expected_files = int(meta["files"])  # type: ignore[arg-type]
+    uncompressed = int(meta["uncompressed_bytes"])
+    expected_files = int(meta["files"])
     # (label, version, runner or None when the tool is missing, writes files?)
     tools: list[tuple[str, str, Callable[[Path], tuple[float, float, int]] | None, bool]] = [
         ("py7zr safe_extract", f"py7zr {py7zr.__version__}", lambda d: run_py7zr(archive, d), True),
@@ -196,9 +205,16 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("7z", "7zz"):
         path = shutil.which(name)
         version = _tool_version(path) if path else "not installed"
-        tools.append((f"{name} x", version, (lambda d, p=path: run_cli(p, archive, d)) if path else None, True))
+        tools.append((f"{name} x", version, functools.partial(run_cli, path, archive) if path else None, True))
         if path:
-            tools.append((f"{name} t (decode only)", version, lambda d, p=path: run_cli_decode(p, archive, d, expected_files), False))
+            tools.append(
+                (
+                    f"{name} t (decode only)",
+                    version,
+                    functools.partial(run_cli_decode, path, archive, files=expected_files),
+                    False,
+                )
+            )
 
     results: list[dict[str, Any]] = []
     scratch = OUT / "extract_tmp"
@@ -249,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
     table = Table(
         title=(
-            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"  # type: ignore[arg-type]
+            f"{meta['files']} files, {uncompressed / MIB:.1f} MiB from a {int(meta['bytes']) / MIB:.1f} MiB 7z\n"
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}, median of {args.repeat}"
         )
     )

@@ -46,7 +46,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ Key = tuple[str, int]
 @dataclass(frozen=True)
 class Variant:
     name: str
-    weights: Weights = Weights()
+    weights: Weights = field(default_factory=Weights)
     vector: tuple[float, ...] | None = None
     neighbours: int | None = 3  # engine.TASTE_NEIGHBOURS; 0 = every liked song (≈ the centroid)
 
@@ -133,10 +133,24 @@ class Project:
         config_path = folder / "cfg.json"
         root = collection / "C64Music" if (collection / "C64Music").is_dir() else collection
         # The default retrain block (50 new events, 24 h), spelt out so the bench says what it assumes.
-        config_path.write_text(json.dumps({"hvscPath": str(root), "dataPath": str(data), "retrain": {"enabled": True, "minNewFeedback": 50, "intervalHours": 24}}))
+        config_path.write_text(
+            json.dumps(
+                {
+                    "hvscPath": str(root),
+                    "dataPath": str(data),
+                    "retrain": {"enabled": True, "minNewFeedback": 50, "intervalHours": 24},
+                }
+            )
+        )
         self.config = load_config(config_path)
         self.db = data / "sidflow.lance"
-        self.names = {(r["sid_path"], int(r["song_index"])): ((composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1], Path(r["sid_path"]).stem) for r in rows}
+        self.names = {
+            (r["sid_path"], int(r["song_index"])): (
+                (composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1],
+                Path(r["sid_path"]).stem,
+            )
+            for r in rows
+        }
         self.sketches = {(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in rows}
         self.rebuild()
 
@@ -184,13 +198,28 @@ def run_listener(
             action = react(r.key in loved_keys, rng)
             append_event(project.feedback_root, r.sid_path, action, song_index=r.song_index)
             heard.add(r.key)
-        decision = decide(project.config.retrain, observe(project.config), last_training(project.config), now, covered_inputs(project.config, last_training(project.config)))
+        decision = decide(
+            project.config.retrain,
+            observe(project.config),
+            last_training(project.config),
+            now,
+            covered_inputs(project.config, last_training(project.config)),
+        )
         trained = None
         if decision.retrain:
             outcome = run_training(project.config, now=now, notes="bench/listener")
             trained = outcome.status
             project.rebuild()
-        out.append({"round": number, "events": len(heard), "precision": hits / max(len(queue), 1), "random": random_share, "songs": len(queue), "training": trained})
+        out.append(
+            {
+                "round": number,
+                "events": len(heard),
+                "precision": hits / max(len(queue), 1),
+                "random": random_share,
+                "songs": len(queue),
+                "training": trained,
+            }
+        )
     return out
 
 
@@ -246,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         ablation = []
         if not args.no_ablation:
             for variant in VARIANTS:
-                runs = [run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant) for seed in range(args.seeds)]
+                runs = [
+                    run_listener(factory, tastes(seed)["composer"], keys, args.ablation_rounds, seed, variant)
+                    for seed in range(args.seeds)
+                ]
                 summary = summarise(runs)
                 later = summary[1:]
                 ablation.append(
@@ -265,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(column, justify="right")
     for c, s in zip(results["composer"]["rounds"], results["sound"]["rounds"], strict=True):
         table.add_row(
-            str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}", f"{c['precision'] / max(c['random'], 1e-9):.1f}",
+            str(c["round"]), str(c["events_before"]), f"{c['precision']:.3f}", f"{c['random']:.3f}",
+            f"{c['precision'] / max(c['random'], 1e-9):.1f}",
             f"{s['precision']:.3f}", f"{s['random']:.3f}", f"{s['precision'] / max(s['random'], 1e-9):.1f}",
             ",".join(t or "-" for t in c["trainings"]),
         )  # fmt: skip
@@ -276,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
             i = events // ROUND
             if i < len(rounds):
                 r = rounds[i]
-                console.print(f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f} ({r['precision'] / max(r['random'], 1e-9):.1f}×)")
+                console.print(
+                    f"{listener}: after {events} events precision@20 {r['precision']:.3f} vs random {r['random']:.3f}"
+                    f" ({r['precision'] / max(r['random'], 1e-9):.1f}×)"
+                )
         worse = [r["round"] for r in rounds[1:] if r["precision"] < r["random"]]
         console.print(f"{listener}: rounds after the first worse than random: {worse or 'none'}")
     if ablation:
@@ -284,7 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         for column in ("variant", "after 100 events", "random", "×", "mean rounds 2.."):
             abl.add_column(column, justify="left" if column == "variant" else "right")
         for a in ablation:
-            abl.add_row(a["variant"], f"{a['after_100_events']:.3f}", f"{a['random_after_100']:.3f}", f"{a['after_100_events'] / max(a['random_after_100'], 1e-9):.1f}", f"{a['mean_rounds_2_on']:.3f}")
+            abl.add_row(
+                a["variant"],
+                f"{a['after_100_events']:.3f}",
+                f"{a['random_after_100']:.3f}",
+                f"{a['after_100_events'] / max(a['random_after_100'], 1e-9):.1f}",
+                f"{a['mean_rounds_2_on']:.3f}",
+            )
         console.print(abl)
     report = {
         "benchmark": "listener",

@@ -132,7 +132,8 @@ def collect(quick: bool) -> dict[str, Any]:
     steady = next(v for k, v in warmup.items() if k.startswith("second"))
     rows.append(
         {
-            "measure": f"feature extraction (CPU-s per {features['settings']['seconds']} s excerpt, median of {features['summary']['songs']})",
+            "measure": f"feature extraction (CPU-s per {features['settings']['seconds']} s excerpt,"
+            f" median of {features['summary']['songs']})",
             "value": features["summary"]["median_s"],
             "baseline": round(sum(warmup.values()) - steady, 2),
             "baseline_is": "one-time cost of a fresh worker (imports, numba)",

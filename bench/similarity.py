@@ -148,7 +148,7 @@ def evaluate(
     features: Sequence[Mapping[str, Any] | None],
     sketches: Sequence[Mapping[str, Any] | None],
     keys: Sequence[tuple[str, int]],
-) -> dict[str, float]:
+) -> dict[str, Any]:
     model = fit_similarity(features, spec, sketches)
     vectors = model.matrix(features, sketches).astype(np.float64)
     # Two composer-disjoint halves (alternate composers by name): how much the figure
@@ -238,7 +238,13 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"name": name, "kind": kind, **evaluate(spec, features, sketches, keys)})
     # The same vector for a collection rendered without traces (render.backend = sidplayfp).
     untraced = [{n: (None if n.startswith("sid") else v) for n, v in f.items()} for f in features]
-    results.append({"name": "chosen, songs without a trace (sidplayfp backend)", "kind": "fallback", **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys)})
+    results.append(
+        {
+            "name": "chosen, songs without a trace (sidplayfp backend)",
+            "kind": "fallback",
+            **evaluate(DEFAULT_SPEC, untraced, [None] * len(keys), keys),
+        }
+    )
     if not args.no_lancedb:
         for exploration, diversity, label in (
             (None, None, "sidflow recommend --like (LanceDB, CLI defaults)"),

@@ -94,7 +94,9 @@ def build_project(dest: Path, songs: int) -> Path:
     lines = [json.dumps(r, sort_keys=True) for r in rows]
     (data / "classified" / "ALL.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     names = {(r["sid_path"], r["song_index"]): (r["author"] or "", r["name"] or "") for r in catalog.iter_rows(named=True)}
-    result = build_database(data / "sidflow.lance", rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0)
+    result = build_database(
+        data / "sidflow.lance", rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0
+    )
     (data / MANIFEST_NAME).write_text(json.dumps(result.manifest), encoding="utf-8")
     config = dest / ".sidflow.json"
     config.write_text(json.dumps({"hvscPath": str(dest / "hvsc"), "dataPath": str(data)}), encoding="utf-8")
@@ -234,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "startup",
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "load_average": list(os.getloadavg())},  # fmt: skip
+                    "load_average": list(os.getloadavg())},
         "project": {"config": args.config or f"generated ({songs} songs)", "songs": songs},
         "runs": args.runs,
         "commands": rows,
@@ -247,7 +249,14 @@ def print_table(result: dict[str, Any]) -> None:
 
     table = Table(title=f"sidflow start-up — median of {result['runs']} (s), {result['project']['songs']} songs, "
                         f"load {result['machine']['load_average'][0]:.2f}")  # fmt: skip
-    for column, justify in (("command", "left"), ("median s", "right"), ("× python", "right"), ("target", "right"), ("ok", "left"), ("top imports (ms)", "left")):
+    for column, justify in (
+        ("command", "left"),
+        ("median s", "right"),
+        ("× python", "right"),
+        ("target", "right"),
+        ("ok", "left"),
+        ("top imports (ms)", "left"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in result["commands"]:
         ok = "" if row["ok"] is None else ("yes" if row["ok"] else "NO")

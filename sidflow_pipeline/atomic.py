@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "DiskWriteError",
     "append_json_line",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-class DiskWriteError(OSError):
+class DiskWriteError(SidflowError, OSError):
     """A write that failed (disk full, quota, read-only) and changed nothing.
 
     ``str()`` is one line for the user naming the file, the reason and that the

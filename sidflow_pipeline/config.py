@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sidflow_pipeline.errors import SidflowError
 
 if TYPE_CHECKING:
     from sidflow_pipeline.layout import Layout
@@ -35,7 +38,7 @@ CONFIG_ENV = "SIDFLOW_CONFIG"
 DEFAULT_CONFIG_NAME = ".sidflow.json"
 
 
-class ConfigError(ValueError):
+class ConfigError(SidflowError, ValueError):
     """A configuration problem, already phrased as one line for the user."""
 
 
@@ -150,7 +153,8 @@ class SidflowConfig(_Strict):
 
     def to_json_dict(self) -> dict[str, Any]:
         """The resolved config in the file's own key names (for ``config validate``)."""
-        return json.loads(self.model_dump_json(by_alias=True, exclude={"source_file"}))
+        resolved: dict[str, Any] = json.loads(self.model_dump_json(by_alias=True, exclude={"source_file"}))
+        return resolved
 
 
 _PATH_FIELDS = ("hvsc_path", "data_path", "wav_cache_path", "tags_path", "classified_path")
@@ -166,7 +170,7 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path.cwd() / DEFAULT_CONFIG_NAME
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":

@@ -23,6 +23,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["BASELINE_NAME", "FeatureSetMismatchError", "Predictor", "baseline_predict", "check_feature_sets", "load_calibration"]
 
 BASELINE_NAME = "baseline-1"
@@ -42,7 +44,7 @@ class Predictor(Protocol):
     def predict(self, features: Mapping[str, float]) -> tuple[dict[str, float], float]: ...
 
 
-class FeatureSetMismatchError(ValueError):
+class FeatureSetMismatchError(SidflowError, ValueError):
     """Feature rows of another feature set than the model's; one line for the user."""
 
 
@@ -77,7 +79,8 @@ def check_feature_sets(rows: Iterable[Mapping[str, Any]], predictor: object) -> 
 
 @cache
 def load_calibration(path: Path = _CALIBRATION_FILE) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    calibration: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return calibration
 
 
 def _sigmoid(x: float) -> float:

@@ -7,7 +7,15 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 __all__ = ["SongProgress"]
 
@@ -20,7 +28,7 @@ class SongProgress:
         self.done = 0
         self._last = time.monotonic()
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> SongProgress:
         if sys.stderr.isatty() and self.total:

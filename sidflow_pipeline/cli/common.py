@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from sidflow_pipeline.errors import SidflowError
+
 if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` needs none of it
     from rich.console import Console
 
@@ -73,37 +75,20 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-# Expected user errors, by module: an error class can only have been raised when its
-# module was imported, so they are looked up lazily instead of imported at start-up.
-_EXPECTED = (
-    ("sidflow_pipeline.config", "ConfigError"),
-    ("sidflow_pipeline.sid.header", "SidFormatError"),
-    ("sidflow_pipeline.atomic", "DiskWriteError"),  # a full disk: the previous file is intact
-    ("sidflow_pipeline.sid.paths", "SongPathError"),  # a song name that names no song
-)
-
-
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = [FileNotFoundError]
-    for module, name in _EXPECTED:
-        if module in sys.modules:
-            found.append(getattr(sys.modules[module], name))
-    return tuple(found)
-
-
 def user_errors(func: F) -> F:
-    """Turn the domain's own error types into :func:`fail` lines."""
+    """Turn every expected error into a :func:`fail` line: the one place the CLI does it.
+
+    Expected errors are :class:`~sidflow_pipeline.errors.SidflowError` (the domain's own
+    types, whose ``str()`` is the line to show) and a missing file named on the command
+    line; anything else is a bug and keeps its traceback.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except Exception as exc:
-            if isinstance(exc, _expected_errors()):
-                fail(str(exc))
-            if isinstance(exc, RuntimeError) and type(exc).__module__.startswith("sidflow_pipeline"):
-                fail(str(exc))  # e.g. SidplayfpNotFound
-            raise
+        except (SidflowError, FileNotFoundError) as exc:
+            fail(exc.user_message if isinstance(exc, SidflowError) else str(exc))
 
     return wrapper  # type: ignore[return-value]
 

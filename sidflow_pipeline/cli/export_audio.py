@@ -42,14 +42,11 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     from sidflow_pipeline.mastering.errors import MasteringError
     from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
     from sidflow_pipeline.radio.master import master_song, render_song
-    from sidflow_pipeline.radio.queue import PlaylistError, load_released, read_playlist, song_tags
+    from sidflow_pipeline.radio.queue import load_released, read_playlist, song_tags
     from sidflow_pipeline.sid.player import find_sidplayfp
 
     cfg = ctx.config
-    try:
-        items = read_playlist(playlist, cfg.hvsc_root, cfg.render.default_song_seconds)
-    except PlaylistError as exc:
-        fail(str(exc))
+    items = read_playlist(playlist, cfg.hvsc_root, cfg.render.default_song_seconds)
     binary = find_sidplayfp(cfg.sidplay_path)
     released = load_released(cfg.catalog_path)
     try:
@@ -62,7 +59,10 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     loudness: list[float] = []
     failed = 0
     fatal: str | None = None  # an OSError (disk full, no permission): stop, one line
-    with tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp, Progress(console=getattr(console, "real", console), transient=True) as progress:
+    with (
+        tempfile.TemporaryDirectory(prefix="sidflow-export-") as tmp,
+        Progress(console=getattr(console, "real", console), transient=True) as progress,
+    ):
         task = progress.add_task("rendering", total=len(items))
         for index, item in enumerate(items, start=1):
             seconds = min(item.length_s, preview) if preview else item.length_s

@@ -9,36 +9,19 @@ use), ratings and patterns in ``<dataPath>/mastering-feedback``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from sidflow_pipeline.cli.common import Context, FiniteFloat, console, err_console, fail, pass_ctx, user_errors
 from sidflow_pipeline.cli.output import format_option
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES, DetectionHints
-from sidflow_pipeline.mastering.errors import MasteringError
 
 __all__ = ["master"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 FEEDBACK_DIR = "mastering-feedback"
 PROFILES_DIR = "profiles"
-
-
-def mastering_errors(func: F) -> F:
-    """The mastering domain's errors become one red line and exit 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except MasteringError as exc:
-            fail(str(exc))
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _dirs(ctx: Context) -> tuple[Path, Path]:
@@ -96,7 +79,6 @@ def _db(value: float, unit: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON (the sidecar's content).")
 @pass_ctx
 @user_errors
-@mastering_errors
 def apply_command(
     ctx: Context,
     source: Path,
@@ -173,7 +155,7 @@ def _warn_if_target_missed(result: Any) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @hint_options
 @click.option("--json", "as_json", is_flag=True, help="Print fingerprint and detection as JSON.")
-@mastering_errors
+@user_errors
 def detect_command(file: Path, is_sid: bool, sid_model: str | None, sid_count: int | None, as_json: bool) -> None:
     """Print FILE's fingerprint and detected recording type (changes nothing)."""
     from rich.table import Table
@@ -204,7 +186,6 @@ def detect_command(file: Path, is_sid: bool, sid_model: str | None, sid_count: i
 @hint_options
 @pass_ctx
 @user_errors
-@mastering_errors
 def rate_command(
     ctx: Context,
     file: Path,
@@ -235,7 +216,6 @@ def rate_command(
 @click.option("--json", "as_json", is_flag=True, help="Print patterns.json instead of tables.")
 @pass_ctx
 @user_errors
-@mastering_errors
 def analyze_command(ctx: Context, kind: str | None, all_versions: bool, as_json: bool) -> None:
     """Patterns in the ratings and comments, per type, with concrete suggestions.
 
@@ -327,8 +307,7 @@ def _parse_set(values: tuple[str, ...]) -> dict[str, float]:
 @click.option("--reason", required=True, help="Why (goes into versions.json and the commit message).")
 @pass_ctx
 @user_errors
-@mastering_errors
-def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
+def update_command(ctx: Context, /, kind: str, reason: str, settings: tuple[str, ...], **values: float | None) -> None:
     """Write the next version of TYPE's profile, validate it, and commit it (git) or record it."""
     from sidflow_pipeline.mastering.update import OPTION_FIELDS, update_profile
 
@@ -366,7 +345,6 @@ def update_command(ctx: Context, kind: str, reason: str, settings: tuple[str, ..
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-@mastering_errors
 def test_command(
     ctx: Context,
     kind: str,
@@ -450,7 +428,6 @@ def _print_comparison(result: Any, fmt: str) -> None:
 @click.option("--type", "kinds", multiple=True, type=click.Choice(DETECTABLE_TYPES), help="Only these types.")
 @pass_ctx
 @user_errors
-@mastering_errors
 def export_command(ctx: Context, version: str, output_dir: Path, kinds: tuple[str, ...]) -> None:
     """Copy that version of every profile (or of --type) into a folder usable as a profiles dir."""
     from sidflow_pipeline.mastering.profiles import export_profiles

@@ -192,7 +192,7 @@ def song_file(hvsc_root: Any, sid_path: str) -> str:
     import os
 
     # abspath, not resolve(): a collection reached through a symlink keeps the user's path.
-    return os.path.abspath(hvsc_root / sid_path.lstrip("/"))
+    return str(os.path.abspath(hvsc_root / sid_path.lstrip("/")))
 
 
 def emit_songs(

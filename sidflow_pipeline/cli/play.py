@@ -25,7 +25,6 @@ from sidflow_pipeline.cli.common import (
 )
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
 from sidflow_pipeline.cli.stations import Playlist, explain_table, playlist_options
-from sidflow_pipeline.recommend.filters import QueryError
 
 __all__ = ["play"]
 
@@ -84,6 +83,7 @@ def _export_format(path: Path, given: str | None) -> str:
 @user_errors
 def play(
     ctx: Context,
+    /,
     resume: bool,
     preview: int | None,
     export_path: Path | None,
@@ -126,11 +126,8 @@ def play(
         query = session.query
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
-        try:
-            request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-            recommendations = playlist.run(ctx, open_recommender(ctx), request)
-        except QueryError as exc:
-            fail(str(exc))
+        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
+        recommendations = playlist.run(ctx, open_recommender(ctx), request)
         if not recommendations:
             fail("no songs match this query (loosen --filters/--where/--station, or build the database: scripts/run.sh)")
         if playlist.layered:
@@ -159,12 +156,9 @@ def play(
         playlist.record(ctx, session.id, [item.key for item in queue])
     wav_player = None
     if mastered:
-        from sidflow_pipeline.radio.master import WavPlayerNotFound, find_wav_player
+        from sidflow_pipeline.radio.master import find_wav_player
 
-        try:
-            wav_player = find_wav_player()
-        except WavPlayerNotFound as exc:
-            fail(str(exc))
+        wav_player = find_wav_player()
     _run(cfg, session, binary, preview, wav_player)
 
 
@@ -351,6 +345,10 @@ def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: 
         sys.exit(128 + terminated)
     counts = session.summary()
     shown = ", ".join(f"{counts.get(a, 0)} {a}" for a in ("play", "skip", "like", "dislike"))
-    console.print(f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"), highlight=False, soft_wrap=True)
+    console.print(
+        f"\nsession {session.id}: {shown}" + ("" if session.ended else " — resume with: sidflow play --resume"),
+        highlight=False,
+        soft_wrap=True,
+    )
     if any(counts.get(a, 0) for a in ("play", "skip", "like", "dislike")):
         say_pending(cfg)

@@ -139,14 +139,10 @@ def build_request(
 
 def open_recommender(ctx: Context) -> Any:
     """The snapshot engine: numpy over a cached copy of the table (no lancedb import)."""
-    from sidflow_pipeline.recommend.engine import DatabaseUnavailable
     from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, database_path, snapshot_path
 
     cfg = ctx.config
-    try:
-        return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
-    except DatabaseUnavailable as exc:
-        fail(str(exc))
+    return SnapshotRecommender(database_path(cfg.data_path), snapshot_path(cfg.data_path), cfg.catalog_path)
 
 
 def like_resolver(ctx: Context) -> Callable[[str], tuple[str, int]]:
@@ -213,7 +209,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, hidden=True, help="Same as --format json.")
 @pass_ctx
 @user_errors
-def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
+def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | None, **options: Any) -> None:
     """Recommend songs from the song database (sidflow_lance).
 
     \b
@@ -233,11 +229,8 @@ def recommend(ctx: Context, fmt: str, as_json: bool, like_composer: str | None, 
         _composers(ctx, like_composer, options, fmt)
         return
     playlist = Playlist.take(ctx, options)
-    try:
-        request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-        results = playlist.run(ctx, open_recommender(ctx), request)
-    except QueryError as exc:
-        fail(str(exc))
+    request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
+    results = playlist.run(ctx, open_recommender(ctx), request)
     if not results and fmt == "table":
         console.print("no songs match (loosen --filters/--where/--station or check that sidflow_lance is built)")
         return
@@ -268,18 +261,22 @@ _COMPOSER_COLUMNS = [
 
 def _composers(ctx: Context, name: str, options: dict[str, Any], fmt: str) -> None:
     """``--like-composer``: a ranking of composers instead of songs."""
-    seeds = [flag for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like")) if options.get(key)]
+    seeds = [
+        flag
+        for flag, key in (("--mood", "mood"), ("--vector", "vector"), ("--blend", "blend"), ("--like", "like"))
+        if options.get(key)
+    ]
     if seeds:
         fail(f"--like-composer ranks composers; it takes no song seed ({', '.join(seeds)})")
-    try:
-        matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
-    except QueryError as exc:
-        fail(str(exc))
+    matched, matches = open_recommender(ctx).similar_composers(name, limit=options["limit"])
     if fmt in ("json", "jsonl"):
         if fmt == "jsonl":
             emit_jsonl(m.to_json() for m in matches)
             return
-        payload = {"query": {"like_composer": name, "composer": matched, "limit": options["limit"]}, "results": [m.to_json() for m in matches]}
+        payload = {
+            "query": {"like_composer": name, "composer": matched, "limit": options["limit"]},
+            "results": [m.to_json() for m in matches],
+        }
         emit_json(payload)
         return
     if fmt != "table":

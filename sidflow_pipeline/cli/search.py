@@ -79,17 +79,14 @@ def search(ctx: Context, query: tuple[str, ...], limit: int, fmt: str) -> None:
     from Songlengths.md5, STIL) joined with the classified ratings, in DuckDB. An empty
     query lists every song.
     """
-    from sidflow_pipeline.search.catalog import CatalogUnavailable, SearchQueryError, search_songs
+    from sidflow_pipeline.search.catalog import search_songs
 
     unknown = [word for word in query if word.startswith("--")]
     if unknown:
         fail(f"no such option: {unknown[0]} (see sidflow search --help)")
     cfg = ctx.config
     text = " ".join(query)
-    try:
-        result = search_songs(cfg.catalog_path, cfg.classified_path, text, limit=limit or None)
-    except (SearchQueryError, CatalogUnavailable) as exc:
-        fail(str(exc))
+    result = search_songs(cfg.catalog_path, cfg.classified_path, text, limit=limit or None)
     shown = len(result.rows)
     footer = f"{shown} of {result.total} songs; --limit 0 for all" if shown < result.total else f"{shown} song{'s' if shown != 1 else ''}"
     emit_songs(

@@ -18,16 +18,14 @@ import polars as pl
 from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
 from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
-from sidflow_pipeline.classify.predict import FeatureSetMismatchError
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
-from sidflow_pipeline.sid.engine import EngineUnavailable
-from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
-from sidflow_pipeline.sid.workers import WorkerStartError
-from sidflow_pipeline.training.model import ModelError, load_predictor
+from sidflow_pipeline.sid.player import find_sidplayfp
+from sidflow_pipeline.training.model import load_predictor
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
 # A backfill of many sections may run as one run (the README's run command does, with
@@ -85,22 +83,18 @@ def classified_path(config: SidflowConfig, partition: str) -> Path:
 def wav_cache(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
     binary = None
-    try:
+    with domain_failure():
         if config.render.backend == "sidplayfp":
             binary = find_sidplayfp(config.sidplay_path)
-    except SidplayfpNotFound as exc:
-        raise dg.Failure(description=str(exc)) from exc
     by_partition = {key: jobs_from_rows(_catalog_rows(config, key), config.hvsc_root) for key in context.partition_keys}
     jobs = [job for key in context.partition_keys for job in by_partition[key]]
     started = time.perf_counter()
     with SongProgress(len(jobs), f"render {_label(context)}", context.log.info) as progress:
-        try:
+        with domain_failure():
             records = render_jobs(
                 jobs, config.render, config.wav_cache_path, workers=config.worker_count, binary=binary,
                 progress=lambda _record: progress.advance(),
             )
-        except (EngineUnavailable, WorkerStartError) as exc:
-            raise dg.Failure(description=str(exc)) from exc
     seconds = time.perf_counter() - started
     digest = _write_per_partition(
         context.partition_keys,
@@ -226,15 +220,11 @@ def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource
                 manual[(row["sid_path"], int(row["song_index"]))] = rating
     from sidflow_pipeline.features import FEATURE_SET_VERSION
 
-    try:
+    with domain_failure():
         predictor = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
-    except ModelError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     started = time.perf_counter()
-    try:
+    with domain_failure():
         rows, skipped = classify_rows(feature_rows, manual, predictor)
-    except FeatureSetMismatchError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     digest = _write_per_partition(context.partition_keys, rows, lambda key: classified_path(config, key), dict, lambda r: r["sid_path"])
     auto_files = 0
     for key in context.partition_keys:

@@ -16,6 +16,7 @@ import polars as pl
 from sidflow_pipeline.atomic import atomic_write_json
 from sidflow_pipeline.classify.analyse import read_jsonl_rows
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.classify import classified
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
 from sidflow_pipeline.feedback.aggregate import (
@@ -25,7 +26,7 @@ from sidflow_pipeline.feedback.aggregate import (
 )
 from sidflow_pipeline.feedback.log import log_checksum, read_config_events
 from sidflow_pipeline.hvsc.sync import read_moves
-from sidflow_pipeline.lance.build import MANIFEST_NAME, DatabaseBuildError, build_database
+from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
 from sidflow_pipeline.lance.verify import (
     aggregates_path,
     classified_checksum,
@@ -139,13 +140,11 @@ def sidflow_lance(context: dg.AssetExecutionContext, sidflow: SidflowConfigResou
     if saved.feedback_checksum is None:
         context.log.warning("feedback-aggregates.parquet is missing or has no source checksum; materialize feedback_aggregates")
     sources = {"classified": classified_sum, "feedback": saved.feedback_checksum or UNKNOWN_FEEDBACK}
-    try:
+    with domain_failure():
         result = build_database(
             lance_path(config), rows, saved.rows, _names(config), sources=sources, feedback_events=saved.feedback_events,
             sketches=_sketches(config),
         )
-    except DatabaseBuildError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     atomic_write_json(config.data_path / MANIFEST_NAME, result.manifest)
     # The CLI reads recommendations from a numpy snapshot of the table (no lancedb
     # import at start-up); writing it now spares the first `sidflow play` that copy.

@@ -10,10 +10,11 @@ and requests a run only when there is one.
 
 import dagster as dg
 
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
-from sidflow_pipeline.hvsc.sync import SyncError, installed_version, sync_collection
+from sidflow_pipeline.hvsc.sync import installed_version, sync_collection
 from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 
 
@@ -24,7 +25,7 @@ from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 )
 def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    try:
+    with domain_failure():
         synced = sync_collection(
             config.hvsc_source,
             config.hvsc_path,
@@ -34,8 +35,6 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
             progress=False,
             log=context.log.info,
         )
-    except SyncError as exc:
-        raise dg.Failure(description=str(exc)) from exc
     result, manifest, stats, tags_moved = synced.result, synced.manifest, synced.stats, synced.tags_moved
     return dg.MaterializeResult(
         metadata={

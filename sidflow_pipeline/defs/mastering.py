@@ -31,12 +31,12 @@ from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
 from sidflow_pipeline.mastering.update import validate_profile
 
 
-def _dirs(sidflow: SidflowConfigResource):  # (profiles, feedback) paths
+def _dirs(sidflow: SidflowConfigResource) -> tuple[Path, Path]:  # (profiles, feedback) paths
     config = sidflow.load()
     return config.data_path / "profiles", config.data_path / "mastering-feedback"
 
 
-def _ratings_digest(feedback_dir) -> str:
+def _ratings_digest(feedback_dir: Path) -> str:
     path = feedback_dir / RATINGS_FILE
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
 
@@ -101,7 +101,11 @@ def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]
     return files, {}
 
 
-@dg.asset_check(asset=mastering_profiles, description="Every profile file (every version, not only the current ones) loads and passes the validation suite (EQ gains, LUFS, ceiling, determinism).")
+@dg.asset_check(
+    asset=mastering_profiles,
+    description="Every profile file (every version, not only the current ones) loads and passes the validation suite "
+    "(EQ gains, LUFS, ceiling, determinism).",
+)
 def profiles_load_and_validate(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     profiles, _feedback = _dirs(sidflow)
     files, failures = _profile_files(profiles)

@@ -44,7 +44,8 @@ MAX_ATTEMPTS = 3
             CHECK_NAME,
             asset="rating_model",
             blocking=True,
-            description="The new model beats the published one and the baseline on held-out songs (paired test, ≥ 20 songs); otherwise the current one is kept.",
+            description="The new model beats the published one and the baseline on held-out songs "
+            "(paired test, ≥ 20 songs); otherwise the current one is kept.",
         )
     ],
 )
@@ -132,7 +133,10 @@ def _after_previous_runs(
             "fix the cause, then launch sidflow_retrain or run 'sidflow train'"
         )
     if trained_on(seen, last) and last is not None and not last.get("published", True):
-        return None, f"{name} failed because the candidate was rejected ({last.get('reason', '')}); retrying the same data gives the same model"
+        return (
+            None,
+            f"{name} failed because the candidate was rejected ({last.get('reason', '')}); retrying the same data gives the same model",
+        )
     if not enabled:
         return None, "retraining is disabled (retrain.enabled = false in .sidflow.json)"
     reason = f"retry {attempts + 1}/{MAX_ATTEMPTS}: {name} failed"

@@ -30,6 +30,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["OPCODES", "AsmError", "Program", "assemble"]
 
 # Mode names: imp (implied), acc (accumulator), imm, zp, zpx, zpy, abs, absx, absy,
@@ -117,7 +119,7 @@ _CONST_RE = re.compile(rf"^({_NAME})\s*=\s*(.+)$")
 _TOKEN_RE = re.compile(rf"\s*(\$[0-9A-Fa-f]+|%[01]+|\d+|'.'|{_NAME}|[-+<>*()])")
 
 
-class AsmError(ValueError):
+class AsmError(SidflowError, ValueError):
     """A source error; ``line`` is the 1-based line number in the source text."""
 
     def __init__(self, message: str, line: int, text: str = "") -> None:

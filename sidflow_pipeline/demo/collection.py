@@ -337,10 +337,7 @@ def _stil_text(files: Mapping[str, ReleaseFile]) -> str:
             continue
         entry = StilEntry(path="/" + path)
         for text in item.tune.stil:
-            if text.subtune and len(item.tune.songs) > 1:
-                block = entry.subtunes.setdefault(text.subtune, StilBlock())
-            else:
-                block = entry.file_block
+            block = entry.subtunes.setdefault(text.subtune, StilBlock()) if text.subtune and len(item.tune.songs) > 1 else entry.file_block
             _stil_block(text, block)
         entries.append(entry)
     header = "### STIL for the " + DEMO_MARKER + " (generated; every tune and name is invented) ###\n\n"

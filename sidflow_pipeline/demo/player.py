@@ -230,7 +230,7 @@ note:    .fill 3
 
 def note_frequency(midi_note: int) -> float:
     """Equal temperament, A4 (MIDI 69) = 440 Hz."""
-    return 440.0 * 2.0 ** ((midi_note - 69) / 12)
+    return float(440.0 * 2.0 ** ((midi_note - 69) / 12))
 
 
 def frequency_table(clock: str) -> list[int]:
@@ -314,7 +314,8 @@ def player_source(songs: Sequence[SongSpec], clock: str) -> str:
                 )
             else:  # unused slot: silent, never stepped (play loops over `voices` only)
                 row = (0, 0, 0, 0, 0, "<silence", ">silence", 0)
-            for key, value in zip(voice_rows, row, strict=True):
+            cells: list[int | str] = list(row)
+            for key, value in zip(voice_rows, cells, strict=True):
                 voice_rows[key].append(value)
     parts = [PLAYER_SOURCE, "; ---------------------------------------------------------------- song data"]
     parts += [_table(k, v) for k, v in song_rows.items()]

@@ -352,8 +352,7 @@ def trace_features(trace: Trace) -> dict[str, Value]:
     regs = np.asarray(trace.regs)
     n = regs.shape[0]
     if n < 2 or regs.ndim != 3 or regs.shape[2] < 25:
-        out = missing_trace_features()
-        return out
+        return missing_trace_features()
     seconds = np.asarray(trace.frame, dtype=np.float64) / float(trace.sample_rate)
     weight = np.zeros(n)
     weight[1:] = np.maximum(np.diff(seconds), 0.0)
@@ -510,9 +509,9 @@ def trace_features(trace: Trace) -> dict[str, Value]:
     out.update(_intervals(np.concatenate(pooled["intervals"])))
     out.update(_rhythm(np.concatenate(onset_times)))
     for v in range(3):
-        values = per_voice[v] if v < len(per_voice) else {}
+        voice_values = per_voice[v] if v < len(per_voice) else {}
         for name in VOICE_FEATURES:
-            out[f"sidV{v + 1}{name}"] = values.get(name)
+            out[f"sidV{v + 1}{name}"] = voice_values.get(name)
     return {name: _clean(out.get(name)) for name in TRACE_FEATURE_NAMES}
 
 

@@ -19,7 +19,15 @@ import polars as pl
 
 from sidflow_pipeline.feedback.log import ReadReport
 
-__all__ = ["AGGREGATE_SCHEMA", "SOURCE_METADATA_KEY", "Aggregates", "aggregate_events", "read_aggregates", "read_aggregates_checksum", "write_aggregates"]
+__all__ = [
+    "AGGREGATE_SCHEMA",
+    "SOURCE_METADATA_KEY",
+    "Aggregates",
+    "aggregate_events",
+    "read_aggregates",
+    "read_aggregates_checksum",
+    "write_aggregates",
+]
 
 # Parquet key-value metadata naming the log state the aggregates were computed from.
 # It lives inside the one file written atomically, so counts and checksum can never

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.checksum import TreeDigest, tree_checksum
+from sidflow_pipeline.errors import SidflowError
 
 if TYPE_CHECKING:
     from sidflow_pipeline.config import SidflowConfig
@@ -55,7 +56,7 @@ FUTURE_SKEW = timedelta(minutes=10)
 SongCounts = Callable[[str], "int | None"]
 
 
-class FeedbackError(ValueError):
+class FeedbackError(SidflowError, ValueError):
     """A bad event or log line; the message says which and why."""
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import py7zr
 import py7zr.exceptions
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["ArchiveError", "ExtractResult", "check_member_name", "safe_extract"]
 
 DEFAULT_MAX_TOTAL_BYTES = 8 * 2**30
@@ -58,7 +60,7 @@ _CORRUPTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class ArchiveError(RuntimeError):
+class ArchiveError(SidflowError, RuntimeError):
     """An archive that was not (fully) extracted; one line naming the archive and why."""
 
 

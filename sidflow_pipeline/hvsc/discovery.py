@@ -25,6 +25,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import requests
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.hvsc.download import (
     DEFAULT_TIMEOUT,
     http_session,
@@ -50,7 +51,7 @@ MAX_LISTING_BYTES = 8 * 1024 * 1024
 MAX_SIDECAR_BYTES = 64 * 1024
 
 
-class DiscoveryError(RuntimeError):
+class DiscoveryError(SidflowError, RuntimeError):
     """The mirror could not be read or offers no usable path; one line for the user."""
 
 

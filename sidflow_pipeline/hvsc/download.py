@@ -38,6 +38,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from sidflow_pipeline.errors import SidflowError
+
 if TYPE_CHECKING:
     from sidflow_pipeline.hvsc.discovery import RemoteArchive
 
@@ -66,7 +68,7 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
-class DownloadError(RuntimeError):
+class DownloadError(SidflowError, RuntimeError):
     """A download that could not complete; the message is one line: URL and reason."""
 
 
@@ -154,12 +156,12 @@ class _CappedRetry(Retry):
     hour; we wait at most ``retry_after_max`` and let the retry budget decide the rest.
     """
 
-    retry_after_max: float = 30.0
+    retry_after_max: float = 30.0  # type: ignore[assignment]  # urllib3 says int; a fraction of a second is valid
 
     def new(self, **kw: Any) -> _CappedRetry:
         retry = super().new(**kw)
         retry.retry_after_max = self.retry_after_max
-        return retry  # type: ignore[return-value]
+        return retry
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)

@@ -32,6 +32,7 @@ from sidflow_pipeline.atomic import (
     recover_interrupted_swap,
     swap_directory,
 )
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.hvsc.archive import ArchiveError, safe_extract
 from sidflow_pipeline.hvsc.discovery import (
     DiscoveryError,
@@ -70,7 +71,7 @@ USER_FILE_SUFFIXES: tuple[str, ...] = (".tags.json",)
 _UPDATE_SCRIPT_RE = re.compile(r"^update(\d+)\.hvs$", re.IGNORECASE)
 
 
-class SyncError(RuntimeError):
+class SyncError(SidflowError, RuntimeError):
     """A sync that stopped with the previous release intact; one line for the user."""
 
 
@@ -329,7 +330,7 @@ def sync_hvsc(
                     checksum=f"sha256:{fetched.sha256}",
                     size=fetched.size,
                     bytes_downloaded=fetched.bytes_fetched,
-                    applied_at=manifest.get("baseAppliedAt") if archive.kind == "full" else manifest["deltas"][-1]["appliedAt"],
+                    applied_at=manifest["baseAppliedAt"] if archive.kind == "full" else manifest["deltas"][-1]["appliedAt"],
                 )
             )
         manifest["lastUpdated"] = now()

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.sid.header import (
     SidFormatError,
     encode_header,
@@ -131,7 +132,7 @@ _BOOL_VALUES = {
 _MUS_BIT, _PSID_BIT, _CLOCK_SHIFT, _MODEL_SHIFT = 0x01, 0x02, 2, 4
 
 
-class HvsScriptError(Exception):
+class HvsScriptError(SidflowError):
     """A script that cannot be parsed or applied; ``str()`` is one self-contained line.
 
     The line number points into the script so a maintainer can open it at the

@@ -33,5 +33,10 @@ def check_tree_against_manifest(hvsc_path: Path) -> tuple[bool, dict[str, Any], 
         text_version = int(match.group(1)) if match else None
         if text_version != version:
             problems.append(f"HVSC.txt names release {text_version}, manifest {version}")
-    metadata = {"version": version, "files": stats["files"], "manifest_files": manifest.get("files", -1), "hvsc_txt_release": text_version or -1}
+    metadata = {
+        "version": version,
+        "files": stats["files"],
+        "manifest_files": manifest.get("files", -1),
+        "hvsc_txt_release": text_version or -1,
+    }
     return not problems, metadata, "; ".join(problems) or "tree matches manifest"

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +64,7 @@ from typing import Any
 import pyarrow as pa
 
 from sidflow_pipeline.atomic import recover_interrupted_swap, swap_directory
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.lance.similarity import fit_transform
 
 __all__ = [
@@ -113,7 +114,7 @@ def songs_schema() -> pa.Schema:
     )
 
 
-class DatabaseBuildError(RuntimeError):
+class DatabaseBuildError(SidflowError, RuntimeError):
     """A build that failed (a full disk, say) and left the previous database as it was;
     ``str()`` is one line naming the database and the reason."""
 
@@ -127,7 +128,7 @@ class BuildResult:
 
 def build_database(
     db_path: Path,
-    classified: list[Mapping[str, Any]],
+    classified: Sequence[Mapping[str, Any]],
     aggregates: Mapping[tuple[str, int], Mapping[str, Any]],
     names: Mapping[tuple[str, int], tuple[str, str]],
     *,
@@ -180,7 +181,7 @@ def build_database(
         columns["last_played"].append(feedback.get("last_played"))
     width = similarity_vectors.shape[1] if rows else songs_schema().field("similarity_vector").type.list_size
     flat = pa.array(similarity_vectors.reshape(-1).astype("float32"), type=pa.float32())
-    columns["similarity_vector"] = pa.FixedSizeListArray.from_arrays(flat, width)  # type: ignore[assignment]
+    columns["similarity_vector"] = pa.FixedSizeListArray.from_arrays(flat, width)
     table = pa.Table.from_pydict(columns, schema=songs_schema())
     recover_interrupted_swap(db_path)
     staging = db_path.with_name(f".{db_path.name}.building")

@@ -372,7 +372,7 @@ def fit_similarity(
         center[j], scale[j] = _round(float(median)), _round(spread)
     sketches = sketches if sketches is not None else [None] * len(rows)
     table = _SketchTable(sketches, spec) if table is None else table
-    sketch_mean = np.zeros((len(spec.sketch_families), spec.sketch_buckets))
+    sketch_mean: np.ndarray = np.zeros((len(spec.sketch_families), spec.sketch_buckets))
     if spec.sketch_families:
         totals = np.zeros_like(sketch_mean)
         counts = np.zeros(len(spec.sketch_families))

@@ -79,7 +79,7 @@ def _read_all_rows(db_path: Path) -> int:
     import lancedb
 
     table = lancedb.connect(str(db_path)).open_table(TABLE_NAME)
-    return table.to_arrow().num_rows
+    return int(table.to_arrow().num_rows)
 
 
 def lance_status(config: SidflowConfig) -> LanceStatus:

@@ -98,9 +98,14 @@ _COMPARATIVES: dict[str, tuple[str, int]] = {
     "brighter": ("treble", 1), "darker": ("treble", -1), "wider": ("width", 1), "narrower": ("width", -1),
     "fuller": ("bass", 1), "warmer": ("bass", 1), "bassier": ("bass", 1), "thinner": ("bass", -1),
 }  # fmt: skip
-_MORE = {"more", "boost", "increase", "raise", "add", "needs", "need", "lacks", "lacking", "missing", "extra", "bigger", "stronger"}  # fmt: skip
+_MORE = {
+    "more", "boost", "increase", "raise", "add", "needs", "need", "lacks", "lacking", "missing", "extra", "bigger",
+    "stronger",
+}  # fmt: skip
 _LESS = {"less", "cut", "reduce", "lower", "decrease", "tame", "fewer", "smaller", "remove", "soften"}
-_EXCESS_AFTER = {"much", "loud", "strong", "heavy", "high", "hot", "big", "boomy", "prominent", "overpowering", "dominant", "thick"}  # fmt: skip
+_EXCESS_AFTER = {
+    "much", "loud", "strong", "heavy", "high", "hot", "big", "boomy", "prominent", "overpowering", "dominant", "thick",
+}  # fmt: skip
 _LACK_AFTER = {"weak", "quiet", "low", "soft", "thin", "little", "small", "light"}
 _ALONE_EXCESS_AFTER = {"heavy", "overpowering", "dominant", "boomy"}
 _ALONE_LACK_AFTER = {"weak", "missing", "lacking"}
@@ -127,7 +132,7 @@ def _tokens(clause: str) -> list[str]:
     while i < len(raw):
         pair = (raw[i], raw[i + 1]) if i + 1 < len(raw) else None
         if pair in _BIGRAMS:
-            out.append(_BIGRAMS[pair])  # type: ignore[index]
+            out.append(_BIGRAMS[pair])
             i += 2
         else:
             out.append(raw[i])

@@ -108,7 +108,7 @@ def write_audio(path: Path | str, audio: Any, sr: int, tags: Mapping[str, str] |
 
 def _format_for(file: Path) -> str:
     ext = file.suffix.lower().lstrip(".")
-    formats = {name.lower(): name for name in sf.available_formats()}
+    formats: dict[str, str] = {name.lower(): name for name in sf.available_formats()}
     aliases = {"aif": "aiff", "mp3": "mp3"}
     name = formats.get(aliases.get(ext, ext))
     if name is None:

@@ -38,13 +38,13 @@ The rules live only in :data:`RULES`; this table, and the one in
 | `sid_6581` | sid | `sid_model = 6581` (0.6) · `spectral_centroid_hz < 1000` (0.4) |
 | `sid_8580` | sid | `sid_model = 8580` (0.6) · `spectral_centroid_hz ≥ 1000` (0.4) |
 | `unknown` | both | best score < 0.6; confidence = 1 − best score |
-"""
+"""  # noqa: E501 - the rules table above is rules_table() pasted in; a test keeps them equal
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:  # the rules need no numpy; only detect_audio touches audio
     from sidflow_pipeline.mastering.fingerprint import Fingerprint
@@ -88,12 +88,12 @@ class Condition:
             return x < float(self.value)  # type: ignore[arg-type]
         if self.op == ">=":
             return x >= float(self.value)  # type: ignore[arg-type]
-        low, high = self.value  # type: ignore[misc]
+        low, high = cast("tuple[float, float]", self.value)
         return low <= x < high
 
     def describe(self) -> str:
         if self.op == "in":
-            low, high = self.value  # type: ignore[misc]
+            low, high = cast("tuple[float, float]", self.value)
             return f"{_num(low)} ≤ {self.field} < {_num(high)}"
         symbol = {"<": "<", ">=": "≥", "=": "="}[self.op]
         value = self.value if isinstance(self.value, str) else _num(self.value)  # type: ignore[arg-type]

@@ -289,7 +289,7 @@ def _forward_max(values: np.ndarray, span: int) -> np.ndarray:
         return values.copy()
     padded = np.concatenate([values, np.zeros(span)])
     size = span + 1
-    return maximum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=0.0)[: len(values)]
+    return np.asarray(maximum_filter1d(padded, size=size, origin=-(size // 2), mode="constant", cval=0.0)[: len(values)])
 
 
 def _release(attenuation_db: np.ndarray, release_samples: float) -> np.ndarray:
@@ -309,7 +309,8 @@ def _backward_mean(values: np.ndarray, span: int) -> np.ndarray:
     if span <= 0 or not len(values):
         return values.copy()
     sums = np.cumsum(np.concatenate([np.zeros(1), np.full(span, values[0]), values]))
-    return (sums[span + 1 :] - sums[: -span - 1]) / (span + 1)
+    averaged: np.ndarray = (sums[span + 1 :] - sums[: -span - 1]) / (span + 1)
+    return averaged
 
 
 def limit(
@@ -409,7 +410,7 @@ def apply_profile(audio: Any, sr: int, profile: Profile) -> tuple[np.ndarray, Ma
     history: list[tuple[float, float]] = []
     best: tuple[float, np.ndarray, float, float, float] | None = None  # |error|, out, gain, reduction, loudness
     rounds = 0
-    for rounds in range(1, MAX_LOUDNESS_ITERATIONS + 1):
+    for rounds in range(1, MAX_LOUDNESS_ITERATIONS + 1):  # noqa: B007 - read after the loop
         out, reduction = limit(
             shaped,
             sr,

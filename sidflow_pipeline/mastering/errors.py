@@ -9,10 +9,12 @@ still treat them as bad input rather than as bugs.
 
 from __future__ import annotations
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["AudioReadError", "MasteringError", "ProfileError", "RatingsError", "UpdateRejected"]
 
 
-class MasteringError(ValueError):
+class MasteringError(SidflowError, ValueError):
     """Base class: a mastering problem already phrased as one line for the user."""
 
 

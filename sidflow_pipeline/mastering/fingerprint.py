@@ -151,7 +151,7 @@ def _oversample(frames: np.ndarray) -> np.ndarray:
     from scipy.signal import resample_poly
 
     rows = np.ascontiguousarray(frames.T, dtype=np.float32)
-    return resample_poly(rows, OVERSAMPLING, 1, axis=1)
+    return np.asarray(resample_poly(rows, OVERSAMPLING, 1, axis=1))
 
 
 def oversampled_peaks(frames: np.ndarray) -> np.ndarray:
@@ -172,7 +172,7 @@ def oversampled_peaks(frames: np.ndarray) -> np.ndarray:
     # Element-wise maxima of the four phases: much faster than a 4-wide axis reduction.
     per_interval = np.maximum(np.maximum(quads[:, 0], quads[:, 1]), np.maximum(quads[:, 2], quads[:, 3]))
     per_interval = per_interval.astype(np.float64)
-    peaks = np.maximum(per_interval, np.abs(frames).max(axis=1) if frames.shape[1] > 1 else np.abs(frames[:, 0]))
+    peaks: np.ndarray = np.maximum(per_interval, np.abs(frames).max(axis=1) if frames.shape[1] > 1 else np.abs(frames[:, 0]))
     peaks[1:] = np.maximum(peaks[1:], per_interval[:-1])
     return peaks
 

@@ -197,13 +197,13 @@ def parse_profile(data: Any, source: str) -> Profile:
         if not isinstance(block, dict):
             raise ProfileError(f"{source}: '{section}' must be an object")
         _exact_keys(block, keys, f"{source}", section)
-    for band, expected in BAND_FILTERS.items():
-        spec = data["eq"][band]
+    for band_name, expected in BAND_FILTERS.items():
+        spec = data["eq"][band_name]
         if not isinstance(spec, dict):
-            raise ProfileError(f"{source}: 'eq.{band}' must be an object")
-        _exact_keys(spec, _BAND_KEYS, f"{source}", f"eq.{band}")
+            raise ProfileError(f"{source}: 'eq.{band_name}' must be an object")
+        _exact_keys(spec, _BAND_KEYS, f"{source}", f"eq.{band_name}")
         if spec["filter"] != expected:
-            raise ProfileError(f"{source}: 'eq.{band}.filter' must be \"{expected}\", got {json.dumps(spec['filter'])}")
+            raise ProfileError(f"{source}: 'eq.{band_name}.filter' must be \"{expected}\", got {json.dumps(spec['filter'])}")
     for dotted, (low, high, unit) in PARAMETERS.items():
         value = _get(data, dotted)
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):

@@ -62,7 +62,7 @@ def _lowpass(signal: np.ndarray, cutoff_hz: float, sr: int, resonance: float) ->
     alpha = np.sin(w0) / (2 * resonance)
     b = np.array([(1 - np.cos(w0)) / 2, 1 - np.cos(w0), (1 - np.cos(w0)) / 2])
     a = np.array([1 + alpha, -2 * np.cos(w0), 1 - alpha])
-    return lfilter(b / a[0], a / a[0], signal, axis=0)
+    return np.asarray(lfilter(b / a[0], a / a[0], signal, axis=0))
 
 
 def sid_like(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.radio.queue import QueueItem
 
 __all__ = ["MASTER_SAMPLE_RATE", "MasteredSong", "WavPlayerNotFound", "find_wav_player", "master_song", "render_song"]
@@ -22,7 +23,7 @@ __all__ = ["MASTER_SAMPLE_RATE", "MasteredSong", "WavPlayerNotFound", "find_wav_
 MASTER_SAMPLE_RATE = 44100
 
 
-class WavPlayerNotFound(RuntimeError):
+class WavPlayerNotFound(SidflowError, RuntimeError):
     """No ``aplay`` to play mastered WAV files."""
 
 

@@ -16,8 +16,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.radio.queue import QueueItem
 from sidflow_pipeline.sid.player import stop_with_parent
 
@@ -26,7 +27,7 @@ __all__ = ["NoAudioDevice", "RadioPlayer"]
 _DEVICE_HINTS = ("audio device", "alsa", "pcm", "/dev/dsp", "pulse", "oss error", "audio open error")
 
 
-class NoAudioDevice(RuntimeError):
+class NoAudioDevice(SidflowError, RuntimeError):
     """sidplayfp found no usable audio output."""
 
 
@@ -57,7 +58,7 @@ class RadioPlayer:
             command = [str(self.binary), f"-os{item.song_index}", f"-t{max(1, length)}", "-q", item.file]
         # stderr goes to a file, not a pipe: sidplayfp writes a status line many times
         # a second, and a pipe nobody reads fills up (64 KiB) and then blocks it mid-song.
-        self._stderr = tempfile.TemporaryFile(prefix="sidflow-player-")
+        self._stderr = tempfile.TemporaryFile(prefix="sidflow-player-")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -85,7 +86,7 @@ class RadioPlayer:
         assert self.process is not None
         if self._failed is None:
             err = _tail(self._stderr).decode(errors="replace").strip()
-            program = Path(str(self.process.args[0])).name
+            program = Path(str(cast("list[str]", self.process.args)[0])).name
             self._failed = (err, err.splitlines()[-1] if err else f"{program} exited with status {self.process.returncode}")
         return self._failed
 

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "EXPORT_FORMATS",
     "PlaylistError",
@@ -33,7 +35,7 @@ __all__ = [
 ]
 
 
-class PlaylistError(ValueError):
+class PlaylistError(SidflowError, ValueError):
     """A playlist file that cannot be read; one line for the user."""
 
 EXPORT_FORMATS = ("json", "m3u", "m3u8")
@@ -155,7 +157,13 @@ def load_released(catalog_path: Path) -> dict[tuple[str, int], str | None]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(catalog_path, columns=["sid_path", "song_index", "released"])
-    return dict(zip(zip(table["sid_path"].to_pylist(), table["song_index"].to_pylist(), strict=True), table["released"].to_pylist(), strict=True))
+    return dict(
+        zip(
+            zip(table["sid_path"].to_pylist(), table["song_index"].to_pylist(), strict=True),
+            table["released"].to_pylist(),
+            strict=True,
+        )
+    )
 
 
 def write_export(path: Path, items: Sequence[QueueItem], fmt: str, query: Mapping[str, Any]) -> None:

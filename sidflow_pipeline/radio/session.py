@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.radio.queue import QueueItem
 
 __all__ = ["RadioSession", "SessionError", "latest_session"]
 
 
-class SessionError(ValueError):
+class SessionError(SidflowError, ValueError):
     """A session file that cannot be resumed; one line for the user."""
 
 

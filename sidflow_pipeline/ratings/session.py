@@ -197,7 +197,7 @@ class Player:
         seconds = max(1, round((song.length_ms or self.default_seconds * 1000) / 1000))
         # A file, not a pipe: sidplayfp writes a status line many times a second, and an
         # unread pipe fills up and blocks it mid-song.
-        stderr = tempfile.TemporaryFile(prefix="sidflow-rate-")
+        stderr = tempfile.TemporaryFile(prefix="sidflow-rate-")  # noqa: SIM115 - closed on both paths below
         self.process = subprocess.Popen(
             [str(self.binary), f"-os{song.song_index}", f"-t{seconds}", "-q", str(song.file)],
             stdin=subprocess.DEVNULL,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_text
+from sidflow_pipeline.errors import SidflowError
 
 __all__ = [
     "DIMENSIONS",
@@ -50,7 +51,7 @@ TAGS_SUFFIX = ".tags.json"
 UNDO_JOURNAL = ".sidflow-rate-undo.jsonl"
 
 
-class TagsError(ValueError):
+class TagsError(SidflowError, ValueError):
     """A tags file that cannot be used; the message names the file."""
 
 

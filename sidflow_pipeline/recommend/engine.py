@@ -58,6 +58,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.recommend.filters import Filter, QueryError, filters_to_sql
 
 if TYPE_CHECKING:  # pyarrow costs 0.25 s to import; the snapshot engine never needs it
@@ -83,7 +84,7 @@ _T = TypeVar("_T")
 SIMILARITY_COLUMN = "similarity_vector"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(SidflowError, RuntimeError):
     """No database (or an unreadable one); the message says how to build it."""
 
 
@@ -274,7 +275,7 @@ class Recommender:
         lengths = np.linalg.norm(centroids, axis=1)
         mine = int(np.nonzero(names == wanted)[0][0])
         cosine = centroids @ centroids[mine] / np.maximum(lengths * lengths[mine], 1e-12)
-        matches = []
+        matches: list[ComposerMatch] = []
         for i in sorted(range(len(names)), key=lambda i: (-round(float(cosine[i]), 12), names[i])):
             if i == mine or not names[i] or counts[i] < min_songs:
                 continue
@@ -290,7 +291,8 @@ class Recommender:
         import pyarrow as pa
 
         def base() -> Any:
-            builder = self.table.search(query, vector_column_name=column).metric(metric)
+            # search() with a vector returns the vector query builder, which has metric().
+            builder = self.table.search(query, vector_column_name=column).metric(metric)  # type: ignore[attr-defined]
             builder = builder.select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "_distance"]).with_row_id(True)
             return builder.where(where, prefilter=True) if where else builder
 
@@ -430,7 +432,8 @@ def _match_composer(name: str, known: list[str]) -> str:
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    unit: np.ndarray = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+    return unit
 
 
 # How many of the listener's songs a candidate is compared with (the mean of its top
@@ -461,12 +464,14 @@ def _closeness(unit_vectors: np.ndarray, songs: np.ndarray | None) -> np.ndarray
     cosines = unit_vectors @ songs.T
     m = min(TASTE_NEIGHBOURS, songs.shape[0])
     top = -np.sort(-cosines, axis=1)[:, :m]
-    return top.mean(axis=1)
+    closeness: np.ndarray = top.mean(axis=1)
+    return closeness
 
 
 def taste_scores(unit_vectors: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:
     """``closeness(v, L) − closeness(v, D)`` per candidate (a missing side counts 0)."""
-    return _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
+    scores: np.ndarray = _closeness(unit_vectors, profile[0]) - _closeness(unit_vectors, profile[1])
+    return scores
 
 
 def seedless_similarity(taste: np.ndarray, profile: tuple[np.ndarray | None, np.ndarray | None]) -> np.ndarray:

@@ -14,6 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "FILTER_FIELDS",
     "MOOD_PRESETS",
@@ -47,7 +49,7 @@ FILTER_FIELDS: dict[str, tuple[float, float]] = {
 _CLAUSE = re.compile(r"^\s*([a-z]+)\s*(>=|<=|!=|=|>|<)\s*([0-9.]+)\s*(?:-\s*([0-9.]+)\s*)?$")
 
 
-class QueryError(ValueError):
+class QueryError(SidflowError, ValueError):
     """A malformed filter, vector or blend; the message is one line for the user."""
 
 

@@ -127,7 +127,7 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
     arrays["timbre"] = timbre_matrix(data["features"].to_pylist() if "features" in data.column_names else [None] * data.num_rows)
     if out_path is not None:
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as allow_pickle
         atomic_write_bytes(out_path, buffer.getvalue())
     return arrays
 
@@ -142,7 +142,12 @@ def _lengths(catalog_path: Path | None, sid_paths: list[str], songs: np.ndarray)
     catalog = pq.read_table(catalog_path, columns=["sid_path", "song_index", "length_ms"])
     known = {
         (p, int(s)): ms
-        for p, s, ms in zip(catalog["sid_path"].to_pylist(), catalog["song_index"].to_pylist(), catalog["length_ms"].to_pylist(), strict=True)
+        for p, s, ms in zip(
+            catalog["sid_path"].to_pylist(),
+            catalog["song_index"].to_pylist(),
+            catalog["length_ms"].to_pylist(),
+            strict=True,
+        )
         if ms is not None
     }
     for i, (path, song) in enumerate(zip(sid_paths, songs.tolist(), strict=True)):
@@ -159,7 +164,8 @@ def _filter_mask(f: Filter, values: np.ndarray) -> np.ndarray:
     if f.op == "!=":
         return (values < f.value - 0.5) | (values >= f.value + 0.5)
     compare = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less}[f.op]
-    return compare(values, f.value)
+    mask: np.ndarray = compare(values, f.value)
+    return mask
 
 
 class SnapshotRecommender:
@@ -250,7 +256,7 @@ class SnapshotRecommender:
             mask &= _filter_mask(f, a[f.field])
         if request.unrated:
             mask &= ~a["rated"]
-        blocked = getattr(request.live, "blocked", frozenset())
+        blocked: frozenset[tuple[str, int]] = getattr(request.live, "blocked", frozenset())
         if request.exclude or blocked or request.only is not None:
             keys = self.keys()
             if request.exclude or blocked:

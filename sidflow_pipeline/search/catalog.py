@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.search.query import SearchQueryError, parse_query, to_sql
 
 __all__ = ["RESULT_COLUMNS", "CatalogUnavailable", "SearchQueryError", "SearchResult", "matching_keys", "search_songs"]
@@ -64,7 +65,7 @@ _SONGS = """
 """
 
 
-class CatalogUnavailable(RuntimeError):
+class CatalogUnavailable(SidflowError, RuntimeError):
     """No catalog to search; the message says how to build it."""
 
 

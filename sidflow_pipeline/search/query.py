@@ -28,10 +28,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["FIELDS", "SearchQueryError", "Sql", "parse_query", "to_sql"]
 
 
-class SearchQueryError(ValueError):
+class SearchQueryError(SidflowError, ValueError):
     """A query that cannot be read; the message is one line naming the bad part."""
 
 

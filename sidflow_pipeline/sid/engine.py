@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.sid.excerpt import RenderResult, RenderSettings, RenderStatus, finish_excerpt
 
 __all__ = [
@@ -95,7 +96,7 @@ _BUILD_HINT = (
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(SidflowError, RuntimeError):
     """The native module cannot be loaded; ``str()`` is one line saying how to build it."""
 
 

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "CLOCKS",
     "MAX_SID_FILE_SIZE",
@@ -47,7 +49,7 @@ _V2_EXTRA = struct.Struct(">HBBBB")
 Magic = Literal["PSID", "RSID"]
 
 
-class SidFormatError(ValueError):
+class SidFormatError(SidflowError, ValueError):
     """A byte string is not a valid PSID/RSID file; the message says why."""
 
 

@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["SongPathError", "SongRef", "collection_paths", "resolve_song", "split_song_number"]
 
 
-class SongPathError(ValueError):
+class SongPathError(SidflowError, ValueError):
     """A song name that names no song; the one-line message says what would."""
 
 

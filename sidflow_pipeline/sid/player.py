@@ -64,6 +64,7 @@ from typing import Any
 
 import soundfile as sf
 
+from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.sid.excerpt import (
     ENGINE_FLAGS,
     SILENCE_DBFS,
@@ -130,11 +131,11 @@ def stop_with_parent(parent_pid: int | None = None) -> Callable[[], None]:
     return preexec
 
 
-class SidplayfpNotFound(RuntimeError):
+class SidplayfpNotFound(SidflowError, RuntimeError):
     """No usable ``sidplayfp`` binary; ``str()`` is one line telling the user what to do."""
 
 
-class SidplayfpError(RuntimeError):
+class SidplayfpError(SidflowError, RuntimeError):
     """sidplayfp ran but could not tell us what was asked (see :func:`sidplayfp_info`)."""
 
 

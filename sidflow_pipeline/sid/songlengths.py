@@ -26,6 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "SonglengthEntry",
     "SonglengthsError",
@@ -43,7 +45,7 @@ _ENTRY_RE = re.compile(r"^([0-9a-fA-F]{32})\s*=\s*(.*)$")
 _LENGTH_RE = re.compile(r"^(\d+):([0-5]?\d)(?:\.(\d{1,3}))?(?:\([A-Za-z]+\))*$")
 
 
-class SonglengthsError(ValueError):
+class SonglengthsError(SidflowError, ValueError):
     """A malformed Songlengths line (the message names the line number), or an entry
     the writer refuses because it could not be read back."""
 

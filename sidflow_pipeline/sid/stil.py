@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = [
     "FIELDS",
     "StilBlock",
@@ -59,7 +61,7 @@ _CONTINUATION_INDENT = " " * 9
 _DEFAULT_ORDER = (("TITLE", "title"), ("ARTIST", "artist"), ("NAME", "name"), ("AUTHOR", "author"), ("COMMENT", "comment"))
 
 
-class StilError(ValueError):
+class StilError(SidflowError, ValueError):
     """An entry the writer cannot express in STIL so that it reads back the same."""
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from sidflow_pipeline.errors import SidflowError
+
 __all__ = ["RENDER_TARGET", "SupervisedWorkers", "WorkerStartError"]
 
 RENDER_TARGET = "sidflow_pipeline.sid.workers:render_job"
@@ -37,7 +39,7 @@ _START_TIMEOUT_S = 60.0
 _MAX_START_FAILURES = 3
 
 
-class WorkerStartError(RuntimeError):
+class WorkerStartError(SidflowError, RuntimeError):
     """No worker could be started; ``str()`` is one line for the user."""
 
 

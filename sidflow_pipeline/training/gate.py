@@ -36,7 +36,9 @@ MIN_HELD_OUT = 20
 Z_PUBLISH = 1.645
 
 
-def song_errors(predict: Callable[[list[Any]], Mapping[str, Any]], samples: Sequence[Any], features: Mapping[tuple[str, int], Any]) -> dict[tuple[str, int], float]:
+def song_errors(
+    predict: Callable[[list[Any]], Mapping[str, Any]], samples: Sequence[Any], features: Mapping[tuple[str, int], Any]
+) -> dict[tuple[str, int], float]:
     """Per held-out song: mean |target − prediction| over the dimensions it has targets for."""
     usable = [s for s in samples if s.key in features and s.targets]
     if not usable:
@@ -104,8 +106,13 @@ def gate(
     comparisons = tuple(compare(name, candidate, errors) for name, errors in references.items())
     n = min((c.n for c in comparisons), default=len(candidate))
     if n < MIN_HELD_OUT:
-        more = math.ceil((MIN_HELD_OUT - n) / holdout_fraction)
-        return GateResult(False, f"only {n} held-out songs (at least {MIN_HELD_OUT} needed); about {more} more rated songs", comparisons, more)
+        more: int | None = math.ceil((MIN_HELD_OUT - n) / holdout_fraction)
+        return GateResult(
+            False,
+            f"only {n} held-out songs (at least {MIN_HELD_OUT} needed); about {more} more rated songs",
+            comparisons,
+            more,
+        )
     failing = [c for c in comparisons if not c.significant]
     if not failing:
         text = ", ".join(f"{c.name} by {c.mean_gain:.3f} MAE/song (z {c.z:.2f})" for c in comparisons)
@@ -121,7 +128,8 @@ def gate(
     verb = "is not better than" if worst.mean_gain <= 0 else "is not significantly better than"
     return GateResult(
         False,
-        f"candidate {verb} the {worst.name} on {worst.n} held-out songs (gain {worst.mean_gain:+.3f} MAE/song, z {worst.z:.2f} < {Z_PUBLISH}); {hint}",
+        f"candidate {verb} the {worst.name} on {worst.n} held-out songs"
+        f" (gain {worst.mean_gain:+.3f} MAE/song, z {worst.z:.2f} < {Z_PUBLISH}); {hint}",
         comparisons,
         more,
     )

@@ -41,6 +41,7 @@ import numpy as np
 
 from sidflow_pipeline.atomic import atomic_write_json, atomic_write_text
 from sidflow_pipeline.classify.predict import baseline_predict
+from sidflow_pipeline.errors import SidflowError
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -89,7 +90,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 DEFAULT_ROUNDS = 300
 
 
-class ModelError(RuntimeError):
+class ModelError(SidflowError, RuntimeError):
     """A model on disk that cannot be used; one line for the user."""
 
 
@@ -119,7 +120,8 @@ class FeatureStats:
         return cls(tuple(names), tuple(round(float(v), 8) for v in mean), tuple(round(float(v), 8) for v in std))
 
     def normalise(self, matrix: np.ndarray) -> np.ndarray:
-        return (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+        normalised: np.ndarray = (matrix - np.asarray(self.mean)) / np.asarray(self.std)
+        return normalised
 
     def to_json(self) -> dict[str, Any]:
         # A list, not an object: the column order is the model's input order.

@@ -131,7 +131,11 @@ def decide(
     if not retrain.enabled:
         return RetrainDecision(False, "retraining is disabled (retrain.enabled = false in .sidflow.json)", new)
     if new < retrain.min_new_feedback:
-        return RetrainDecision(False, f"{new} new ratings/feedback events since the last training; waiting for {retrain.min_new_feedback}", new)
+        return RetrainDecision(
+            False,
+            f"{new} new ratings/feedback events since the last training; waiting for {retrain.min_new_feedback}",
+            new,
+        )
     if last is not None:
         trained_at = _parse_ts(last.get("trainedAt"))
         if trained_at is not None:

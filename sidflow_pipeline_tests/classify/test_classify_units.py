@@ -17,7 +17,14 @@ from sidflow_pipeline.ratings.tags import Rating
 
 @pytest.mark.parametrize(
     ("length_ms", "expected"),
-    [(12_000, (0.0, 12.0)), (20_000, (0.0, 20.0)), (25_000, (5.0, 20.0)), (30_000, (10.0, 20.0)), (200_000, (10.0, 20.0)), (None, (10.0, 20.0))],
+    [
+        (12_000, (0.0, 12.0)),
+        (20_000, (0.0, 20.0)),
+        (25_000, (5.0, 20.0)),
+        (30_000, (10.0, 20.0)),
+        (200_000, (10.0, 20.0)),
+        (None, (10.0, 20.0)),
+    ],
 )
 def test_analysis_window_rule(length_ms: int | None, expected: tuple[float, float]) -> None:
     assert analysis_window(length_ms, RenderConfig()) == expected
@@ -70,7 +77,12 @@ def test_classify_rows_manual_wins_and_unrenderable_songs() -> None:
 
 def test_auto_tags_group_predicted_dimensions(tmp_path: Path) -> None:
     rows = [
-        {"sid_path": "MUSICIANS/A/Artist/t.sid", "song_index": 1, "ratings": {"e": 2.5, "m": 4}, "sources": {"e": "predicted", "m": "manual"}},
+        {
+            "sid_path": "MUSICIANS/A/Artist/t.sid",
+            "song_index": 1,
+            "ratings": {"e": 2.5, "m": 4},
+            "sources": {"e": "predicted", "m": "manual"},
+        },
         {"sid_path": "MUSICIANS/A/Artist/Sub/u.sid", "song_index": 2, "ratings": {"e": 1}, "sources": {"e": "manual"}},
         {"sid_path": "GAMES/x.sid", "song_index": 1, "ratings": {"e": 4.0}, "sources": {"e": "predicted"}},
     ]

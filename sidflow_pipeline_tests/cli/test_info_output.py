@@ -36,7 +36,11 @@ def tune(tmp_path: Path) -> Path:
     sid.write_bytes(data)
     docs = root / "DOCUMENTS"
     docs.mkdir()
-    (docs / "Songlengths.md5").write_text(format_songlengths([("/MUSICIANS/S/Schneider_Markus/Gilded_Age.sid", hashlib.md5(data).hexdigest(), [36000, 82000])]))
+    (docs / "Songlengths.md5").write_text(
+        format_songlengths(
+            [("/MUSICIANS/S/Schneider_Markus/Gilded_Age.sid", hashlib.md5(data).hexdigest(), [36000, 82000])]
+        )
+    )
     entry = StilEntry(path="/MUSICIANS/S/Schneider_Markus/Gilded_Age.sid")
     entry.file_block.add("COMMENT", COMMENT)
     sub = StilBlock()
@@ -73,7 +77,10 @@ def test_info_formats(tune: Path) -> None:
     assert report["songs"][0]["stil"]["comment"] == COMMENT
     assert json.loads(info(tune, "--json")) == report
     rows = [json.loads(line) for line in info(tune, "--format", "jsonl").splitlines()]
-    assert [(r["song_index"], r["length_ms"], r["author"]) for r in rows] == [(1, 36000, "Markus Schneider"), (2, 82000, "Markus Schneider")]
+    assert [(r["song_index"], r["length_ms"], r["author"]) for r in rows] == [
+        (1, 36000, "Markus Schneider"),
+        (2, 82000, "Markus Schneider"),
+    ]
     playlist = m3u8.loads(info(tune, "--format", "m3u"))
     assert [(s.duration, s.title) for s in playlist.segments] == [
         (36, "Markus Schneider - Gilded Age"), (82, "Markus Schneider - Ending [from the game]"),

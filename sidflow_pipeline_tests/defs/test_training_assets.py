@@ -108,7 +108,10 @@ def test_sensor_respects_interval_and_switch(tmp_path: Path) -> None:
     config, _, _ = write_project(tmp_path, count=40, retrain={"minNewFeedback": 5, "intervalHours": 24})
     cfg = load_config(config)
     two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    append_training_log(cfg.data_path / "training" / "training-log.jsonl", {"trainedAt": two_hours_ago, "feedbackEvents": 0, "manualSongs": 0})
+    append_training_log(
+        cfg.data_path / "training" / "training-log.jsonl",
+        {"trainedAt": two_hours_ago, "feedbackEvents": 0, "manualSongs": 0},
+    )
     result, _ = _sensor(config)
     assert not result.run_requests and "h ago; next one allowed after 24 h" in result.skip_reason.skip_message
     config.write_text(json.dumps({**json.loads(config.read_text()), "retrain": {"enabled": False}}))
@@ -231,7 +234,10 @@ def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> 
             },
         )
         result = _instance_sensor(config, instance)
-        assert not result.run_requests and "candidate was rejected (candidate mean MAE 0.9 > current 0.5)" in result.skip_reason.skip_message
+        assert (
+            not result.run_requests
+            and "candidate was rejected (candidate mean MAE 0.9 > current 0.5)" in result.skip_reason.skip_message
+        )
 
 
 def test_sensor_sees_nothing_new_after_training_a_multi_song_tune(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ check that the C64 actually plays them that way.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 
@@ -236,7 +237,7 @@ def test_frequency_tables() -> None:
     # A4: Fn = 440 * 2^24 / clock.
     assert pal[69 - 24] == round(440 * 16777216 / 985248) == 7493
     assert ntsc[69 - 24] == round(440 * 16777216 / 1022727) == 7218
-    assert all(a < b for a, b in zip(pal, pal[1:], strict=False)) and max(pal) < 0x10000
+    assert all(a < b for a, b in itertools.pairwise(pal)) and max(pal) < 0x10000
 
 
 def test_player_tables_hold_the_song_parameters() -> None:

@@ -135,7 +135,12 @@ def test_fault12_three_script_forms_of_the_real_updates(tmp_path: Path) -> None:
         "/update/new/MUSICIANS/P/Page_Jason/Page.sid\n/MUSICIANS/P/Page_Jason/\n\n"
         "DELETE\n/update/new/MUSICIANS/P/Page_Jason\n/DOCUMENTS/Songlengths.txt\n"
     )
-    script = parse_update_script(_script(73, body).decode("latin-1").replace("REPLACE\n/update/DOCUMENTS/\n/DOCUMENTS/\n\nDELETE\n/update/DOCUMENTS/\n", ""), name="Update73.hvs")
+    script = parse_update_script(
+        _script(73, body)
+        .decode("latin-1")
+        .replace("REPLACE\n/update/DOCUMENTS/\n/DOCUMENTS/\n\nDELETE\n/update/DOCUMENTS/\n", ""),
+        name="Update73.hvs",
+    )
     report = apply_update_script(script, root, installed_version=72)
     assert (root / "MUSICIANS/M/Met/Metal.sid").is_file()
     assert (root / "MUSICIANS/P/Page_Jason/Page.sid").is_file()

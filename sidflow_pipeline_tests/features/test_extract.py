@@ -74,7 +74,16 @@ def _assert_well_formed(features: dict[str, float]) -> None:
 
 def test_feature_names_are_unique_and_the_version_is_a_string() -> None:
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES) == 33
-    assert FEATURE_NAMES[:8] == ("energy", "rms", "spectralCentroid", "spectralRolloff", "zeroCrossingRate", "bpm", "confidence", "duration")
+    assert FEATURE_NAMES[:8] == (
+        "energy",
+        "rms",
+        "spectralCentroid",
+        "spectralRolloff",
+        "zeroCrossingRate",
+        "bpm",
+        "confidence",
+        "duration",
+    )
     assert FEATURE_SET_VERSION and isinstance(FEATURE_SET_VERSION, str)
 
 

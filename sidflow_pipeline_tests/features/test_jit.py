@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import multiprocessing
 import os
 import subprocess
@@ -35,7 +36,7 @@ def test_the_lock_admits_one_process_at_a_time(tmp_path: Path) -> None:
         assert proc.exitcode == 0
     spans = sorted((float(a), float(b)) for _, a, b in (line.split() for line in log.read_text().splitlines()))
     assert len(spans) == 3
-    for (_, end), (start, _) in zip(spans, spans[1:]):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, spans
 
 

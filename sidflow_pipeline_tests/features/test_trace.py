@@ -79,7 +79,16 @@ class Program:
         self.regs[frames, reg] = value
         return self
 
-    def notes(self, voice: int, midi: list[float], every: int, gate_frames: int, wave: int = 0x20, ad: int = 0x09, sr: int = 0xA4) -> Program:
+    def notes(
+        self,
+        voice: int,
+        midi: list[float],
+        every: int,
+        gate_frames: int,
+        wave: int = 0x20,
+        ad: int = 0x09,
+        sr: int = 0xA4,
+    ) -> Program:
         """A note every ``every`` frames, gated for ``gate_frames`` of them (frame 0 is silent)."""
         base = 7 * voice
         self.regs[:, base + 5] = ad

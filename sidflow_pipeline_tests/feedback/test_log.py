@@ -21,7 +21,12 @@ from sidflow_pipeline_tests.faults.helpers import put_sid
 
 def _writer(root: str, worker: int, count: int) -> None:
     for i in range(count):
-        append_event(Path(root), f"MUSICIANS/W/Worker_{worker}/t{i % 7}.sid", ("like", "skip", "dislike", "play")[i % 4], song_index=1 + i % 3)
+        append_event(
+            Path(root),
+            f"MUSICIANS/W/Worker_{worker}/t{i % 7}.sid",
+            ("like", "skip", "dislike", "play")[i % 4],
+            song_index=1 + i % 3,
+        )
 
 
 def test_eight_processes_times_500_events(tmp_path: Path) -> None:

@@ -39,7 +39,13 @@ def _pack(archive: Path, source: Path) -> Path:
     return archive
 
 
-def _hostile(archive: Path, members: list[tuple[str, bytes]], *, rename: dict[str, str] | None = None, modes: dict[str, int] | None = None) -> Path:
+def _hostile(
+    archive: Path,
+    members: list[tuple[str, bytes]],
+    *,
+    rename: dict[str, str] | None = None,
+    modes: dict[str, int] | None = None,
+) -> Path:
     """An archive whose member names/types py7zr refuses to *write*, patched in before the
     header is written (what a malicious mirror could serve)."""
     with py7zr.SevenZipFile(archive, "w") as out:

@@ -14,7 +14,7 @@ from sidflow_pipeline.hvsc.discovery import (
     discover_releases,
     parse_sha256_sidecar,
 )
-from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port  # fixture
+from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port, hvsc_mirror  # noqa: F401 - fixture
 
 FULL = "HVSC_80-all-of-them.7z"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import itertools
 import random
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from sidflow_pipeline.hvsc.download import (
     sha256_file,
     short_reason,
 )
-from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port  # fixture
+from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port, hvsc_mirror  # noqa: F401 - fixture
 
 NAME = "HVSC_80-all-of-them.7z"
 FAST = {"backoff_factor": 0.01, "backoff_max": 0.05, "retry_after_max": 0.05}
@@ -112,7 +113,7 @@ def test_connection_cut_half_way_is_resumed_with_range(served, tmp_path: Path) -
     requests_made = [(r.range, r.status, r.bytes_sent) for r in server.requests_for(NAME)]
     assert requests_made == [(None, 200, half), (f"bytes={half}-", 206, len(data) - half)]
     assert seen[-1] == (len(data), len(data))
-    assert all(before[0] <= after[0] for before, after in zip(seen, seen[1:]))  # resume continues the bar
+    assert all(before[0] <= after[0] for before, after in itertools.pairwise(seen))  # resume continues the bar
 
 
 def test_server_ignoring_range_restarts_from_zero(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -233,7 +234,9 @@ def test_local_mirror_is_copied_and_hashed(tmp_path: Path, as_url: bool) -> None
     source = (tmp_path / "mirror" / NAME).as_uri() if as_url else str(tmp_path / "mirror" / NAME)
     seen: list[tuple[int, int | None]] = []
     result = fetch_archive(
-        RemoteArchive(80, "full", source, NAME, hashlib.sha256(data).hexdigest()), tmp_path / "dl", progress=lambda d, t: seen.append((d, t))
+        RemoteArchive(80, "full", source, NAME, hashlib.sha256(data).hexdigest()),
+        tmp_path / "dl",
+        progress=lambda d, t: seen.append((d, t)),
     )
     assert result.path == tmp_path / "dl" / NAME and result.path.read_bytes() == data
     assert (result.bytes_fetched, result.resumed, result.size) == (0, False, len(data))
@@ -277,7 +280,7 @@ def test_checksum_spellings_and_reasons() -> None:
 
 
 def test_file_replaced_on_mirror_mid_download_is_fetched_whole_again(served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    server, archive, data = served
+    server, archive, _data = served
     newer = _archive_bytes(500_000)
     path = server.root / NAME
     server.fault(NAME, cut_after=200_000, after_cut=lambda: path.write_bytes(newer))

@@ -21,7 +21,7 @@ from sidflow_pipeline.hvsc.sync import (
     read_moves,
     sync_hvsc,
 )
-from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer  # fixture
+from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, hvsc_mirror  # noqa: F401 - fixture
 from sidflow_pipeline_tests.hvsc.test_archive import _hostile
 
 BASE = 1

@@ -285,7 +285,7 @@ def test_delete_and_mkdir_refusals(root: Path, body: str, fragment: str) -> None
     assert fragment in str(info.value)
     assert str(info.value).startswith(f"Update75.hvs line {HEADER_LINES + 5}: {body.split()[0]}: ")
     # Not transactional: the first command's effect stays, documented for the caller.
-    assert tree(root) == sorted(before + ["/DEMOS/"])
+    assert tree(root) == sorted([*before, "/DEMOS/"])
 
 
 def test_delete_of_an_absent_file_is_a_no_op_that_is_reported(root: Path) -> None:
@@ -858,10 +858,7 @@ def _seed_release_73(parsed: UpdateScript, root: Path) -> int:
                 need_file(src)
                 sources = [key(src)]
             need_dir(parent(dst.strip("/")))
-            if dst.endswith("/"):
-                targets = [f"{key(dst)}/{f.rpartition('/')[2]}".lstrip("/") for f in sources]
-            else:
-                targets = [key(dst)]
+            targets = [f"{key(dst)}/{f.rpartition('/')[2]}".lstrip("/") for f in sources] if dst.endswith("/") else [key(dst)]
             files.difference_update(sources)
             files.update(targets)
             moved += len(sources) if cmd.keyword == "MOVE" else 0

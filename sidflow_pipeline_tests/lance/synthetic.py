@@ -3,7 +3,8 @@
 The benchmark needs 100,000 songs and tests need a few hundred with known ratings;
 rendering that many tunes would measure sidplayfp, not the database. Ratings are
 predicted-style floats (one decimal) and a dozen audio features are drawn around
-plausible values (the SID-trace features are absent, as for the sidplayfp backend), all from one seeded generator, so the same ``(count, seed)`` gives the same rows.
+plausible values (the SID-trace features are absent, as for the sidplayfp backend),
+all from one seeded generator, so the same ``(count, seed)`` gives the same rows.
 """
 
 from __future__ import annotations

@@ -29,7 +29,11 @@ from sidflow_pipeline.lance.verify import lance_status
 
 
 def _row(path: str, song: int, e: float, onset: float) -> dict:
-    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")} | {"onsetRate": onset, "bpm": 100 + onset, "duration": 20.0}
+    features = {name: 1.0 for name in ("loudnessLufs", "spectralCentroid", "mfcc1", "mfcc2")} | {
+        "onsetRate": onset,
+        "bpm": 100 + onset,
+        "duration": 20.0,
+    }
     return {"sid_path": path, "song_index": song, "ratings": {"e": e, "m": 3.0, "c": 3.0, "p": 3.0},
             "sources": {d: "predicted" for d in "emcp"}, "confidence": 0.3, "predictor": "baseline-1", "features": features}
 

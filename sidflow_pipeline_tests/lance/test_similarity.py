@@ -57,7 +57,11 @@ def test_missing_trace_adds_nothing_either_way() -> None:
     model = fit_similarity(rows, replace(DEFAULT_SPEC, whiten=None, components=None), sketches)
     bare = {n: v for n, v in rows[0].items() if n not in TRACE_FEATURE_NAMES} | dict.fromkeys(TRACE_FEATURE_NAMES)
     vector = model.matrix([bare], [None])[0]
-    assert not fit_similarity(rows, replace(DEFAULT_SPEC, components=None), sketches).matrix([bare], [None])[0][len(DEFAULT_SPEC.names):].any()
+    assert (
+        not fit_similarity(rows, replace(DEFAULT_SPEC, components=None), sketches)
+        .matrix([bare], [None])[0][len(DEFAULT_SPEC.names) :]
+        .any()
+    )
     names = list(DEFAULT_SPEC.names)
     trace_columns = [i for i, n in enumerate(names) if n in TRACE_FEATURE_NAMES]
     assert trace_columns and not vector[trace_columns].any()  # at the median: 0
@@ -113,7 +117,13 @@ def test_whitening_stops_a_duplicated_feature_counting_twice() -> None:
     rows = [{"bpm": x[0], "onsetRate": x[0] + 0.01 * x[1], "keyMode": x[2]} for x in base]
     ratios = {}
     for whiten in (None, 0.5):
-        spec = SimilaritySpec(groups={"g": ("bpm", "onsetRate", "keyMode")}, log_rates=False, sketch_families=(), whiten=whiten, components=None)
+        spec = SimilaritySpec(
+            groups={"g": ("bpm", "onsetRate", "keyMode")},
+            log_rates=False,
+            sketch_families=(),
+            whiten=whiten,
+            components=None,
+        )
         m = fit_similarity(rows, spec).matrix(rows).astype(np.float64)
         ratios[whiten] = float(np.mean(m[:, 0] ** 2 + m[:, 1] ** 2) / np.mean(m[:, 2] ** 2))
     # Unwhitened the duplicated direction carries twice the weight of the independent one;

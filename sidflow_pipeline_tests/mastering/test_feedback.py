@@ -103,7 +103,7 @@ def test_append_and_read(tmp_path: Path) -> None:
     assert skipped == 3
     assert '{"half": ' in path.read_text().splitlines()  # the fragment was closed, not glued to our line
     assert read_ratings(tmp_path / "none") == ([], 0)
-    with pytest.raises(RatingsError, match="1..5"):
+    with pytest.raises(RatingsError, match=r"1..5"):
         append_rating(tmp_path, entry(0, None))
     with pytest.raises(RatingsError, match="lacks 'fingerprint'"):
         append_rating(tmp_path, {k: v for k, v in entry(3, None).items() if k != "fingerprint"})

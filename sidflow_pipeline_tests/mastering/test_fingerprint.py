@@ -181,7 +181,7 @@ def test_unreadable_files_are_one_line_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(AudioReadError) as info:
         fingerprint_file(corrupt)
     assert "corrupt.wav" in str(info.value) and "\n" not in str(info.value)
-    with pytest.raises(AudioReadError, match="missing.flac: no such audio file"):
+    with pytest.raises(AudioReadError, match=r"missing.flac: no such audio file"):
         fingerprint_file(tmp_path / "missing.flac")
     surround = tmp_path / "surround.wav"
     sf.write(str(surround), np.zeros((100, 3)), SR)
@@ -212,7 +212,7 @@ def test_write_audio_formats(tmp_path: Path) -> None:
     back, sr = read_audio(wav)
     assert sr == SR and np.abs(back - audio).max() < 1e-6
     assert sf.info(str(write_audio(tmp_path / "a.ogg", audio, SR))).format == "OGG"
-    with pytest.raises(MasteringError, match="unknown audio format '.xyz'"):
+    with pytest.raises(MasteringError, match=r"unknown audio format '.xyz'"):
         write_audio(tmp_path / "a.xyz", audio, SR)
     with pytest.raises(MasteringError, match="cannot encode"):
         write_audio(tmp_path / "b.wav", audio, 0)

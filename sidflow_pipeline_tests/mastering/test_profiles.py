@@ -122,7 +122,7 @@ def test_file_errors(profiles: Path) -> None:
         load_profile_file(broken)
     misnamed = profiles / "metal_v1.0.json"
     misnamed.write_text(json.dumps(studio_data()))
-    with pytest.raises(ProfileError, match="says studio v1.0 but is named for metal v1.0"):
+    with pytest.raises(ProfileError, match=r"says studio v1.0 but is named for metal v1.0"):
         load_profile_file(misnamed)
     with pytest.raises(ProfileError, match="no such profile file"):
         load_profile_file(profiles / "nothing_v1.0.json")
@@ -133,10 +133,10 @@ def test_file_errors(profiles: Path) -> None:
 
 
 def test_versions_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="versions.json: not found"):
+    with pytest.raises(ProfileError, match=r"versions.json: not found"):
         read_versions(tmp_path)
     (tmp_path / VERSIONS_FILE).write_text('{"types": {"studio": {"current": "x", "history": []}}}')
-    with pytest.raises(ProfileError, match="types.studio.current: bad profile version"):
+    with pytest.raises(ProfileError, match=r"types.studio.current: bad profile version"):
         read_versions(tmp_path)
     (tmp_path / VERSIONS_FILE).write_text('{"types": {"studio": {"current": "1.0"}}}')
     with pytest.raises(ProfileError, match="needs 'current' and a 'history' list"):
@@ -177,7 +177,7 @@ def test_export(profiles: Path, tmp_path: Path) -> None:
     assert read_versions(out)["types"]["studio"]["history"][0]["reason"] == "brighter"
     only, _ = export_profiles(profiles, "1.0", tmp_path / "one", ["metal"])
     assert [p.name for p in only] == ["metal_v1.0.json", VERSIONS_FILE]
-    with pytest.raises(ProfileError, match="no profile has version 9.9"):
+    with pytest.raises(ProfileError, match=r"no profile has version 9.9"):
         export_profiles(profiles, "9.9", tmp_path / "none")
     with pytest.raises(ProfileError, match="no profile for type 'jazz'"):
         export_profiles(profiles, "1.0", tmp_path / "none", ["jazz"])

@@ -137,7 +137,7 @@ def test_a_failing_commit_undoes_the_update(git_profiles: Path) -> None:
     hook.write_text("#!/bin/sh\necho 'profiles are frozen' >&2\nexit 1\n")
     hook.chmod(0o755)
     before = snapshot(git_profiles)
-    with pytest.raises(MasteringError, match="git commit failed .*profiles are frozen; profile not updated"):
+    with pytest.raises(MasteringError, match=r"git commit failed .*profiles are frozen; profile not updated"):
         update_profile(git_profiles, "studio", {"eq.bass.gain_db": 1.0}, "try")
     assert snapshot(git_profiles) == before
     assert git(repo, "status", "--porcelain") == ""

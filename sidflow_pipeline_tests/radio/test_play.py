@@ -175,7 +175,21 @@ def test_exports_are_deterministic_and_parse(radio: tuple[Path, Path], tmp_path:
     assert outputs["m3u"].decode("latin-1").splitlines()[0] == "#EXTM3U"
     # The export format follows the suffix; an explicit --export-format wins.
     target = tmp_path / "list.txt"
-    result = runner.invoke(cli, ["--config", str(config), "play", "--mood", "dark", "--export", str(target), "--export-format", "m3u8", "--export-only"])
+    result = runner.invoke(
+        cli,
+        [
+            "--config",
+            str(config),
+            "play",
+            "--mood",
+            "dark",
+            "--export",
+            str(target),
+            "--export-format",
+            "m3u8",
+            "--export-only",
+        ],
+    )
     assert result.exit_code == 0 and target.read_text().startswith("#EXTM3U")
 
 
@@ -224,7 +238,10 @@ def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
     config, home = radio
     runner = CliRunner()
     queue = json.loads(
-        runner.invoke(cli, ["--config", str(config), "recommend", "--mood", "bright", "--limit", "3", "--exploration", "0", "--json"]).output
+        runner.invoke(
+            cli,
+            ["--config", str(config), "recommend", "--mood", "bright", "--limit", "3", "--exploration", "0", "--json"],
+        ).output
     )["results"]
     broken = load_config(config).hvsc_root / queue[0]["sid_path"]
     broken.write_bytes(b"PSID" + b"\x00" * 10)  # truncated header: sidplayfp refuses it
@@ -259,10 +276,33 @@ def test_resume_passes_over_an_unreadable_newer_session(radio: tuple[Path, Path]
     config, _ = radio
     runner = CliRunner()
     sessions = load_config(config).data_path / "sessions"
-    assert runner.invoke(cli, ["--config", str(config), "play", "--mood", "quiet", "--limit", "3", "--export", str(sessions.parent / "q.json"), "--export-only"]).exit_code == 0
+    assert (
+        runner.invoke(
+            cli,
+            [
+                "--config",
+                str(config),
+                "play",
+                "--mood",
+                "quiet",
+                "--limit",
+                "3",
+                "--export",
+                str(sessions.parent / "q.json"),
+                "--export-only",
+            ],
+        ).exit_code
+        == 0
+    )
     queue = json.loads((sessions.parent / "q.json").read_text())
     items = [QueueItem.from_json(i) for i in queue["songs"]]
-    older = RadioSession(path=sessions / "20260101T000000Z-old.json", id="20260101T000000Z-old", started_at="2026-01-01T00:00:00Z", query={}, queue=items)
+    older = RadioSession(
+        path=sessions / "20260101T000000Z-old.json",
+        id="20260101T000000Z-old",
+        started_at="2026-01-01T00:00:00Z",
+        query={},
+        queue=items,
+    )
     older.save()
     (sessions / "20990101T000000Z-dead.json").write_text("{broken")
     problems: list[str] = []
@@ -281,7 +321,10 @@ def test_export_audio_master_gives_consistent_loudness(radio: tuple[Path, Path],
     runner = CliRunner()
     playlist = tmp_path / "q.m3u8"
     runner.invoke(cli, ["--config", str(config), "play", "--mood", "bright", "--limit", "4", "--export", str(playlist), "--export-only"])
-    mastered = runner.invoke(cli, ["--config", str(config), "export-audio", str(playlist), str(tmp_path / "m"), "--master", "--preview", "12"])
+    mastered = runner.invoke(
+        cli,
+        ["--config", str(config), "export-audio", str(playlist), str(tmp_path / "m"), "--master", "--preview", "12"],
+    )
     assert mastered.exit_code == 0, mastered.output
     plain = runner.invoke(cli, ["--config", str(config), "export-audio", str(playlist), str(tmp_path / "p"), "--preview", "12"])
     assert plain.exit_code == 0, plain.output
@@ -306,7 +349,20 @@ def test_export_audio_master_gives_consistent_loudness(radio: tuple[Path, Path],
     spread = lambda values: max(v[0] for v in values) - min(v[0] for v in values)  # noqa: E731
     assert spread(after) <= 1.0 < spread(before)
     assert "loudness spread" in mastered.output
-    result = runner.invoke(cli, ["--config", str(config), "export-audio", str(tmp_path / "q.m3u8"), str(tmp_path / "x"), "--format", "wav", "--preview", "2"])
+    result = runner.invoke(
+        cli,
+        [
+            "--config",
+            str(config),
+            "export-audio",
+            str(tmp_path / "q.m3u8"),
+            str(tmp_path / "x"),
+            "--format",
+            "wav",
+            "--preview",
+            "2",
+        ],
+    )
     assert result.exit_code == 0 and len(list((tmp_path / "x").glob("*.wav"))) == 4
     (tmp_path / "bad.json").write_text("{}")
     result = runner.invoke(cli, ["--config", str(config), "export-audio", str(tmp_path / "bad.json"), str(tmp_path / "y")])

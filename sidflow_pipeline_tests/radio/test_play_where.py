@@ -8,7 +8,7 @@ import pexpect
 
 from sidflow_pipeline.demo.collection import demo_songs
 from sidflow_pipeline_tests.processes import player_pid
-from sidflow_pipeline_tests.radio.test_play import _song, _spawn, needs_sidplayfp  # the fixture
+from sidflow_pipeline_tests.radio.test_play import _song, _spawn, needs_sidplayfp, radio  # noqa: F401 - the fixture
 
 
 @needs_sidplayfp

@@ -76,7 +76,7 @@ def test_undo_restores_the_file_byte_for_byte(collection: tuple[Path, Path], tmp
     nothing = _rate(config, "--undo")
     assert nothing.exit_code == 0 and "nothing to undo" in nothing.output
     journal = tmp_path / "tags" / ".sidflow-rate-undo.jsonl"
-    assert [json.loads(l)["op"] for l in journal.read_text().splitlines()] == ["rate", "rate", "undo", "undo"]
+    assert [json.loads(line)["op"] for line in journal.read_text().splitlines()] == ["rate", "rate", "undo", "undo"]
 
 
 def test_undo_of_a_first_rating_removes_the_file_and_refuses_a_changed_file(tmp_path: Path) -> None:
@@ -163,7 +163,7 @@ def test_song_names_from_the_catalog(tmp_path: Path) -> None:
     assert collection_paths(hvsc, catalog) == ["GAMES/A/Arkanoid.sid", "MUSICIANS/H/Hubbard_Rob/Commando.sid"]
     ref = resolve_song("/MUSICIANS/H/Hubbard_Rob/Commando.sid#2", hvsc, catalog=catalog)
     assert (ref.sid_path, ref.song, ref.label) == ("MUSICIANS/H/Hubbard_Rob/Commando.sid", 2, "MUSICIANS/H/Hubbard_Rob/Commando.sid#2")
-    with pytest.raises(SongPathError, match="nearest: /MUSICIANS/H/Hubbard_Rob/Commando.sid"):
+    with pytest.raises(SongPathError, match=r"nearest: /MUSICIANS/H/Hubbard_Rob/Commando.sid"):
         resolve_song("MUSICIANS/H/Hubard_Rob/Commando.sid", hvsc, catalog=catalog)
     with pytest.raises(SongPathError, match="nothing like it"):
         resolve_song("zzz", hvsc, known=list)

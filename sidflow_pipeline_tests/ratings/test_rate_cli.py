@@ -129,7 +129,9 @@ def test_scripting_mode_and_legacy_rewrite(collection: tuple[Path, Path], tmp_pa
     target = tmp_path / "tags" / f"{rel}.tags.json"
     target.parent.mkdir(parents=True)
     target.write_text('{"s": 2}')
-    result = CliRunner().invoke(cli, ["--config", str(config), "rate", str(sid), "--song", "1", "--e", "4", "--m", "2", "--c", "5", "--p", "4"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "rate", str(sid), "--song", "1", "--e", "4", "--m", "2", "--c", "5", "--p", "4"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(target.read_text())
     entry = data["songs"]["1"] if "songs" in data else data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -174,7 +175,7 @@ def test_diversity_keeps_consecutive_songs_apart(tmp_path: Path) -> None:
     plain = rec.recommend(RecommendRequest(vector=(3, 3, 3), limit=20, exploration=0.0, diversity=0.0))
     spaced = rec.recommend(RecommendRequest(vector=(3, 3, 3), limit=20, exploration=0.0, diversity=0.5))
     def gaps(results: list) -> list[float]:
-        return [math.dist((a.e, a.m), (b.e, b.m)) for a, b in zip(results, results[1:], strict=False)]
+        return [math.dist((a.e, a.m), (b.e, b.m)) for a, b in itertools.pairwise(results)]
 
     assert min(gaps(plain)) == 0.0
     # Enough distinct vectors exist for the first picks to alternate; the limit is still met.

@@ -74,7 +74,7 @@ def _read(path: Path) -> np.ndarray:
 @pytest.mark.parametrize("engine", ["fast", "accurate"])
 def test_same_audio_as_the_program_on_generated_tunes(tmp_path: Path, engine: str) -> None:
     settings = RenderSettings(engine=engine, start_offset_s=1.5, duration_s=3.0)  # type: ignore[arg-type]
-    tunes = _demo_tunes() + [("Designed", _designed_tune()), ("DesignedNTSC", _designed_tune("NTSC"))]
+    tunes = [*_demo_tunes(), ("Designed", _designed_tune()), ("DesignedNTSC", _designed_tune("NTSC"))]
     assert len(tunes) >= 4
     for name, data in tunes:
         sid = tmp_path / f"{name}.sid"

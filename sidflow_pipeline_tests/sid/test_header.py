@@ -153,7 +153,7 @@ def test_songs_out_of_range_and_overflowing_data() -> None:
 def test_read_sid_prefixes_path(tmp_path: Path) -> None:
     bad = tmp_path / "broken.sid"
     bad.write_bytes(b"PSID\x00")
-    with pytest.raises(SidFormatError, match="broken.sid: truncated"):
+    with pytest.raises(SidFormatError, match=r"broken.sid: truncated"):
         read_sid(bad)
     with pytest.raises(SidFormatError, match="cannot read"):
         read_sid(tmp_path / "missing.sid")

@@ -144,11 +144,16 @@ def test_prediction_refuses_rows_of_another_feature_set() -> None:
 def test_a_trained_model_refuses_stale_rows(tmp_path: Path) -> None:
     config_path, features, _ = write_project(tmp_path, count=40)
     config = load_config(config_path)
-    assert run_training(config, spec=create_model(num_boost_round=20), now=NOW, force=True).published  # too few songs for the gate; not what this tests
+    assert run_training(
+        config, spec=create_model(num_boost_round=20), now=NOW, force=True
+    ).published  # too few songs for the gate; not what this tests
     model = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
     assert model is not None and model.feature_set_version == FEATURE_SET_VERSION
     rows = [{"sid_path": k[0], "song_index": k[1], "featureSetVersion": FEATURE_SET_VERSION, "features": f} for k, f in features.items()]
     assert len(classify_rows(rows, {}, model)[0]) == 40
     rows[5]["featureSetVersion"] = "1999-01-01.0"
-    with pytest.raises(FeatureSetMismatchError, match=r"1 songs .* feature set '1999-01-01\.0' but the model lightgbm-lgbm-1\.0 was trained on"):
+    with pytest.raises(
+        FeatureSetMismatchError,
+        match=r"1 songs .* feature set '1999-01-01\.0' but the model lightgbm-lgbm-1\.0 was trained on",
+    ):
         classify_rows(rows, {}, model)

@@ -114,5 +114,8 @@ def test_simulated_listener(tmp_path: Path) -> None:
     again = read_training_log(data / "training" / "training-log.jsonl")[-1]
     # … which is not better than the published one, so it is kept (and the job still succeeds).
     assert again["metrics"] == entry["metrics"] and not again["published"] and "not better than the current model" in again["reason"]
-    print("\nheld-out MAE model/baseline: " + ", ".join(f"{d} {entry['metrics'][d]['mae']:.3f}/{entry['baseline'][d]['mae']:.3f}" for d in "emcp"))
+    print(
+        "\nheld-out MAE model/baseline: "
+        + ", ".join(f"{d} {entry['metrics'][d]['mae']:.3f}/{entry['baseline'][d]['mae']:.3f}" for d in "emcp")
+    )
     print(f"recommendation taste before {before:.3f} → after {after:.3f}; unrated {before_new:.3f} → {after_new:.3f}")

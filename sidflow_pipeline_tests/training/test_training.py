@@ -91,7 +91,7 @@ def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, d
 
 
 def test_a_worse_candidate_is_not_published_unless_forced(project: tuple[Path, dict, Listener]) -> None:
-    config_path, features, _listener = project
+    config_path, _features, _listener = project
     config = load_config(config_path)
     assert run_training(config, now=NOW).published
     before = {p.name: p.read_bytes() for p in (config.data_path / "model").iterdir()}
