@@ -66,6 +66,10 @@ class Layout:
     def catalog(self) -> Path:
         return self.data / "catalog" / "sid_catalog.parquet"
 
+    def render_index_file(self, partition_stem: str) -> Path:
+        """One section's render records (which cached excerpt belongs to which song)."""
+        return self.wav_cache / "index" / f"{partition_stem}.jsonl"
+
     @property
     def features_dir(self) -> Path:
         return self.data / "features"

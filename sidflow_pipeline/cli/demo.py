@@ -13,7 +13,12 @@ __all__ = ["demo_collection"]
 
 @click.command("demo-collection")
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path), required=False)
-@click.option("--mirror", "mirror", type=click.Path(file_okay=False, path_type=Path), help="Also write an HVSC-style mirror (base + update archives) here.")
+@click.option(
+    "--mirror",
+    "mirror",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write an HVSC-style mirror (base + update archives) here.",
+)
 @click.option("--version", "version", type=int, default=None, help="Release to write into DEST (default: the newest).")
 @click.option("--base-version", type=int, default=1, show_default=True, help="Release number of the base archive.")
 @click.option("--updates", type=int, default=1, show_default=True, help="Number of update archives after the base.")

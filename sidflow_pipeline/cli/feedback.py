@@ -68,7 +68,11 @@ for _action in ("like", "dislike", "skip", "play"):
             cfg = ctx.config
             sid_path, index = _feedback_sid_path(ctx, sid, song_index)
             event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
-            console.print(f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})", highlight=False, soft_wrap=True)
+            console.print(
+                f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})",
+                highlight=False,
+                soft_wrap=True,
+            )
             console.print("counts in recommendations now.", highlight=False)
             say_pending(cfg)
 

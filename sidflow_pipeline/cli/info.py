@@ -59,9 +59,9 @@ def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path
         ref = resolve_song_arg(ctx, song_name, in_collection=False)
         sid_file, only_song = ref.file, ref.song
 
-    for given in (songlengths, stil_path):  # a FIFO or a device would hang or never end
-        if given is not None and not given.is_file():
-            fail(f"{given}: not a regular file")
+    for supplied in (songlengths, stil_path):  # a FIFO or a device would hang or never end
+        if supplied is not None and not supplied.is_file():
+            fail(f"{supplied}: not a regular file")
     sid = read_sid(sid_file)
     root = _find_hvsc_root(sid_file)
     if root is not None:
@@ -137,9 +137,15 @@ def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
         return
     if fmt == "m3u":
         entries = (
-            (round(s["length_ms"] / 1000) if s["length_ms"] else None, header["author"] or "", _info_title(report, s), s["song_index"], file)
+            (
+                round(s["length_ms"] / 1000) if s["length_ms"] else None,
+                header["author"] or "",
+                _info_title(report, s),
+                s["song_index"],
+                file,
+            )
             for s in report["songs"]
-        )  # fmt: skip
+        )
         print_lines(m3u_lines(entries, Path(file).name))
         return
     if fmt == "paths":
@@ -162,7 +168,16 @@ def _print_info(report: dict[str, Any], fmt: str, start_song: int) -> None:
          format_length(s["length_ms"]) if s["length_ms"] is not None else "unknown", s["speed"], _info_title(report, s)]
         for s in report["songs"]
     ]  # fmt: skip
-    print_table("songs", [Column("#", min_width=2), Column("length", "right", 6), Column("speed", min_width=5), Column("title", min_width=8)], songs)
+    print_table(
+        "songs",
+        [
+            Column("#", min_width=2),
+            Column("length", "right", 6),
+            Column("speed", min_width=5),
+            Column("title", min_width=8),
+        ],
+        songs,
+    )
     _print_stil(report["songs"])
 
 

@@ -39,7 +39,12 @@ def _read_key(fd: int) -> str:
 
 @click.command("rate")
 @click.argument("sid_file", metavar="[SONG]", required=False)
-@click.option("--song", "song_index", type=click.IntRange(min=1), help="Song (subtune) number for scripting mode (default: SONG's #N, else the start song).")
+@click.option(
+    "--song",
+    "song_index",
+    type=click.IntRange(min=1),
+    help="Song (subtune) number for scripting mode (default: SONG's #N, else the start song).",
+)
 @click.option("--path", "subdir", help="Only songs under this folder of the collection (e.g. MUSICIANS/H).")
 @click.option("--random", "shuffle", is_flag=True, help="Random order instead of path order.")
 @click.option("--seed", type=int, default=None, help="Seed for --random (repeatable order).")
@@ -66,7 +71,14 @@ def rate(
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
     from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe, saved_rating
-    from sidflow_pipeline.ratings.tags import Rating, TagsError, tags_path_for, undo_journal_for, undo_last, write_rating
+    from sidflow_pipeline.ratings.tags import (
+        Rating,
+        TagsError,
+        tags_path_for,
+        undo_journal_for,
+        undo_last,
+        write_rating,
+    )
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
 
@@ -93,7 +105,8 @@ def rate(
             fail(f"{sid_file}: song {index} out of range 1–{sid.header.songs}")
         rel = ref.sid_path
         target = tags_path_for(rel, root, cfg.tags_path)
-        stored = write_rating(target, index, sid.header.songs, Rating(**values, timestamp=_now()), journal=journal)
+        given = Rating(**values, timestamp=_now())  # type: ignore[arg-type]  # values holds only e/m/c/p
+        stored = write_rating(target, index, sid.header.songs, given, journal=journal)
         shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
         console.print(f"saved {rel} #{index}: {shown} → {target}", highlight=False, soft_wrap=True)
         say_pending(cfg)

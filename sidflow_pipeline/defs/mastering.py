@@ -9,36 +9,11 @@ suite as ``sidflow master update`` on each. A sensor notices new mastering ratin
 and re-runs the analysis, so suggestions are ready when the listener looks.
 """
 
-import hashlib
-import json
-from pathlib import Path
-
 import dagster as dg
 
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
-from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
-from sidflow_pipeline.mastering.errors import MasteringError
-from sidflow_pipeline.mastering.profiles import (
-    current_version,
-    ensure_profiles,
-    iter_profile_files,
-    load_profile_file,
-    profile_path,
-    profile_types,
-    read_versions,
-)
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
-from sidflow_pipeline.mastering.update import validate_profile
-
-
-def _dirs(sidflow: SidflowConfigResource) -> tuple[Path, Path]:  # (profiles, feedback) paths
-    config = sidflow.load()
-    return config.data_path / "profiles", config.data_path / "mastering-feedback"
-
-
-def _ratings_digest(feedback_dir: Path) -> str:
-    path = feedback_dir / RATINGS_FILE
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
+from sidflow_pipeline.mastering.project import analyse_profiles, check_profile_files, ratings_digest
+from sidflow_pipeline.mastering.ratings import RATINGS_FILE
 
 
 @dg.observable_source_asset(
@@ -47,8 +22,7 @@ def _ratings_digest(feedback_dir: Path) -> str:
     automation_condition=OBSERVE_EVERY_FIVE_MINUTES,
 )
 def mastering_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
-    _profiles, feedback = _dirs(sidflow)
-    return dg.DataVersion(_ratings_digest(feedback)[:16])
+    return dg.DataVersion(ratings_digest(sidflow.load().layout.mastering_feedback_dir)[:16])
 
 
 @dg.asset(
@@ -58,47 +32,23 @@ def mastering_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     description="Versioned mastering profiles (data/profiles/) and the rating patterns + suggestions (patterns.json).",
 )
 def mastering_profiles(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
-    profiles, feedback = _dirs(sidflow)
-    seeded = ensure_profiles(profiles)
-    if seeded:
-        context.log.info(f"seeded {len(seeded)} default profile files into {profiles}")
-    entries, skipped = read_ratings(feedback)
-    if skipped:
-        context.log.warning(f"{skipped} unreadable lines in {feedback / RATINGS_FILE} were skipped")
-    patterns = analyze_ratings(entries, profiles, skipped_lines=skipped)
-    path = write_patterns(feedback, patterns)
-    versions = {kind: str(current_version(profiles, kind)) for kind in profile_types(profiles)}
-    suggestions = sum(len(summary["suggestions"]) for summary in patterns["types"].values())
+    layout = sidflow.load().layout
+    analysis = analyse_profiles(layout.profiles_dir, layout.mastering_feedback_dir, context.log.info)
+    if analysis.skipped_lines:
+        context.log.warning(
+            f"{analysis.skipped_lines} unreadable lines in {layout.mastering_feedback_dir / RATINGS_FILE} were skipped"
+        )
     return dg.MaterializeResult(
         metadata={
-            "profiles": dg.MetadataValue.path(str(profiles)),
-            "current_versions": dg.MetadataValue.json(versions),
-            "ratings": len(entries),
-            "skipped_rating_lines": skipped,
-            "suggestions": suggestions,
-            "patterns": dg.MetadataValue.path(str(path)),
+            "profiles": dg.MetadataValue.path(str(layout.profiles_dir)),
+            "current_versions": dg.MetadataValue.json(analysis.versions),
+            "ratings": analysis.ratings,
+            "skipped_rating_lines": analysis.skipped_lines,
+            "suggestions": analysis.suggestions,
+            "patterns": dg.MetadataValue.path(str(analysis.patterns_path)),
         },
-        data_version=dg.DataVersion(hashlib.sha256(json.dumps([versions, patterns], sort_keys=True).encode()).hexdigest()[:16]),
+        data_version=dg.DataVersion(analysis.version),
     )
-
-
-def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]]]:
-    """Every profile file to check, by name: those present plus those versions.json lists
-    (a listed file that is missing must fail the check, not be skipped); and the
-    failures found on the way (an unreadable versions.json)."""
-    files = {path.name: path for path in iter_profile_files(profiles)}
-    try:
-        types = read_versions(profiles)["types"]
-    except MasteringError as exc:
-        return files, {"versions.json": [str(exc)]}
-    for kind, entry in sorted(types.items()):
-        listed = [h.get("file") for h in entry["history"] if isinstance(h, dict)]
-        listed.append(profile_path(profiles, kind, entry["current"]).name)
-        for name in listed:
-            if isinstance(name, str) and name:
-                base = Path(name).name  # history names files in this folder, never elsewhere
-                files.setdefault(base, profiles / base)
-    return files, {}
 
 
 @dg.asset_check(
@@ -107,27 +57,13 @@ def _profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]
     "(EQ gains, LUFS, ceiling, determinism).",
 )
 def profiles_load_and_validate(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
-    profiles, _feedback = _dirs(sidflow)
-    files, failures = _profile_files(profiles)
-    checked = 0
-    for name, path in files.items():
-        try:
-            profile = load_profile_file(path)
-        except MasteringError as exc:
-            failures[name] = [str(exc)]
-            continue
-        checked += 1
-        failed = [f"{c.name}: {c.detail}" for c in validate_profile(profile) if not c.passed]
-        if failed:
-            failures[name] = failed
-    if failures:
-        summary = f"{len(failures)} profile file(s) failed: {', '.join(sorted(failures))}"
-    else:
-        summary = f"all {checked} profile files valid" if checked else f"no profile files in {profiles}"
+    result = check_profile_files(sidflow.load().layout.profiles_dir)
     return dg.AssetCheckResult(
-        passed=not failures and checked > 0,
-        metadata={"profiles_checked": checked, "failures": dg.MetadataValue.json(failures)},
-        description=summary,
+        passed=result.passed,
+        # No profile file at all is nothing to check: a warning, not a pass or an error.
+        severity=dg.AssetCheckSeverity.WARN if result.nothing_to_check else dg.AssetCheckSeverity.ERROR,
+        metadata={"profiles_checked": result.checked, "failures": dg.MetadataValue.json(result.failures)},
+        description=f"nothing to check: {result.summary}" if result.nothing_to_check else result.summary,
     )
 
 
@@ -145,8 +81,8 @@ mastering_job = dg.define_asset_job(
     description="New lines in mastering-feedback/ratings.jsonl → re-run the analysis.",
 )
 def mastering_ratings_sensor(context: dg.SensorEvaluationContext, sidflow: SidflowConfigResource) -> dg.SensorResult:
-    _profiles, feedback = _dirs(sidflow)
-    digest = _ratings_digest(feedback)
+    feedback = sidflow.load().layout.mastering_feedback_dir
+    digest = ratings_digest(feedback)
     if digest == "none":
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no mastering ratings yet ({feedback / RATINGS_FILE})"))
     if context.cursor == digest:

@@ -13,19 +13,24 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from sidflow_pipeline.feedback.log import ReadReport
 
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
+
 __all__ = [
     "AGGREGATE_SCHEMA",
     "SOURCE_METADATA_KEY",
     "Aggregates",
+    "AggregatesUpdate",
     "aggregate_events",
     "read_aggregates",
     "read_aggregates_checksum",
+    "update_aggregates",
     "write_aggregates",
 ]
 
@@ -143,3 +148,26 @@ def read_aggregates(path: Path) -> Aggregates:
     checksum, events = _source(table.schema.metadata)
     rows = {(r["sid_path"], r["song_index"]): r for r in table.to_pylist()}
     return Aggregates(rows=rows, feedback_checksum=checksum, feedback_events=events)
+
+
+@dataclass(frozen=True)
+class AggregatesUpdate:
+    """What :func:`update_aggregates` read and wrote."""
+
+    report: ReadReport
+    frame: pl.DataFrame
+    path: Path
+
+
+def update_aggregates(config: SidflowConfig) -> AggregatesUpdate:
+    """Read the project's feedback log once, aggregate it per song (renamed tunes under
+    their current path) and write ``feedback-aggregates.parquet`` with the checksum of
+    exactly the bytes read: what `feedback_aggregates` materializes."""
+    from sidflow_pipeline.feedback.log import read_config_events
+    from sidflow_pipeline.hvsc.moves import read_moves
+
+    report = read_config_events(config)
+    frame = aggregate_events(report, read_moves(config.hvsc_path))
+    path = config.layout.feedback_aggregates
+    write_aggregates(frame, path, feedback_checksum=report.checksum, feedback_events=len(report.events))
+    return AggregatesUpdate(report, frame, path)

@@ -123,3 +123,14 @@ def test_sensor_runs_on_new_ratings_only(tmp_path: Path) -> None:
     rate_file(data / "mastering-feedback", audio, 5)
     third = mastering_ratings_sensor(dg.build_sensor_context(cursor=first.cursor, resources=_resources(config)))
     assert third.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_the_check_warns_when_there_is_no_profile_folder(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    check = profiles_load_and_validate(dg.build_asset_check_context(resources=_resources(config)))
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description.startswith("nothing to check: no profile files in ")
+    ensure_profiles(load_config(config).data_path / "profiles")
+    (load_config(config).data_path / "profiles" / "versions.json").unlink()
+    broken = profiles_load_and_validate(dg.build_asset_check_context(resources=_resources(config)))
+    assert not broken.passed and broken.severity == dg.AssetCheckSeverity.ERROR

@@ -238,8 +238,8 @@ def test_report_checksum_is_the_log_checksum(setup: Path) -> None:
 def test_the_fingerprint_comes_from_the_feature_rows(setup: Path) -> None:
     """sidflow_lance joins each song's traceSketch from features/*.jsonl (derived, beside
     classified/); a song with the same fingerprint as the seed becomes its nearest one."""
-    from sidflow_pipeline.defs.feedback import _sketches
     from sidflow_pipeline.features.trace import SKETCH_BUCKETS
+    from sidflow_pipeline.lance.rebuild import trace_sketches
     from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 
     features = setup.parent / "data" / "features"
@@ -251,7 +251,7 @@ def test_the_fingerprint_comes_from_the_feature_rows(setup: Path) -> None:
         for i in range(12)
     ]
     (features / "MUSICIANS_A.jsonl").write_text("\n".join(lines) + "\n{broken\n")
-    sketches = _sketches(load_config(setup))
+    sketches = trace_sketches(load_config(setup).layout.features_dir)
     assert len(sketches) == 12 and list(sketches[("MUSICIANS/A/Artist/t0.sid", 1)]["index"]) == [3, SKETCH_BUCKETS + 7]
     _materialize(setup)
     manifest = json.loads((setup.parent / "data" / "sidflow.lance.manifest.json").read_text())

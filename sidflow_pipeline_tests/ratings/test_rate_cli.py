@@ -175,7 +175,12 @@ def test_killing_during_saves_never_leaves_a_half_written_file(tmp_path: Path) -
     rng = random.Random(7)
     for _ in range(25):
         proc = subprocess.Popen([sys.executable, "-c", code, str(target)])
-        time.sleep(0.25 + rng.random() * 0.2)
+        # A loaded machine can take longer than the kill delay to import: the first
+        # kill must come after a first save, whatever the start-up costs (bounded).
+        deadline = time.monotonic() + 60
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05 + rng.random() * 0.2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         data = json.loads(target.read_text())
