@@ -54,3 +54,14 @@ def test_definitions_register_station_playlists() -> None:
     from sidflow_pipeline.definitions import defs
 
     assert defs.resolve_asset_graph().has(dg.AssetKey("station_playlists"))
+
+
+def test_station_playlists_without_a_database_fails_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc"}))
+    result = dg.materialize(
+        [station_playlists], resources={"sidflow": SidflowConfigResource(config_path=str(config))}, raise_on_error=False
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "no song database" in failure.step_failure_data.error.message
