@@ -107,6 +107,7 @@ class Playlist:
         from sidflow_pipeline.recommend.playlist import make_playlist, picks_from_results
 
         cfg = ctx.config
+        request = replace(request, k=self.tuning.k)  # the design's k: the nearest-neighbour pool, also without the layer
         if not self.layered:
             results: list[Any] = engine.recommend(request)
             self.picks = picks_from_results(request, results)
@@ -154,6 +155,11 @@ _PART_HEADERS = {
 }  # fmt: skip
 
 
+# Which part columns a narrow terminal gives up first: the engine's usual addends before
+# what this layer adds (station, shape, recency), the reason a user asked for --explain.
+_PART_DROP = {"similarity": 2, "station": 3, "shape": 4, "recency": 5, "user_affinity": 6, "song_feedback": 7, "exploration": 8}
+
+
 def explain_table(picks: list[Any], title: str) -> None:
     """Score parts per song, sized to the terminal; a part that is 0 for every song is
     left out (the footer says so). ``why``: the station, shape or exploration note."""
@@ -162,7 +168,7 @@ def explain_table(picks: list[Any], title: str) -> None:
     shown = [n for n in PARTS if any(abs(p.parts[n]) > 5e-5 for p in picks)] or ["similarity"]
     columns = [
         Column("#", "right", 2), Column("score", "right", 6),
-        *(Column(_PART_HEADERS[n], "right", 6, drop=2 + i) for i, n in enumerate(shown)),
+        *(Column(_PART_HEADERS[n], "right", 6, drop=_PART_DROP[n]) for n in shown),
         Column("title", min_width=10, max_width=32), Column("composer", min_width=10, max_width=20, drop=20),
         Column("why", min_width=14, drop=12),
     ]  # fmt: skip

@@ -86,8 +86,10 @@ def _base_parts(request: RecommendRequest, results: Sequence[Recommendation]) ->
     return [{name: float(values[i]) for name, values in terms.items()} for i in range(len(results))]
 
 
-def _heard(r: Recommendation) -> int:
-    return int(r.likes + r.dislikes + r.skips + r.plays)
+def _hidden(r: Recommendation, max_plays: int) -> bool:
+    """Not yet known to the listener: no like or dislike, heard at most ``max_plays`` times
+    (``plays`` counts every hearing, a skip included)."""
+    return r.likes == 0 and r.dislikes == 0 and r.plays <= max_plays
 
 
 def make_playlist(
@@ -107,7 +109,7 @@ def make_playlist(
     pool_request = replace(request, only=only, limit=max(tuning.k, request.limit), diversity=0.0)
     results = engine.recommend(pool_request)
     if station is not None and station.max_heard is not None:
-        results = [r for r in results if _heard(r) <= station.max_heard]
+        results = [r for r in results if _hidden(r, station.max_heard)]
     if not results:
         return []
     facts = song_facts(engine, [r.key for r in results], catalog_path)
@@ -182,7 +184,7 @@ def _chain(picks: list[Pick], shape: Shape, limit: int, timbre: dict[str, tuple[
         if step.delta is None:
             note = f"{shape.name}: first song" + (f" ({pick.rec.bpm:.0f} BPM)" if shape.name == "bpm" else "")
         elif shape.name == "bpm":
-            note = f"bpm {pick.rec.bpm:.0f} ({step.delta:+.0f}, " + (
+            note = f"bpm {pick.rec.bpm:.0f} ({round(step.delta):+d}, " + (
                 "within ±10)" if step.within else "closest: none within ±10 in the pool)"
             )
         else:

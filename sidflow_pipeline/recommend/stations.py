@@ -16,7 +16,7 @@ station             query (+ check)                                        score
 ``era:A..B``        ``year:A..B`` (the year of the header's released)      none
 ``games``           :data:`GAMES_QUERY`                                    none
 ``demos``           :data:`DEMOS_QUERY` + released by a group              none
-``hidden-gems``     ``unrated p:>=4`` + heard at most once                 ``0.2·(p − 4)``
+``hidden-gems``     ``unrated p:>=4`` + no like/dislike, ≤ 1 play          ``0.2·(p − 4)``
 ``composer:NAME``   their tunes + the 3 composers whose tunes sound        ``0.2`` own tunes, ``0.2·cos``
                     closest (``--like-composer``'s centroid cosine)        for the others
 ==================  ====================================================  ====================================
@@ -34,9 +34,10 @@ Gray`` by Lou Gray is the composer's own release and neither). The publisher lis
 hint, not a census: a game by a publisher missing from it lands in neither station or
 in ``demos``; the rule errs towards leaving a song out.
 
-**Hidden gems**: songs the rating model rates well (``p`` ≥ 4), that the listener has not
-rated themselves and has heard at most once (likes + dislikes + skips + plays ≤ 1, live
-counts from the feedback log) — the design's "well-rated by the model, rarely played".
+**Hidden gems**: songs the rating model rates well (``p`` ≥ 4) that the listener has not
+rated, liked or disliked, and has heard at most once (plays ≤ 1, a skip counting as a
+play; live counts from the feedback log) — the design's "well-rated by the model, rarely
+played": a song the listener already said yes or no to is no longer hidden.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class StationPlan:
     keys: frozenset[str]
     terms: Mapping[str, float] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)
-    max_heard: int | None = None  # hidden gems: at most this many feedback events per song
+    max_heard: int | None = None  # hidden gems: no like/dislike and at most this many plays (a skip is a play)
     p_weight: float = 0.0  # hidden gems: the term is p_weight·(p − 4), p the song's own (unrounded) rating
 
     def term(self, key: str, p: float) -> float:
@@ -138,7 +139,7 @@ def parse_station(name: str) -> Station:
             "demos", DEMOS_QUERY, "demo music (DEMOS/, or released by a group that is not the composer)", "none"
         )
     if text == "hidden-gems":
-        return Station("hidden-gems", "unrated p:>=4", "well rated by the model, not rated by you, heard at most once",
+        return Station("hidden-gems", "unrated p:>=4", "well rated by the model, not rated, liked or disliked by you, heard at most once",
                        f"{HIDDEN_WEIGHT:g}·(p − 4)")  # fmt: skip
     raise QueryError(
         f"unknown station {name!r} (known: chip:6581, chip:8580, chip:multi, era:A..B, games, demos, hidden-gems, composer:NAME)"
@@ -184,7 +185,7 @@ def resolve_station(
         ]
     keys = frozenset(f"{r['sid_path']}#{r['song_index']}" for r in rows)
     if station.name == "hidden-gems":
-        notes = {k: "hidden gem: model p ≥ 4, heard ≤ 1" for k in keys}
+        notes = {k: "hidden gem: model p ≥ 4, no verdict yet, heard ≤ 1" for k in keys}
         return StationPlan(station, keys, {}, notes, max_heard=HIDDEN_MAX_HEARD, p_weight=HIDDEN_WEIGHT)
     return StationPlan(station, keys)
 
