@@ -249,6 +249,17 @@ class SnapshotRecommender:
         row["length_ms"] = length if length >= 0 else None
         return row
 
+    def similar_composers(self, name: str, limit: int = 20, min_songs: int = 2) -> tuple[str, list[Any]]:
+        """:meth:`Recommender.similar_composers` from the snapshot (no LanceDB import: the
+        composer station and ``--like-composer`` answer in numpy time)."""
+        from sidflow_pipeline.recommend.engine import SIMILARITY_COLUMN, Recommender, rank_composers
+
+        if self.like_column != SIMILARITY_COLUMN:  # an older table: the engine reads its column
+            return Recommender(self.db_path, self.table_name).similar_composers(name, limit, min_songs)
+        composers = np.array([self._string("composer", i) for i in range(self.size)], dtype=object)
+        vectors = self.arrays[self.like_column].astype(np.float64)
+        return rank_composers(composers, self.keys(), vectors, name, limit, min_songs)
+
     def _mask(self, request: RecommendRequest) -> np.ndarray:
         a = self.arrays
         mask = np.ones(self.size, dtype=bool)

@@ -437,3 +437,14 @@ def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommende
         assert line["source"] == "play --station games --flow bpm" and line["surfaced"] == [p.key for p in picks]
     finally:
         cfg.layout.discovery_history.unlink(missing_ok=True)
+
+
+def test_the_snapshot_ranks_composers_as_lancedb_does_without_opening_it(project: tuple[Path, SidflowConfig]) -> None:
+    cfg = project[1]
+    fresh = SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.catalog_path)
+    ours = fresh.similar_composers("alpha", limit=3)
+    assert fresh._engine is None  # answered from the snapshot: no LanceDB import
+    theirs = Recommender(cfg.data_path / "sidflow.lance").similar_composers("alpha", limit=3)
+    assert ours[0] == theirs[0] == "Alpha Ann"
+    assert [(m.composer, m.songs, m.example) for m in ours[1]] == [(m.composer, m.songs, m.example) for m in theirs[1]]
+    assert [m.similarity for m in ours[1]] == pytest.approx([m.similarity for m in theirs[1]], abs=1e-9)
