@@ -171,8 +171,8 @@ def _filter_mask(f: Filter, values: np.ndarray) -> np.ndarray:
 class SnapshotRecommender:
     """:class:`Recommender`'s read-only twin over the snapshot; the CLI's engine.
 
-    Anything else a caller asks of it (e.g. composer similarity) is passed on to the
-    LanceDB engine, opened only then.
+    Composer similarity is ranked here too (:func:`rank_composers`); anything else a caller
+    asks of it is passed on to the LanceDB engine, opened only then.
     """
 
     def __init__(self, db_path: Path, cache_path: Path, catalog_path: Path | None = None, table_name: str = "songs") -> None:
