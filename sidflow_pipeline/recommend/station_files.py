@@ -73,7 +73,7 @@ def write_station_playlists(config: Any) -> list[StationFile]:
             out.append(StationFile(name, slug, 0, time.perf_counter() - started, str(m3u), str(js), [], str(exc)))
             continue
         picks = make_playlist(engine, request, tuning=tuning, station=plan, catalog_path=config.catalog_path)
-        queue = make_queue([p.rec for p in picks], {}, config.hvsc_root, config.render.default_song_seconds)
+        queue = make_queue([p.rec for p in picks], {}, config.layout.hvsc_root, config.render.default_song_seconds)
         # the snapshot carries each song's real length (Songlengths.md5, via the catalog)
         queue = [
             replace(q, length_s=max(1, round(p.rec.length_ms / 1000)) if p.rec.length_ms else q.length_s)
