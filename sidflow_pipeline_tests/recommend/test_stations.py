@@ -37,12 +37,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SidflowConf
 @pytest.fixture(scope="module")
 def engine(project: tuple[Path, SidflowConfig]) -> SnapshotRecommender:
     cfg = project[1]
-    return SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.catalog_path)
+    return SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.layout.catalog)
 
 
 def _plan(cfg: SidflowConfig, name: str, engine: object) -> object:
     return resolve_station(
-        parse_station(name), catalog_path=cfg.catalog_path, classified_dir=cfg.classified_path, engine=engine
+        parse_station(name), search=lambda q: search_songs(cfg.layout.catalog, cfg.classified_path, q).rows, engine=engine
     )
 
 
@@ -86,14 +86,14 @@ def test_energy_and_complexity_shapes_order_within_tolerance(
 def test_bpm_flow_keeps_within_10_bpm_where_the_pool_allows(engine: SnapshotRecommender, project: tuple) -> None:
     cfg = project[1]
     for request in (RecommendRequest(limit=20, exploration=0.2), RecommendRequest(vector=(3, 3, 3), limit=15)):
-        picks = make_playlist(engine, request, shape=SHAPES["bpm"], catalog_path=cfg.catalog_path)
+        picks = make_playlist(engine, request, shape=SHAPES["bpm"], catalog_path=cfg.layout.catalog)
         assert len(picks) == request.limit
         steps = [b.rec.bpm - a.rec.bpm for a, b in pairwise(picks)]
         assert all(abs(d) <= 10 for d in steps), steps  # the fixture always has a neighbour within ±10
     # A pool with two far tempos: the list reaches them by the closest step, and says so.
     few = frozenset(key(i) for i in (5, 11, 20, 21, 22))
     picks = make_playlist(
-        engine, RecommendRequest(limit=5, only=few, exploration=0.0), shape=SHAPES["bpm"], catalog_path=cfg.catalog_path
+        engine, RecommendRequest(limit=5, only=few, exploration=0.0), shape=SHAPES["bpm"], catalog_path=cfg.layout.catalog
     )
     assert {p.key for p in picks} == few
     chosen: set[str] = set()
@@ -111,8 +111,8 @@ def test_bpm_flow_keeps_within_10_bpm_where_the_pool_allows(engine: SnapshotReco
 def test_timbre_chain_prefers_spectral_neighbours(engine: SnapshotRecommender, project: tuple) -> None:
     cfg = project[1]
     request = RecommendRequest(limit=10, exploration=0.0)
-    chain = make_playlist(engine, request, shape=SHAPES["timbre"], catalog_path=cfg.catalog_path)
-    plain = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0), catalog_path=cfg.catalog_path)
+    chain = make_playlist(engine, request, shape=SHAPES["timbre"], catalog_path=cfg.layout.catalog)
+    plain = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0), catalog_path=cfg.layout.catalog)
     assert len(chain) == 10 and chain[0].key == plain[0].key
     from sidflow_pipeline.recommend.facts import song_facts
 
@@ -170,11 +170,11 @@ def test_a_station_returns_only_songs_its_query_admits(engine: SnapshotRecommend
     plan = _plan(cfg, name, engine)
     admitted = {
         f"{r['sid_path']}#{r['song_index']}"
-        for r in search_songs(cfg.catalog_path, cfg.classified_path, plan.station.query).rows
+        for r in search_songs(cfg.layout.catalog, cfg.classified_path, plan.station.query).rows
     }
     assert plan.keys == _expected(name) and plan.keys <= admitted and plan.keys
     for request in _requests(engine).values():
-        picks = make_playlist(engine, request, station=plan, catalog_path=cfg.catalog_path)
+        picks = make_playlist(engine, request, station=plan, catalog_path=cfg.layout.catalog)
         assert picks and {p.key for p in picks} <= plan.keys
         assert len(picks) == min(
             request.limit,
@@ -201,7 +201,7 @@ def test_hidden_gems_leave_out_songs_heard_more_than_once(engine: SnapshotRecomm
     gem, liked, once = sorted(plan.keys)[:3]
     # skipped once and played to the end once; liked; played once (still hidden)
     live = LiveFeedback(counts={gem: (0, 0, 1, 2), liked: (1, 0, 0, 0), once: (0, 0, 0, 1)})
-    picks = make_playlist(engine, RecommendRequest(limit=50, live=live), station=plan, catalog_path=cfg.catalog_path)
+    picks = make_playlist(engine, RecommendRequest(limit=50, live=live), station=plan, catalog_path=cfg.layout.catalog)
     assert {gem, liked} & {p.key for p in picks} == set() and once in {p.key for p in picks}
     assert len(picks) == len(plan.keys) - 2
     assert all(p.parts["station"] == pytest.approx(0.2 * (p.rec.p - 4), abs=1e-6) for p in picks)
@@ -213,9 +213,9 @@ def test_hidden_gems_leave_out_songs_heard_more_than_once(engine: SnapshotRecomm
 def test_recency_boost_moves_newer_songs_up(engine: SnapshotRecommender, project: tuple) -> None:
     cfg = project[1]
     request = RecommendRequest(vector=(3, 3, 3), limit=10, exploration=0.0)
-    plain = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0), catalog_path=cfg.catalog_path)
+    plain = make_playlist(engine, request, tuning=Tuning(exploration_rate=0.0), catalog_path=cfg.layout.catalog)
     boosted = make_playlist(
-        engine, request, tuning=Tuning(exploration_rate=0.0, recency_boost=0.5), catalog_path=cfg.catalog_path
+        engine, request, tuning=Tuning(exploration_rate=0.0, recency_boost=0.5), catalog_path=cfg.layout.catalog
     )
 
     def mean_year(picks: list) -> float:
@@ -241,16 +241,16 @@ def test_discovery_history_stops_explored_songs_resurfacing_within_n_sessions(
     tuning = Tuning(exploration_rate=0.5, discovery_sessions=5)
     request = RecommendRequest(limit=8, exploration=0.0, diversity=0.0, seed=3)
     without = [
-        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.layout.catalog) if p.explored
     ]
     assert len(without) == 4
     assert without == [
-        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if p.explored
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.layout.catalog) if p.explored
     ]
     explored_by_session: list[set[str]] = []
     for number in range(8):
         history = read_history(path)
-        picks = make_playlist(engine, request, tuning=tuning, history=history, catalog_path=cfg.catalog_path)
+        picks = make_playlist(engine, request, tuning=tuning, history=history, catalog_path=cfg.layout.catalog)
         explored = {p.key for p in picks if p.explored}
         assert len(explored) == 4 and not explored & history.recent(5), number
         assert all(any("not surfaced" in n for n in p.notes) for p in picks if p.explored)
@@ -263,12 +263,12 @@ def test_discovery_history_stops_explored_songs_resurfacing_within_n_sessions(
     main = [
         p.key
         for p in make_playlist(
-            engine, request, tuning=tuning, history=read_history(path), catalog_path=cfg.catalog_path
+            engine, request, tuning=tuning, history=read_history(path), catalog_path=cfg.layout.catalog
         )
         if not p.explored
     ]
     assert main == [
-        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.catalog_path) if not p.explored
+        p.key for p in make_playlist(engine, request, tuning=tuning, catalog_path=cfg.layout.catalog) if not p.explored
     ]
 
 
@@ -304,7 +304,7 @@ def test_explain_parts_add_up_to_the_score(engine: SnapshotRecommender, project:
                     station=plan,
                     shape=shape,
                     tuning=Tuning(recency_boost=0.3),
-                    catalog_path=cfg.catalog_path,
+                    catalog_path=cfg.layout.catalog,
                 )
                 for p in picks:
                     assert set(p.parts) == set(PARTS)
@@ -314,7 +314,7 @@ def test_explain_parts_add_up_to_the_score(engine: SnapshotRecommender, project:
                     )
     # by hand: a mood query's similarity part is 0.6·(1 − distance / (4·√3))
     request = RecommendRequest(vector=(3, 3, 3), limit=5, exploration=0.0)
-    for p in make_playlist(engine, request, catalog_path=cfg.catalog_path):
+    for p in make_playlist(engine, request, catalog_path=cfg.layout.catalog):
         i = int(p.key.split("_")[-1][:2])
         s = song(i)
         expected = 0.6 * (
@@ -330,7 +330,7 @@ def test_lancedb_engine_gives_the_same_playlists(engine: SnapshotRecommender, pr
     for station in (None, "games", "composer:Beta"):
         for shape in (None, SHAPES["bpm"], SHAPES["timbre"], SHAPES["ramp-up"]):
             for request in _requests(engine).values():
-                kwargs = {"shape": shape, "tuning": Tuning(recency_boost=0.2), "catalog_path": cfg.catalog_path}
+                kwargs = {"shape": shape, "tuning": Tuning(recency_boost=0.2), "catalog_path": cfg.layout.catalog}
                 ours = make_playlist(
                     engine, request, station=_plan(cfg, station, engine) if station else None, **kwargs
                 )
@@ -423,7 +423,7 @@ def test_like_keeps_the_engines_list_without_tuning(
 
 def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommender, project: tuple[Path, SidflowConfig]) -> None:
     from sidflow_pipeline.cli.common import Context
-    from sidflow_pipeline.cli.stations import Playlist
+    from sidflow_pipeline.cli.playlist import Playlist
 
     config, cfg = project
     options: dict = {"station": "games", "flow": "bpm", "limit": 5, "like": None, "exploration": None}
@@ -441,7 +441,7 @@ def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommende
 
 def test_the_snapshot_ranks_composers_as_lancedb_does_without_opening_it(project: tuple[Path, SidflowConfig]) -> None:
     cfg = project[1]
-    fresh = SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.catalog_path)
+    fresh = SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.layout.catalog)
     ours = fresh.similar_composers("alpha", limit=3)
     assert fresh._engine is None  # answered from the snapshot: no LanceDB import
     theirs = Recommender(cfg.data_path / "sidflow.lance").similar_composers("alpha", limit=3)
