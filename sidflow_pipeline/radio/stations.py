@@ -16,7 +16,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["StationFile", "station_slug", "write_station_playlists"]
 
@@ -38,7 +41,7 @@ def station_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "station"
 
 
-def write_station_playlists(config: Any, search: Callable[[str], list[dict[str, Any]]]) -> list[StationFile]:
+def write_station_playlists(config: SidflowConfig, search: Callable[[str], list[dict[str, Any]]]) -> list[StationFile]:
     """Write every station of ``config.recommend.stations``; a station that cannot be
     resolved (an unknown composer, say) is reported, not fatal to the others. ``search``
     runs a ``sidflow search`` query (:func:`~sidflow_pipeline.recommend.stations.resolve_station`)."""
@@ -77,7 +80,7 @@ def write_station_playlists(config: Any, search: Callable[[str], list[dict[str, 
             out.append(StationFile(name, slug, 0, time.perf_counter() - started, str(m3u), str(js), [], str(exc)))
             continue
         picks = make_playlist(engine, request, tuning=tuning, station=plan, catalog_path=config.layout.catalog)
-        queue = make_queue([p.rec for p in picks], {}, config.hvsc_root, config.render.default_song_seconds)
+        queue = make_queue([p.rec for p in picks], {}, config.layout.hvsc_root, config.render.default_song_seconds)
         # the snapshot carries each song's real length (Songlengths.md5, via the catalog)
         queue = [
             replace(q, length_s=max(1, round(p.rec.length_ms / 1000)) if p.rec.length_ms else q.length_s)

@@ -20,7 +20,7 @@ from sidflow_pipeline.recommend.filters import MOOD_PRESETS, QueryError
 from sidflow_pipeline.recommend.history import DiscoveryHistory, read_history, record_session
 from sidflow_pipeline.recommend.playlist import PARTS, Tuning, make_playlist, picks_from_results
 from sidflow_pipeline.recommend.shapes import SHAPES, parse_shape
-from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, snapshot_path
+from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline.recommend.stations import parse_station, released_by_group, resolve_station
 from sidflow_pipeline.search.catalog import search_songs
 from sidflow_pipeline_tests.recommend.stations_fixture import COUNT, build_project, key, song
@@ -37,7 +37,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SidflowConf
 @pytest.fixture(scope="module")
 def engine(project: tuple[Path, SidflowConfig]) -> SnapshotRecommender:
     cfg = project[1]
-    return SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.layout.catalog)
+    return SnapshotRecommender(cfg.layout.lance_db, cfg.layout.recommend_snapshot, cfg.layout.catalog)
 
 
 def _plan(cfg: SidflowConfig, name: str, engine: object) -> object:
@@ -65,9 +65,9 @@ def test_energy_and_complexity_shapes_order_within_tolerance(
     engine: SnapshotRecommender, project: tuple, kind: str
 ) -> None:
     request = _requests(engine)[kind]
-    plain = {p.key for p in make_playlist(engine, request, catalog_path=project[1].catalog_path)}
+    plain = {p.key for p in make_playlist(engine, request, catalog_path=project[1].layout.catalog)}
     for name, dim in (("ramp-up", "e"), ("ramp-down", "e"), ("arc", "e"), ("simple-to-complex", "c")):
-        picks = make_playlist(engine, request, shape=SHAPES[name], catalog_path=project[1].catalog_path)
+        picks = make_playlist(engine, request, shape=SHAPES[name], catalog_path=project[1].layout.catalog)
         values = [getattr(p.rec, dim) for p in picks]
         assert len(picks) == 12 and {p.key for p in picks} == plain, name  # reorders, never invents
         if name == "ramp-down":
@@ -366,8 +366,8 @@ def test_cli_stations_recommend_and_explain(project: tuple[Path, SidflowConfig])
     table = _run(config, "recommend", "--flow", "bpm", "--explain", "--limit", "5")
     assert table.exit_code == 0 and "score parts" in table.output and "within ±10" in table.output
     assert all(len(line) <= 80 for line in table.output.splitlines())
-    (cfg.hvsc_root / "GAMES" / "A-F").mkdir(parents=True, exist_ok=True)
-    (cfg.hvsc_root / "GAMES" / "A-F" / "Game_18.sid").write_bytes(b"")
+    (cfg.layout.hvsc_root / "GAMES" / "A-F").mkdir(parents=True, exist_ok=True)
+    (cfg.layout.hvsc_root / "GAMES" / "A-F" / "Game_18.sid").write_bytes(b"")
     explained = json.loads(
         _run(
             config,
@@ -441,7 +441,7 @@ def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommende
 
 def test_the_snapshot_ranks_composers_as_lancedb_does_without_opening_it(project: tuple[Path, SidflowConfig]) -> None:
     cfg = project[1]
-    fresh = SnapshotRecommender(cfg.data_path / "sidflow.lance", snapshot_path(cfg.data_path), cfg.layout.catalog)
+    fresh = SnapshotRecommender(cfg.layout.lance_db, cfg.layout.recommend_snapshot, cfg.layout.catalog)
     ours = fresh.similar_composers("alpha", limit=3)
     assert fresh._engine is None  # answered from the snapshot: no LanceDB import
     theirs = Recommender(cfg.data_path / "sidflow.lance").similar_composers("alpha", limit=3)
