@@ -11,8 +11,8 @@ import click
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, say_pending, user_errors
 from sidflow_pipeline.cli.keys import Keys
+from sidflow_pipeline.cli.playlist import Playlist, explain_table, playlist_options
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
-from sidflow_pipeline.cli.stations import Playlist, explain_table, playlist_options
 
 __all__ = ["play"]
 

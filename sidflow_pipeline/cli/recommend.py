@@ -18,7 +18,7 @@ from sidflow_pipeline.cli.output import (
     length_text,
     print_table,
 )
-from sidflow_pipeline.cli.stations import Playlist, explain_table, playlist_options
+from sidflow_pipeline.cli.playlist import Playlist, explain_table, playlist_options
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,
     QueryError,

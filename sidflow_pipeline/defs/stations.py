@@ -14,7 +14,8 @@ import dagster as dg
 
 from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.recommend.station_files import write_station_playlists
+from sidflow_pipeline.radio.stations import write_station_playlists
+from sidflow_pipeline.search.catalog import search_songs
 
 
 @dg.asset(
@@ -26,7 +27,9 @@ from sidflow_pipeline.recommend.station_files import write_station_playlists
 def station_playlists(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
     with domain_failure():  # no database yet: one line saying how to build it
-        files = write_station_playlists(config)
+        files = write_station_playlists(
+            config, lambda query: search_songs(config.layout.catalog, config.classified_path, query).rows
+        )
     for f in files:
         if f.error:
             context.log.warning(f"station {f.station}: {f.error} (no playlist written)")

@@ -43,9 +43,8 @@ played": a song the listener already said yes or no to is no longer hidden.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.recommend.filters import QueryError
@@ -168,15 +167,20 @@ def released_by_group(released: str | None, composer: str | None) -> bool:
     return not (who.casefold() in mine or (mine and mine in who.casefold()))
 
 
-def resolve_station(
-    station: Station, *, catalog_path: Path, classified_dir: Path | None, engine: Any = None
-) -> StationPlan:
-    """Run the station's query on the catalog and apply its checks and terms."""
-    from sidflow_pipeline.search.catalog import search_songs
+Search = Callable[[str], list[dict[str, Any]]]
 
+
+def resolve_station(station: Station, *, search: Search, engine: Any = None) -> StationPlan:
+    """Run the station's query and apply its checks and terms.
+
+    ``search`` runs a ``sidflow search`` query and returns its rows (``sid_path``,
+    ``song_index``, ``composer``, ``released``, …): the CLI and the asset pass
+    :func:`sidflow_pipeline.search.catalog.search_songs` over their catalog, which lives
+    a layer above this package.
+    """
     if station.name.startswith("composer:"):
-        return _composer_plan(station, catalog_path, classified_dir, engine)
-    rows = search_songs(catalog_path, classified_dir, station.query).rows
+        return _composer_plan(station, search, engine)
+    rows = search(station.query)
     if station.name == "demos":
         rows = [
             r
@@ -190,15 +194,13 @@ def resolve_station(
     return StationPlan(station, keys)
 
 
-def _composer_plan(station: Station, catalog_path: Path, classified_dir: Path | None, engine: Any) -> StationPlan:
-    from sidflow_pipeline.search.catalog import search_songs
-
+def _composer_plan(station: Station, search: Search, engine: Any) -> StationPlan:
     name = station.name.partition(":")[2]
     if engine is None:
         raise QueryError("a composer station needs the song database")
     matched, similar = engine.similar_composers(name, limit=SIMILAR_COMPOSERS)
     closeness = {matched: 1.0, **{m.composer: max(m.similarity, 0.0) for m in similar}}
-    rows = search_songs(catalog_path, classified_dir, "").rows
+    rows = search("")
     keys, terms, notes = set(), {}, {}
     for r in rows:
         who = r["composer"] or ""

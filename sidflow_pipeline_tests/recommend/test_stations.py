@@ -42,7 +42,7 @@ def engine(project: tuple[Path, SidflowConfig]) -> SnapshotRecommender:
 
 def _plan(cfg: SidflowConfig, name: str, engine: object) -> object:
     return resolve_station(
-        parse_station(name), catalog_path=cfg.layout.catalog, classified_dir=cfg.classified_path, engine=engine
+        parse_station(name), search=lambda q: search_songs(cfg.layout.catalog, cfg.classified_path, q).rows, engine=engine
     )
 
 
@@ -423,7 +423,7 @@ def test_like_keeps_the_engines_list_without_tuning(
 
 def test_a_session_record_names_its_station_and_shape(engine: SnapshotRecommender, project: tuple[Path, SidflowConfig]) -> None:
     from sidflow_pipeline.cli.common import Context
-    from sidflow_pipeline.cli.stations import Playlist
+    from sidflow_pipeline.cli.playlist import Playlist
 
     config, cfg = project
     options: dict = {"station": "games", "flow": "bpm", "limit": 5, "like": None, "exploration": None}

@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["StationFile", "station_slug", "write_station_playlists"]
 
@@ -37,9 +41,10 @@ def station_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "station"
 
 
-def write_station_playlists(config: Any) -> list[StationFile]:
+def write_station_playlists(config: SidflowConfig, search: Callable[[str], list[dict[str, Any]]]) -> list[StationFile]:
     """Write every station of ``config.recommend.stations``; a station that cannot be
-    resolved (an unknown composer, say) is reported, not fatal to the others."""
+    resolved (an unknown composer, say) is reported, not fatal to the others. ``search``
+    runs a ``sidflow search`` query (:func:`~sidflow_pipeline.recommend.stations.resolve_station`)."""
     import time
 
     from sidflow_pipeline.atomic import atomic_write_text
@@ -58,7 +63,9 @@ def write_station_playlists(config: Any) -> list[StationFile]:
     live = replace(live_feedback(layout.feedback_dir, moves=read_moves(config.hvsc_path)), blocked=frozenset())
     tuning = Tuning(k=settings.k, recency_boost=settings.recency_boost, exploration_rate=settings.exploration_rate,
                     discovery_sessions=settings.discovery_sessions)  # fmt: skip
-    request = RecommendRequest(limit=settings.playlist_length, exploration=settings.exploration_factor, diversity=0.0, live=live)
+    request = RecommendRequest(
+        limit=settings.playlist_length, exploration=settings.exploration_factor, diversity=0.0, live=live
+    )
     folder = layout.station_playlists_dir
     folder.mkdir(parents=True, exist_ok=True)
     out: list[StationFile] = []
@@ -68,11 +75,11 @@ def write_station_playlists(config: Any) -> list[StationFile]:
         m3u, js = folder / f"{slug}.m3u", folder / f"{slug}.json"
         try:
             station = parse_station(name)
-            plan = resolve_station(station, catalog_path=config.catalog_path, classified_dir=config.classified_path, engine=engine)
+            plan = resolve_station(station, search=search, engine=engine)
         except QueryError as exc:
             out.append(StationFile(name, slug, 0, time.perf_counter() - started, str(m3u), str(js), [], str(exc)))
             continue
-        picks = make_playlist(engine, request, tuning=tuning, station=plan, catalog_path=config.catalog_path)
+        picks = make_playlist(engine, request, tuning=tuning, station=plan, catalog_path=config.layout.catalog)
         queue = make_queue([p.rec for p in picks], {}, config.layout.hvsc_root, config.render.default_song_seconds)
         # the snapshot carries each song's real length (Songlengths.md5, via the catalog)
         queue = [
@@ -96,8 +103,13 @@ def write_station_playlists(config: Any) -> list[StationFile]:
             "songs": [{**p.to_json(), "file": q.file} for p, q in zip(picks, queue, strict=True)],
         }
         atomic_write_text(js, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        parts = [{"key": p.key, "score": round(p.rec.score, 4), **{k: round(v, 4) for k, v in p.parts.items()}} for p in picks]
-        out.append(StationFile(plan.station.name, slug, len(picks), time.perf_counter() - started, str(m3u), str(js), parts))
+        parts = [
+            {"key": p.key, "score": round(p.rec.score, 4), **{k: round(v, 4) for k, v in p.parts.items()}}
+            for p in picks
+        ]
+        out.append(
+            StationFile(plan.station.name, slug, len(picks), time.perf_counter() - started, str(m3u), str(js), parts)
+        )
     written = {f"{f.slug}.{ext}" for f in out if f.error is None for ext in ("m3u", "json")}
     for old in sorted(folder.iterdir()):
         if old.suffix in (".m3u", ".json") and old.name not in written:
