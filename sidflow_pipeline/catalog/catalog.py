@@ -16,18 +16,22 @@ from typing import Any
 
 import polars as pl
 
-from sidflow_pipeline.classify.partitions import partition_of
-from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
+from sidflow_pipeline.catalog.join import SongDocs, hvsc_documents, join_songs
+from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.sections import partition_of
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
+from sidflow_pipeline.sid.paths import is_utf8_name, readable_name
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
-from sidflow_pipeline.sid.stil import StilEntry, load_stil, stil_for_song
+from sidflow_pipeline.sid.stil import StilEntry, load_stil
 
 __all__ = [
     "CATALOG_SCHEMA",
     "CatalogResult",
+    "HvscTreeMissingError",
     "build_catalog",
     "iter_sid_files",
     "section_of",
+    "update_catalog",
     "write_catalog",
 ]
 
@@ -115,15 +119,11 @@ def _song_rows(
     size: int,
     header: dict[str, Any],
     songs: int,
-    lengths: SonglengthEntry | None,
-    stil: StilEntry | None,
+    docs: list[SongDocs],
     speed_of: Any,
 ) -> Iterator[dict[str, Any]]:
-    for index in range(1, songs + 1):
-        length = None
-        if lengths is not None and index <= len(lengths.lengths_ms):
-            length = lengths.lengths_ms[index - 1]
-        text = stil_for_song(stil, index) if stil is not None else {}
+    for song in docs:
+        index, length, text = song.song_index, song.length_ms, song.stil
         yield {
             "sid_path": rel,
             "song_index": index,
@@ -175,13 +175,11 @@ def build_catalog(
     parse is listed in ``errors`` with the reason and left out, so one corrupt tune never
     hides the other 60,000.
     """
-    docs = root / "DOCUMENTS"
+    tree_lengths, tree_stil = hvsc_documents(root)
     if songlengths is None:
-        sl_file = docs / "Songlengths.md5"
-        songlengths = load_songlengths(sl_file) if sl_file.is_file() else {}
+        songlengths = load_songlengths(tree_lengths) if tree_lengths is not None else {}
     if stil is None:
-        stil_file = docs / "STIL.txt"
-        stil = load_stil(stil_file) if stil_file.is_file() else {}
+        stil = load_stil(tree_stil) if tree_stil is not None else {}
     rows: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     count = 0
@@ -211,8 +209,7 @@ def build_catalog(
                 sid.size,
                 header,
                 sid.header.songs,
-                songlengths.get(sid.md5),
-                stil.get("/" + rel),
+                join_songs(sid.md5, rel, sid.header.songs, songlengths, stil),
                 sid.header.song_speed,
             )
         )
@@ -233,3 +230,18 @@ def write_catalog(frame: pl.DataFrame, path: Path) -> str:
     data = buffer.getvalue()
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+class HvscTreeMissingError(SidflowError):
+    """No collection to catalog: the tree was never synced or ``hvscPath`` is wrong."""
+
+
+def update_catalog(hvsc_root: Path, path: Path) -> tuple[CatalogResult, str]:
+    """Catalog the tree at ``hvsc_root`` and write it to ``path``: what `sid_catalog`
+    materializes. Returns the result (with the files it could not read) and the sha256."""
+    if not hvsc_root.is_dir():
+        raise HvscTreeMissingError(
+            f"HVSC tree not found at {hvsc_root}: materialize hvsc_mirror or set hvscPath in .sidflow.json"
+        )
+    result = build_catalog(hvsc_root)
+    return result, write_catalog(result.frame, path)

@@ -41,7 +41,7 @@ from typing import Any
 from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.config import RenderConfig
 from sidflow_pipeline.sid.excerpt import RenderSettings
-from sidflow_pipeline.sid.player import render_excerpt, sidplayfp_version
+from sidflow_pipeline.sid.sidplayfp import render_excerpt, sidplayfp_version
 
 __all__ = [
     "RenderJob",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -20,16 +19,13 @@ if TYPE_CHECKING:  # pydantic (the config) costs ~60 ms to import; `--help` need
 
 __all__ = [
     "PENDING_MODEL",
-    "TERMINATING",
     "Context",
     "FiniteFloat",
     "FiniteFloatRange",
-    "Terminated",
     "console",
     "err_console",
     "fail",
     "pass_ctx",
-    "raise_on_terminating_signals",
     "resolve_song_arg",
     "say_pending",
     "user_errors",
@@ -93,31 +89,6 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# Signals that end an interactive player from outside: a service manager or `kill`
-# (SIGTERM), a closed terminal or SSH session (SIGHUP). Players run sidplayfp in its own
-# session (so a pause reaches all of it), which also means the kernel does not pass
-# these on to it: without a handler Python dies at once and sidplayfp plays on.
-TERMINATING: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGHUP)
-
-
-class Terminated(BaseException):
-    """Raised by the handler of a terminating signal: unwinds through the cleanup
-    (``finally`` stops the player) instead of killing the process on the spot."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_terminated(signum: int, _frame: Any) -> None:
-    raise Terminated(signum)
-
-
-def raise_on_terminating_signals() -> dict[signal.Signals, Any]:
-    """Make SIGTERM/SIGHUP raise :class:`Terminated`; returns the previous handlers."""
-    return {signum: signal.signal(signum, _raise_terminated) for signum in TERMINATING}
-
-
 class FiniteFloatRange(click.FloatRange):
     """A ``FloatRange`` that refuses NaN and ±inf: ``float("nan")`` passes every range
     check (all comparisons with NaN are false), and an infinite gain or weight is
@@ -165,11 +136,11 @@ def resolve_song_arg(ctx: Context, text: str, song_option: int | None = None, *,
     from sidflow_pipeline.sid.paths import SongPathError, SongRef, resolve_song
 
     cfg = ctx.config
-    ref = resolve_song(text, cfg.hvsc_root, catalog=cfg.catalog_path)
+    ref = resolve_song(text, cfg.layout.hvsc_root, catalog=cfg.layout.catalog)
     if song_option is not None and ref.song is not None and song_option != ref.song:
         raise SongPathError(f"{text}: song #{ref.song} and --song {song_option} disagree; give one")
     if in_collection and ref.sid_path is None:
-        raise SongPathError(f"{text} is not inside the collection {cfg.hvsc_root} (hvscPath)")
+        raise SongPathError(f"{text} is not inside the collection {cfg.layout.hvsc_root} (hvscPath)")
     return SongRef(ref.file, ref.sid_path, ref.song if ref.song is not None else song_option)
 
 

@@ -44,10 +44,11 @@ def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path
     SONG is a file, or a collection path as HVSC writes it (/MUSICIANS/H/Hubbard_Rob/Commando.sid);
     #N shows song N only.
     """
+    from sidflow_pipeline.catalog.join import hvsc_documents, join_songs
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline.sid.paths import split_song_number
     from sidflow_pipeline.sid.songlengths import load_songlengths
-    from sidflow_pipeline.sid.stil import load_stil, stil_for_song
+    from sidflow_pipeline.sid.stil import load_stil
 
     name, only_song = split_song_number(song_name)
     given = Path(name).expanduser()
@@ -65,27 +66,22 @@ def info(ctx: Context, song_name: str, songlengths: Path | None, stil_path: Path
     sid = read_sid(sid_file)
     root = _find_hvsc_root(sid_file)
     if root is not None:
-        songlengths = songlengths or _existing(root / "DOCUMENTS" / "Songlengths.md5")
-        stil_path = stil_path or _existing(root / "DOCUMENTS" / "STIL.txt")
+        tree_lengths, tree_stil = hvsc_documents(root)
+        songlengths = songlengths or tree_lengths
+        stil_path = stil_path or tree_stil
     hvsc_path = "/" + sid_file.resolve().relative_to(root).as_posix() if root else None
-    lengths: list[int | None] = [None] * sid.header.songs
-    if songlengths:
-        entry = load_songlengths(songlengths).get(sid.md5)
-        if entry is not None:
-            lengths = [entry.lengths_ms[i] if i < len(entry.lengths_ms) else None for i in range(sid.header.songs)]
-    stil_entry = None
-    if stil_path and hvsc_path:
-        stil_entry = load_stil(stil_path).get(hvsc_path)
-    songs = []
-    for index in range(1, sid.header.songs + 1):
-        songs.append(
-            {
-                "song_index": index,
-                "length_ms": lengths[index - 1],
-                "speed": sid.header.song_speed(index),
-                "stil": stil_for_song(stil_entry, index) if stil_entry else {},
-            }
-        )
+    # The catalog's own join (lengths by md5, STIL by collection path), for this one file.
+    docs = join_songs(
+        sid.md5,
+        hvsc_path,
+        sid.header.songs,
+        load_songlengths(songlengths) if songlengths else {},
+        load_stil(stil_path) if stil_path and hvsc_path else {},
+    )
+    songs = [
+        {"song_index": d.song_index, "length_ms": d.length_ms, "speed": sid.header.song_speed(d.song_index), "stil": d.stil}
+        for d in docs
+    ]
     if only_song is not None:
         if not 1 <= only_song <= sid.header.songs:
             fail(f"{song_name}: song {only_song} out of range 1–{sid.header.songs}")
@@ -211,6 +207,3 @@ def _print_stil(songs: list[dict[str, Any]]) -> None:
             for text in out:
                 click.echo(text.rstrip())
 
-
-def _existing(path: Path) -> Path | None:
-    return path if path.is_file() else None

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from sidflow_pipeline.cli.common import (
-    TERMINATING,
-    Context,
-    Terminated,
-    console,
-    fail,
-    pass_ctx,
-    raise_on_terminating_signals,
-    resolve_song_arg,
-    say_pending,
-    user_errors,
-)
+from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, resolve_song_arg, say_pending, user_errors
+from sidflow_pipeline.cli.keys import Keys
+
+if TYPE_CHECKING:
+    from sidflow_pipeline.ratings.session import RateStep
 
 __all__ = ["rate"]
 
@@ -28,13 +21,6 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _read_key(fd: int) -> str:
-    data = os.read(fd, 1)
-    if not data:
-        raise EOFError
-    return data.decode("latin-1")
 
 
 @click.command("rate")
@@ -70,20 +56,13 @@ def rate(
     sidflow rate --undo takes back the last rating.
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
-    from sidflow_pipeline.ratings.session import HELP, KeyInput, Player, collect_songs, describe, saved_rating
-    from sidflow_pipeline.ratings.tags import (
-        Rating,
-        TagsError,
-        tags_path_for,
-        undo_journal_for,
-        undo_last,
-        write_rating,
-    )
+    from sidflow_pipeline.ratings.session import HELP, Player, RatingLoop, collect_songs
+    from sidflow_pipeline.ratings.tags import Rating, tags_path_for, undo_journal_for, undo_last, write_rating
     from sidflow_pipeline.sid.header import read_sid
-    from sidflow_pipeline.sid.player import SidplayfpNotFound, find_sidplayfp
+    from sidflow_pipeline.sid.sidplayfp import SidplayfpNotFound, find_sidplayfp
 
     cfg = ctx.config
-    root = cfg.hvsc_root
+    root = cfg.layout.hvsc_root
     journal = undo_journal_for(root, cfg.tags_path)
     if undo:
         if sid_file is not None or any(v is not None for v in (e, m, c, p)):
@@ -120,110 +99,45 @@ def rate(
     except SidplayfpNotFound as exc:
         binary = None
         console.print(f"[yellow]{exc}[/] — rating without sound.")
-    player = Player(binary)
+    loop = RatingLoop(songs, Player(binary), root, cfg.tags_path, journal, _now)
     console.print(HELP)
-    fd = sys.stdin.fileno()
-    restore = None
-    if os.isatty(fd):
-        import termios
-        import tty
-
-        restore = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
-    saved = skipped = 0
-    rated: list[int] = []  # positions saved in this session, newest last (for u)
-    terminated: int | None = None
-    previous = raise_on_terminating_signals()
-    try:
-        index = 0
-        while index < len(songs):
-            song = songs[index]
-            saved_now = saved_rating(root, cfg.tags_path, song.sid_path, song.song_index)
-            for line in describe(song, index + 1, len(songs), saved_now):
+    with Keys(cleanup=loop.player.stop) as keys:
+        while not loop.done:
+            for line in loop.describe():
                 console.print(line, highlight=False, markup=False)
-            message = player.play(song)
+            message = loop.start()
             if message:
                 console.print(f"[yellow]{message}[/]")
-            elif player.pid:
-                console.print(f"  playing (pid {player.pid})", highlight=False)
-            keys = KeyInput()
+            elif loop.player.pid:
+                console.print(f"  playing (pid {loop.player.pid})", highlight=False)
             while True:
                 console.print("> ", end="")
-                try:
-                    key = _read_key(fd)
-                except EOFError:
-                    key = "q"
-                action, detail = keys.feed(key)
-                if action == "set":
-                    console.print(f"{detail}  (" + " ".join(f"{k}={v}" for k, v in sorted(keys.values.items())) + ")", highlight=False)
-                elif action == "pending":
-                    console.print(detail, end="")
-                elif action == "invalid":
-                    console.print(f"[red]{detail}[/]", highlight=False)
-                elif action == "help":
-                    console.print(HELP)
-                elif action == "replay":
-                    player.play(song)
-                    console.print("replaying", highlight=False)
-                elif action == "skip":
-                    player.stop()
-                    skipped += 1
-                    console.print("skipped")
-                    index += 1
+                step = loop.feed(keys.read() or "")
+                _say(step)
+                if step.song_over:
                     break
-                elif action == "save":
-                    rating = keys.rating(_now())
-                    if rating is None:
-                        console.print("nothing given — type e/m/c/p and a digit, or s to skip", highlight=False)
-                        continue
-                    player.stop()
-                    target = tags_path_for(song.sid_path, root, cfg.tags_path)
-                    stored = write_rating(target, song.song_index, song.songs, rating, journal=journal)
-                    saved += 1
-                    rated.append(index)
-                    shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
-                    console.print(f"saved {shown} → {target}", highlight=False, soft_wrap=True)
-                    index += 1
-                    break
-                elif action == "undo":
-                    try:
-                        undone = undo_last(journal)
-                    except TagsError as exc:
-                        console.print(f"[red]{exc}[/]", highlight=False)
-                        continue
-                    if undone is None:
-                        console.print("nothing to undo", highlight=False)
-                        continue
-                    player.stop()
-                    console.print(f"undone: song #{undone[1]} → {undone[0]} is back as it was", highlight=False, soft_wrap=True)
-                    if rated:  # back to the song whose rating was taken back, to rate it again
-                        index = rated.pop()
-                        saved -= 1
-                    break
-                elif action == "quit":
-                    index = len(songs)
-                    break
-    except Terminated as stop:
-        terminated = stop.signum
-    finally:
-        for signum in TERMINATING:  # a second signal must not cut the cleanup short
-            signal.signal(signum, signal.SIG_IGN)
-        player.stop()
-        if restore is not None:
-            import termios
-
-            try:
-                termios.tcsetattr(fd, termios.TCSADRAIN, restore)
-            except termios.error:  # the terminal is gone (SIGHUP)
-                pass
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if terminated is not None:
+    saved, skipped = loop.saved, loop.skipped
+    if keys.terminated is not None:
         try:
-            console.print(f"stopped by {signal.Signals(terminated).name}: {saved} saved, {skipped} skipped.")
+            console.print(f"stopped by {signal.Signals(keys.terminated).name}: {saved} saved, {skipped} skipped.")
         except OSError:
             pass
-        sys.exit(128 + terminated)
+        sys.exit(128 + keys.terminated)
     console.print(f"done: {saved} saved, {skipped} skipped.")
     if saved:
         say_pending(cfg)
+
+
+def _say(step: RateStep) -> None:
+    """Print what a key did, each kind as the rating loop has always shown it."""
+    if step.kind in ("pending", "quit"):
+        if step.text:
+            console.print(step.text, end="")
+    elif step.kind in ("invalid", "undo-refused"):
+        console.print(f"[red]{step.text}[/]", highlight=False)
+    elif step.kind in ("help", "skip"):
+        console.print(step.text)
+    elif step.kind in ("saved", "undone"):
+        console.print(step.text, highlight=False, soft_wrap=True)
+    else:  # set, replay, nothing-given, nothing-to-undo
+        console.print(step.text, highlight=False)

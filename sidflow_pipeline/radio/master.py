@@ -53,7 +53,7 @@ class MasteredSong:
 
 def render_song(item: QueueItem, binary: Path, dest: Path, seconds: int) -> Path:
     """The whole song (or ``seconds`` of it) as stereo 44.1 kHz WAV; RuntimeError on failure."""
-    from sidflow_pipeline.sid.player import RenderSettings, render_excerpt
+    from sidflow_pipeline.sid.sidplayfp import RenderSettings, render_excerpt
 
     settings = RenderSettings(sample_rate=MASTER_SAMPLE_RATE, mono=False, duration_s=float(seconds))
     result = render_excerpt(item.file, item.song_index, dest, settings, binary)

@@ -1,7 +1,7 @@
 """The manual rating session behind ``sidflow rate``: songs to rate, playback, keys.
 
 Kept apart from the terminal code so the key handling and the song walk are plain
-functions a test can drive; the CLI only reads keys and prints.
+objects a test can drive (:class:`RatingLoop`); the CLI only reads keys and prints.
 
 Keys (as in the design documents): ``e1``–``e5`` energy, ``m1``–``m5`` mood,
 ``c1``–``c5`` complexity, ``p1``–``p5`` preference; Enter saves what was given (a
@@ -14,20 +14,26 @@ that song; ``r`` replays; ``q``/``Q`` quits; ``h``/``?`` shows help.
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import tempfile
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sidflow_pipeline.ratings.tags import DIMENSIONS, Rating, TagsError, rating_for_song, read_tags, tags_path_for
-from sidflow_pipeline.sid.player import stop_with_parent
+from sidflow_pipeline.ratings.tags import (
+    DIMENSIONS,
+    Rating,
+    TagsError,
+    rating_for_song,
+    read_tags,
+    tags_path_for,
+    undo_last,
+    write_rating,
+)
+from sidflow_pipeline.sid.playback import BackgroundPlayer, NoAudioDevice
 
-__all__ = ["HELP", "KeyInput", "Player", "RateSong", "collect_songs", "describe", "saved_rating"]
+__all__ = ["HELP", "KeyInput", "Player", "RateSong", "RateStep", "RatingLoop", "collect_songs", "describe", "saved_rating"]
+
 HELP = """\
 Rate each song 1–5 on four dimensions, then press Enter:
   e1..e5  energy      — how driving and intense (1 calm … 5 relentless)
@@ -177,13 +183,14 @@ def _is_rated(hvsc_root: Path, tags_root: Path | None, sid_path: str, song_index
 
 
 class Player:
-    """One background ``sidplayfp`` at a time; says once when it cannot play."""
+    """Rating's use of the background player: it says once when it cannot play, and the
+    session goes on without sound (a rating needs no audio to be saved)."""
 
     def __init__(self, binary: Path | None, default_seconds: int = 180) -> None:
         self.binary = binary
         self.default_seconds = default_seconds
-        self.process: subprocess.Popen[bytes] | None = None
         self.problem: str | None = None if binary is not None else "sidplayfp not found"
+        self._player = BackgroundPlayer(binary, startup_grace=0.4) if binary is not None else None
 
     @property
     def available(self) -> bool:
@@ -192,51 +199,25 @@ class Player:
     def play(self, song: RateSong) -> str | None:
         """Start ``song``; returns a one-time message when playback is impossible."""
         self.stop()
-        if not self.available or self.binary is None:
+        if not self.available or self._player is None:
             return None
         seconds = max(1, round((song.length_ms or self.default_seconds * 1000) / 1000))
-        # A file, not a pipe: sidplayfp writes a status line many times a second, and an
-        # unread pipe fills up and blocks it mid-song.
-        stderr = tempfile.TemporaryFile(prefix="sidflow-rate-")  # noqa: SIM115 - closed on both paths below
-        self.process = subprocess.Popen(
-            [str(self.binary), f"-os{song.song_index}", f"-t{seconds}", "-q", str(song.file)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            start_new_session=True,
-            preexec_fn=stop_with_parent(),  # even a SIGKILLed CLI leaves no player behind
-        )
-        deadline = time.monotonic() + 0.4
-        while time.monotonic() < deadline and self.process.poll() is None:
-            time.sleep(0.02)
-        if self.process.poll() not in (None, 0):
-            size = stderr.seek(0, os.SEEK_END)
-            stderr.seek(max(0, size - 16384))
-            err = stderr.read().decode(errors="replace").strip()
-            stderr.close()
-            self.problem = err.splitlines()[-1] if err else f"sidplayfp exited with status {self.process.returncode}"
-            self.process = None
-            return f"cannot play audio ({self.problem}); rating without sound"
-        stderr.close()  # the child keeps its own descriptor; nothing more is read from it
+        try:
+            problem = self._player.start(song.file, song.song_index, seconds)
+        except NoAudioDevice as exc:
+            problem = str(exc)
+        if problem is not None:
+            self.problem = problem
+            return f"cannot play audio ({problem}); rating without sound"
         return None
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
+        return self._player.pid if self._player is not None else None
 
     def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=2)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
+        if self._player is not None:
+            self._player.stop()
 
 
 def describe(song: RateSong, position: int, total: int, saved: Rating | None = None) -> list[str]:
@@ -260,3 +241,114 @@ def describe(song: RateSong, position: int, total: int, saved: Rating | None = N
     else:
         lines.append("  saved: not rated yet")
     return lines
+
+
+StepKind = Literal[
+    "set", "pending", "invalid", "help", "replay", "skip", "nothing-given", "saved",
+    "undo-refused", "nothing-to-undo", "undone", "quit",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RateStep:
+    """What one key did: ``kind`` for the CLI to choose how to say it, ``text`` to say,
+    and whether the current song is done with (the loop has moved on)."""
+
+    kind: StepKind
+    text: str = ""
+    song_over: bool = False
+
+
+class RatingLoop:
+    """The walk through the songs of ``sidflow rate``: the current song, what a key does
+    to it, what is saved and taken back.
+
+    Enter writes the dimensions given so far (atomically, journalled for undo) and moves
+    on; ``u`` takes back the newest saved rating — this session's or an earlier one's —
+    and, when it was this session's, goes back to that song to rate it again.
+    """
+
+    def __init__(
+        self,
+        songs: list[RateSong],
+        player: Player,
+        hvsc_root: Path,
+        tags_root: Path | None,
+        journal: Path,
+        clock: Callable[[], str],
+    ) -> None:
+        self.songs = songs
+        self.player = player
+        self.hvsc_root = hvsc_root
+        self.tags_root = tags_root
+        self.journal = journal
+        self.clock = clock
+        self.index = 0
+        self.saved = 0
+        self.skipped = 0
+        self.keys = KeyInput()
+        self._rated: list[int] = []  # positions saved in this session, newest last (for u)
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.songs)
+
+    @property
+    def current(self) -> RateSong:
+        return self.songs[self.index]
+
+    def describe(self) -> list[str]:
+        """The lines shown for the current song, with what is saved for it now."""
+        song = self.current
+        saved = saved_rating(self.hvsc_root, self.tags_root, song.sid_path, song.song_index)
+        return describe(song, self.index + 1, len(self.songs), saved)
+
+    def start(self) -> str | None:
+        """Play the current song with no keys given yet; a one-time message when it cannot."""
+        self.keys = KeyInput()
+        return self.player.play(self.current)
+
+    def feed(self, key: str) -> RateStep:
+        """What ``key`` does (``""``, end of input, quits)."""
+        action, detail = self.keys.feed(key or "q")
+        song = self.current
+        if action == "set":
+            return RateStep("set", f"{detail}  (" + " ".join(f"{k}={v}" for k, v in sorted(self.keys.values.items())) + ")")
+        if action in ("pending", "invalid"):
+            return RateStep(action, detail)
+        if action == "help":
+            return RateStep("help", HELP)
+        if action == "replay":
+            self.player.play(song)
+            return RateStep("replay", "replaying")
+        if action == "skip":
+            self.player.stop()
+            self.skipped += 1
+            self.index += 1
+            return RateStep("skip", "skipped", song_over=True)
+        if action == "save":
+            rating = self.keys.rating(self.clock())
+            if rating is None:
+                return RateStep("nothing-given", "nothing given — type e/m/c/p and a digit, or s to skip")
+            self.player.stop()
+            target = tags_path_for(song.sid_path, self.hvsc_root, self.tags_root)
+            stored = write_rating(target, song.song_index, song.songs, rating, journal=self.journal)
+            self.saved += 1
+            self._rated.append(self.index)
+            self.index += 1
+            shown = " ".join(f"{k}={v}" for k, v in stored.values().items())
+            return RateStep("saved", f"saved {shown} → {target}", song_over=True)
+        if action == "undo":
+            try:
+                undone = undo_last(self.journal)
+            except TagsError as exc:
+                return RateStep("undo-refused", str(exc))
+            if undone is None:
+                return RateStep("nothing-to-undo", "nothing to undo")
+            self.player.stop()
+            if self._rated:  # back to the song whose rating was taken back, to rate it again
+                self.index = self._rated.pop()
+                self.saved -= 1
+            return RateStep("undone", f"undone: song #{undone[1]} → {undone[0]} is back as it was", song_over=True)
+        self.index = len(self.songs)  # quit
+        return RateStep("quit", song_over=True)

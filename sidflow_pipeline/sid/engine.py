@@ -208,7 +208,7 @@ def render_excerpt_in_process(
 ) -> RenderResult:
     """Render ``[start, start + duration]`` of song ``song_index`` (1-based) in this process.
 
-    The same contract as :func:`sidflow_pipeline.sid.player.render_excerpt`: the WAV
+    The same contract as :func:`sidflow_pipeline.sid.sidplayfp.render_excerpt`: the WAV
     appears atomically, an existing file is left alone on failure, and a bad tune ends
     as a status, never an exception. With ``out_trace`` the register trace of the
     excerpt is written there too. Raises :class:`EngineUnavailable` only when the

@@ -24,7 +24,7 @@ from sidflow_pipeline.demo.compose import (
     phrase,
     place_notes,
 )
-from sidflow_pipeline.demo.player import (
+from sidflow_pipeline.demo.player_routine import (
     INIT_ADDRESS,
     LOAD_ADDRESS,
     LOOP,

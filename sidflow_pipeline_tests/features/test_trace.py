@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sidflow_pipeline.demo.compose import phrase
-from sidflow_pipeline.demo.player import build_sid, frequency_table
+from sidflow_pipeline.demo.player_routine import build_sid, frequency_table
 from sidflow_pipeline.demo.spec import FRAME_RATE, SongSpec, TuneSpec, VoiceSpec
 from sidflow_pipeline.features.trace import (
     SKETCH_BUCKETS,

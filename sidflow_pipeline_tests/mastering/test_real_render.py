@@ -13,7 +13,7 @@ from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, tru
 from sidflow_pipeline.mastering.loop import master_audio
 from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
 from sidflow_pipeline.sid.header import read_sid
-from sidflow_pipeline.sid.player import RenderSettings, SidplayfpNotFound, find_sidplayfp, render_excerpt
+from sidflow_pipeline.sid.sidplayfp import RenderSettings, SidplayfpNotFound, find_sidplayfp, render_excerpt
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sidflow_pipeline.demo.player import build_sid, frequency_table
+from sidflow_pipeline.demo.player_routine import build_sid, frequency_table
 from sidflow_pipeline.demo.spec import FRAME_RATE, MIN_NOTE, WAVEFORMS, SongSpec, TuneSpec, VoiceSpec
 from sidflow_pipeline.sid.engine import (
     EngineUnavailable,
@@ -27,7 +27,7 @@ from sidflow_pipeline.sid.engine import (
 )
 from sidflow_pipeline.sid.excerpt import RenderSettings
 from sidflow_pipeline.sid.header import build_psid
-from sidflow_pipeline.sid.player import render_excerpt
+from sidflow_pipeline.sid.sidplayfp import render_excerpt
 
 needs_sidplayfp = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="sidplayfp is not installed")
 

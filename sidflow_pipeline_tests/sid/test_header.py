@@ -171,7 +171,7 @@ def test_fuzz_random_bytes_only_raise_sidformaterror(data: bytes) -> None:
 
 def test_fuzz_truncations_and_byte_flips_of_valid_files() -> None:
     rng = random.Random(1234)
-    from sidflow_pipeline.demo.player import build_sid
+    from sidflow_pipeline.demo.player_routine import build_sid
     from sidflow_pipeline.demo.tunes import base_tunes
 
     seeds = [_psid(), _psid(clock="NTSC", sid_model="8580")]

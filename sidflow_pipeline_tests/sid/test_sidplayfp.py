@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from sidflow_pipeline.sid.header import build_psid
-from sidflow_pipeline.sid.player import (
+from sidflow_pipeline.sid.sidplayfp import (
     RenderResult,
     RenderSettings,
     SidplayfpError,

@@ -1,4 +1,7 @@
-"""Render SID songs to WAV excerpts with the ``sidplayfp`` program, safely.
+"""The ``sidplayfp`` program runner: find it, render WAV excerpts with it, read its banner.
+
+Playing a song out loud while the listener presses keys is another job:
+:mod:`sidflow_pipeline.sid.playback`.
 
 ``sidplayfp`` runs as a subprocess (never linked) because a bad tune must only ever
 cost one song: some RSID tunes never stop, some write audio forever, some need C64
@@ -90,46 +93,7 @@ __all__ = [
     "render_excerpt",
     "sidplayfp_info",
     "sidplayfp_version",
-    "stop_with_parent",
 ]
-
-def _load_prctl() -> Any:
-    """libc's ``prctl`` looked up once, before any fork (nothing to load in the child)."""
-    if not sys.platform.startswith("linux"):  # pragma: no cover - Linux is the target
-        return None
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
-        return None
-
-
-_PRCTL = _load_prctl()
-_PR_SET_PDEATHSIG = 1
-
-
-def stop_with_parent(parent_pid: int | None = None) -> Callable[[], None]:
-    """A ``preexec_fn`` that has the kernel SIGKILL the child when its parent dies.
-
-    Players run sidplayfp (or aplay) in a session of their own, so that pausing
-    reaches everything it spawns; that also means no terminal or group signal reaches
-    it. A signal the CLI cannot catch (SIGKILL, a crash, the OOM killer) would leave
-    the tune playing with nobody to stop it; the parent-death signal covers those.
-    It fires when the *thread* that started the child ends: start players from a
-    thread that lives as long as they play (the CLI's main thread). SIGKILL, not
-    SIGTERM: a paused player is stopped (SIGSTOP) and would never act on a SIGTERM.
-    """
-    parent = parent_pid if parent_pid is not None else os.getpid()
-
-    def preexec() -> None:
-        if _PRCTL is not None:
-            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return preexec
-
 
 class SidplayfpNotFound(SidflowError, RuntimeError):
     """No usable ``sidplayfp`` binary; ``str()`` is one line telling the user what to do."""
