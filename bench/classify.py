@@ -41,13 +41,14 @@ from sidflow_pipeline.classify.analyse import analyse_records, feature_pool, hea
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.classify.render import RenderJob, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.layout import HVSC_TREE
 from sidflow_pipeline.sid.sidplayfp import find_sidplayfp
 
 YARDSTICK_SECONDS = 30
 # A 30-second render takes well under a second; one still running after this ignores -t.
 RUNAWAY_S = 15.0
 
-SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "hvsc-sample" / "C64Music"
+SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "hvsc-sample" / HVSC_TREE
 
 
 def _children_cpu() -> float:

@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sidflow_pipeline.lance.build import build_database
+from sidflow_pipeline.layout import LANCE_DB
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
 from sidflow_pipeline.recommend.filters import MOOD_PRESETS, parse_filters
 from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
@@ -120,7 +121,7 @@ def main() -> int:
     }  # fmt: skip
 
     workdir = Path(tempfile.mkdtemp(prefix="sidflow-bench-db-"))
-    db_path = args.keep or workdir / "sidflow.lance"
+    db_path = args.keep or workdir / LANCE_DB
     try:
         if db_path.exists():
             shutil.rmtree(db_path)

@@ -47,11 +47,12 @@ from threadpoolctl import threadpool_limits
 
 from sidflow_pipeline.features import FEATURE_SET_VERSION, extract_features
 from sidflow_pipeline.features.extract import STAGES
+from sidflow_pipeline.layout import HVSC_TREE
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 WAV_DIR = OUT / "features-wav"
-SAMPLE = (ROOT / ".." / "shared" / "hvsc-sample" / "C64Music").resolve()
+SAMPLE = (ROOT / ".." / "shared" / "hvsc-sample" / HVSC_TREE).resolve()
 SR = 22050
 BUDGET_S = 0.2
 # Some RSID tunes never stop or loop over subtunes without the C64 ROMs; one wrote

@@ -43,6 +43,7 @@ from rich.table import Table
 
 from sidflow_pipeline.feedback.aggregate import AGGREGATE_SCHEMA, aggregate_events
 from sidflow_pipeline.feedback.log import ReadReport, day_file, read_events
+from sidflow_pipeline.layout import FEEDBACK_DAY_FILE, FEEDBACK_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -107,7 +108,7 @@ def duckdb_group(report: ReadReport) -> pl.DataFrame:
 
 def duckdb_whole(root: Path) -> pl.DataFrame:
     """Raw files → aggregates in DuckDB: one row per uuid (repeats are identical lines), then the group-by."""
-    pattern = str(root / "*" / "*" / "*" / "events.jsonl")
+    pattern = str(root / "*" / "*" / "*" / FEEDBACK_DAY_FILE)
     source = f"""(
         SELECT any_value(action) AS action, any_value(sid_path) AS sid_path,
                any_value(song_index) AS song_index, any_value(ts) AS ts
@@ -138,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
 
     with tempfile.TemporaryDirectory(prefix="sidflow-bench-feedback-") as tmp:
-        root = Path(tmp) / "feedback"
+        root = Path(tmp) / FEEDBACK_DIR
         write_log(root, args.events)
-        size = sum(p.stat().st_size for p in root.rglob("events.jsonl"))
+        size = sum(p.stat().st_size for p in root.rglob(FEEDBACK_DAY_FILE))
         read_s, report = _median(lambda: read_events(root), args.repeat)
         polars_s, expected = _median(lambda: aggregate_events(report), args.repeat)
         group_s, grouped = _median(lambda: duckdb_group(report), args.repeat)

@@ -36,6 +36,7 @@ from rich.table import Table
 
 from sidflow_pipeline.hvsc.archive import safe_extract
 from sidflow_pipeline.hvsc.download import sha256_file
+from sidflow_pipeline.layout import HVSC_TREE
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -58,11 +59,11 @@ def _composer_paths(rng: random.Random, count: int) -> list[str]:
         kind = rng.random()
         if kind < 0.7:
             composer = rng.choice(composers)
-            paths.append(f"C64Music/MUSICIANS/{composer[0]}/{composer}/Tune_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/MUSICIANS/{composer[0]}/{composer}/Tune_{index:05d}.sid")
         elif kind < 0.9:
-            paths.append(f"C64Music/GAMES/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Game_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/GAMES/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Game_{index:05d}.sid")
         else:
-            paths.append(f"C64Music/DEMOS/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Demo_{index:05d}.sid")
+            paths.append(f"{HVSC_TREE}/DEMOS/{rng.choice(['0-9', 'A-F', 'G-L', 'M-R', 'S-Z'])}/Demo_{index:05d}.sid")
     return paths
 
 
@@ -111,7 +112,7 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, Any]]
     if seven:
         # 7-Zip builds the real HVSC archives: LZMA2, solid, like a release.
         subprocess.run(
-            [seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), "C64Music"],
+            [seven, "a", "-t7z", "-m0=lzma2", "-mx=7", "-bd", "-y", str(archive), HVSC_TREE],
             cwd=source,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -119,7 +120,7 @@ def build_archive(size_mb: int, console: Console) -> tuple[Path, dict[str, Any]]
         builder = Path(seven).name
     else:
         with py7zr.SevenZipFile(archive, "w") as out:
-            out.writeall(source / "C64Music", "C64Music")
+            out.writeall(source / HVSC_TREE, HVSC_TREE)
         builder = f"py7zr {py7zr.__version__}"
     console.print(f"built {archive.relative_to(ROOT)} with {builder} in {time.perf_counter() - started:.1f}s")
     shutil.rmtree(source, ignore_errors=True)

@@ -56,21 +56,22 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.similarity import DEFAULT_CACHE, DEFAULT_COLLECTION, ROOT, composer_of, load_features
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.cli.recommend import build_request
 from sidflow_pipeline.config import load_config
 from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.feedback.aggregate import aggregate_events
 from sidflow_pipeline.feedback.log import append_event, read_events
+from sidflow_pipeline.jsonl import write_jsonl_rows
 from sidflow_pipeline.lance.build import build_database
+from sidflow_pipeline.layout import DEFAULT_DATA_PATH, HVSC_TREE
 from sidflow_pipeline.recommend import engine
 from sidflow_pipeline.recommend.engine import Weights
 from sidflow_pipeline.recommend.live import live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline.training.model import load_predictor
 from sidflow_pipeline.training.retrain import covered_inputs, decide, observe
-from sidflow_pipeline.training.train import last_training, model_dir, run_training
+from sidflow_pipeline.training.train import last_training, run_training
 
 DEFAULT_OUT = ROOT / "bench" / "out" / "listener.json"
 ROUND = 20
@@ -128,10 +129,9 @@ class Project:
 
     def __init__(self, folder: Path, collection: Path, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
-        data = folder / "data"
-        write_jsonl_rows(data / "features" / "similarity-set.jsonl", rows)
+        data = folder / DEFAULT_DATA_PATH
         config_path = folder / "cfg.json"
-        root = collection / "C64Music" if (collection / "C64Music").is_dir() else collection
+        root = collection / HVSC_TREE if (collection / HVSC_TREE).is_dir() else collection
         # The default retrain block (50 new events, 24 h), spelt out so the bench says what it assumes.
         config_path.write_text(
             json.dumps(
@@ -143,7 +143,8 @@ class Project:
             )
         )
         self.config = load_config(config_path)
-        self.db = data / "sidflow.lance"
+        write_jsonl_rows(self.config.layout.features_file("similarity-set"), rows)
+        self.db = self.config.layout.lance_db
         self.names = {
             (r["sid_path"], int(r["song_index"])): (
                 (composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1],
@@ -156,11 +157,11 @@ class Project:
 
     @property
     def feedback_root(self) -> Path:
-        return self.config.data_path / "feedback"
+        return self.config.layout.feedback_dir
 
     def rebuild(self) -> None:
         """The rest of ``sidflow_retrain`` after ``rating_model``: classified → aggregates → sidflow_lance."""
-        predictor = load_predictor(model_dir(self.config), FEATURE_SET_VERSION) if model_dir(self.config).is_dir() else None
+        predictor = load_predictor(self.config.layout.model_dir, FEATURE_SET_VERSION) if self.config.layout.model_dir.is_dir() else None
         classified, _ = classify_rows(self.rows, {}, predictor)
         report = read_events(self.feedback_root)
         frame = aggregate_events(report)
@@ -168,7 +169,7 @@ class Project:
         build_database(self.db, classified, aggregates, self.names, sources={}, feedback_events=len(report.events), sketches=self.sketches)
 
     def recommender(self) -> SnapshotRecommender:
-        return SnapshotRecommender(self.db, self.config.data_path / "cache" / "recommend-snapshot.npz")
+        return SnapshotRecommender(self.db, self.config.layout.recommend_snapshot)
 
 
 def run_listener(

@@ -47,10 +47,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sidflow_pipeline.catalog.catalog import build_catalog
-from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
+from sidflow_pipeline.classify.analyse import analyse_records, header_facts
 from sidflow_pipeline.classify.render import jobs_from_rows, render_jobs
 from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.lance.similarity import AUDIO_GROUPS, DEFAULT_SPEC, SimilaritySpec, fit_similarity
+from sidflow_pipeline.layout import DEFAULT_WAV_CACHE_PATH, HVSC_TREE, LANCE_DB
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_COLLECTION = (ROOT / ".." / "shared" / "similarity-set").resolve()
@@ -83,18 +85,18 @@ def composer_of(sid_path: str) -> str | None:
 
 def load_features(collection: Path, cache: Path, workers: int, console: Console) -> list[dict[str, Any]]:
     """Feature rows of every song, rendering and extracting only what is not cached."""
-    root = collection / "C64Music" if (collection / "C64Music").is_dir() else collection
+    root = collection / HVSC_TREE if (collection / HVSC_TREE).is_dir() else collection
     catalog = build_catalog(root).frame.to_dicts()
     jobs = jobs_from_rows(catalog, root)
     started = time.perf_counter()
-    records = render_jobs(jobs, RenderConfig(), cache / "wav-cache", workers=workers)
+    records = render_jobs(jobs, RenderConfig(), cache / DEFAULT_WAV_CACHE_PATH.name, workers=workers)
     console.print(f"render: {len(records)} songs, {sum(not r.reused for r in records)} rendered in {time.perf_counter() - started:.1f} s")
     facts = {(r["sid_path"], r["song_index"]): header_facts(r) for r in catalog}
     features_file = cache / "features.jsonl"
     previous_rows, _ = read_jsonl_rows(features_file)
     previous = {(r["sid_path"], r["song_index"]): r for r in previous_rows}
     started = time.perf_counter()
-    rows = analyse_records(records, cache / "wav-cache", facts, previous, workers=workers)
+    rows = analyse_records(records, cache / DEFAULT_WAV_CACHE_PATH.name, facts, previous, workers=workers)
     write_jsonl_rows(features_file, rows)
     console.print(f"features: {len(rows)} rows in {time.perf_counter() - started:.1f} s")
     return rows
@@ -170,7 +172,7 @@ def through_lancedb(
 
     classified, _ = classify_rows(rows, {})
     with tempfile.TemporaryDirectory(prefix="sidflow-similarity-") as tmp:
-        db = Path(tmp) / "sidflow.lance"
+        db = Path(tmp) / LANCE_DB
         sketches = {(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in rows}
         build_database(db, classified, {}, {}, sources={}, feedback_events=0, sketches=sketches)
         recommender = Recommender(db)

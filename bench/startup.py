@@ -68,12 +68,18 @@ class Command:
 def build_project(dest: Path, songs: int) -> Path:
     """Demo collection copied up to ``songs`` songs, its catalog, synthetic ratings, the database."""
     from sidflow_pipeline.catalog.catalog import build_catalog, iter_sid_files, write_catalog
+    from sidflow_pipeline.config import load_config
     from sidflow_pipeline.demo.collection import write_demo_collection
-    from sidflow_pipeline.lance.build import MANIFEST_NAME, build_database
+    from sidflow_pipeline.lance.build import build_database
+    from sidflow_pipeline.layout import DEFAULT_DATA_PATH, DEFAULT_HVSC_PATH
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
-    root = write_demo_collection(dest / "hvsc").root
+    config = dest / ".sidflow.json"
+    roots = {"hvscPath": str(dest / DEFAULT_HVSC_PATH.name), "dataPath": str(dest / DEFAULT_DATA_PATH)}
+    config.write_text(json.dumps(roots), encoding="utf-8")
+    layout = load_config(config).layout
+    root = write_demo_collection(layout.hvsc).root
     originals = list(iter_sid_files(root))
     count = sum(read_sid(p).header.songs for p in originals)
     copy = 0
@@ -84,22 +90,19 @@ def build_project(dest: Path, songs: int) -> Path:
         shutil.copyfile(source, target)  # same md5: Songlengths.md5 knows its lengths
         count += read_sid(source).header.songs
         copy += 1
-    data = dest / "data"
     catalog = build_catalog(root).frame
-    write_catalog(catalog, data / "catalog" / "sid_catalog.parquet")
+    write_catalog(catalog, layout.catalog)
     rows = synthetic_rows(catalog.height, seed=20)
     for row, song in zip(rows, catalog.select("sid_path", "song_index").iter_rows(), strict=True):
         row["sid_path"], row["song_index"] = song
-    (data / "classified").mkdir(parents=True)
+    layout.classified.mkdir(parents=True)
     lines = [json.dumps(r, sort_keys=True) for r in rows]
-    (data / "classified" / "ALL.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    layout.classified_file("ALL").write_text("\n".join(lines) + "\n", encoding="utf-8")
     names = {(r["sid_path"], r["song_index"]): (r["author"] or "", r["name"] or "") for r in catalog.iter_rows(named=True)}
     result = build_database(
-        data / "sidflow.lance", rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0
+        layout.lance_db, rows, {}, names, sources={"classified": "bench", "feedback": "bench"}, feedback_events=0
     )
-    (data / MANIFEST_NAME).write_text(json.dumps(result.manifest), encoding="utf-8")
-    config = dest / ".sidflow.json"
-    config.write_text(json.dumps({"hvscPath": str(dest / "hvsc"), "dataPath": str(data)}), encoding="utf-8")
+    layout.lance_manifest.write_text(json.dumps(result.manifest), encoding="utf-8")
     return config
 
 
@@ -110,8 +113,8 @@ def project_facts(config: Path) -> tuple[Path, int, str]:
     from sidflow_pipeline.config import load_config
 
     cfg = load_config(config)
-    table = pq.read_table(cfg.catalog_path, columns=["sid_path"])
-    first = cfg.hvsc_root / table["sid_path"][0].as_py()
+    table = pq.read_table(cfg.layout.catalog, columns=["sid_path"])
+    first = cfg.layout.hvsc_root / table["sid_path"][0].as_py()
     return first, table.num_rows, "chip:6581|8580 length:>30s NOT title:zzz"
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "recover_interrupted_swap",
+    "swap_backup",
     "swap_directory",
     "write_all",
 ]
@@ -204,6 +205,11 @@ def append_json_line(path: Path, record: Any) -> None:
         os.close(fd)
 
 
+def swap_backup(target: Path) -> Path:
+    """Where :func:`swap_directory` keeps the old ``target`` between its two renames."""
+    return target.with_name(f".{target.name}.previous")
+
+
 def swap_directory(staging: Path, target: Path) -> None:
     """Replace the folder ``target`` by ``staging`` with two renames.
 
@@ -211,7 +217,7 @@ def swap_directory(staging: Path, target: Path) -> None:
     ``staging`` takes its name. Readers see the old folder or the new one, never a half
     built one; :func:`recover_interrupted_swap` finishes a swap cut between the renames.
     """
-    backup = target.with_name(f".{target.name}.previous")
+    backup = swap_backup(target)
     shutil.rmtree(backup, ignore_errors=True)
     if target.exists():
         os.rename(target, backup)
@@ -222,7 +228,7 @@ def swap_directory(staging: Path, target: Path) -> None:
 def recover_interrupted_swap(target: Path) -> None:
     """After a crash between :func:`swap_directory`'s renames: put the old folder back,
     or drop the leftover backup when the new one is in place."""
-    backup = target.with_name(f".{target.name}.previous")
+    backup = swap_backup(target)
     if backup.exists() and not target.exists():
         os.rename(backup, target)
     elif backup.exists():

@@ -12,19 +12,26 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sidflow_pipeline.errors import SidflowError
-
-if TYPE_CHECKING:
-    from sidflow_pipeline.layout import Layout
+from sidflow_pipeline.layout import (
+    DEFAULT_CLASSIFIED_PATH,
+    DEFAULT_DATA_PATH,
+    DEFAULT_HVSC_PATH,
+    DEFAULT_HVSC_SOURCE,
+    DEFAULT_TAGS_PATH,
+    DEFAULT_WAV_CACHE_PATH,
+    Layout,
+)
 
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_NAME",
     "ConfigError",
+    "RecommendConfig",
     "RenderConfig",
     "RetrainConfig",
     "SidflowConfig",
@@ -69,22 +76,53 @@ class RenderConfig(_Strict):
     timeout_seconds: float = Field(default=60.0, alias="timeoutSeconds", gt=0)
 
 
+class RecommendConfig(_Strict):
+    """The design's tuning parameters (phase 8) and the stations the pipeline writes playlists for.
+
+    ``k``: candidates the playlist layer rescores; ``recencyBoost``: weight of the release
+    year (0 = off); ``explorationRate``: share of a list given to lower-ranked songs;
+    ``explorationFactor``: the engine's exploration (wider pool, less preference, seeded
+    noise); ``discoverySessions``: exploration avoids songs surfaced in this many recent
+    sessions (recommend/history.py); ``stations``: the ``station_playlists`` asset's list.
+    """
+
+    k: int = Field(default=100, ge=1, le=100_000)
+    recency_boost: float = Field(default=0.0, alias="recencyBoost", ge=0.0, le=10.0)
+    exploration_rate: float = Field(default=0.1, alias="explorationRate", ge=0.0, le=1.0)
+    exploration_factor: float = Field(default=0.2, alias="explorationFactor", ge=0.0, le=1.0)
+    discovery_sessions: int = Field(default=5, alias="discoverySessions", ge=0)
+    stations: list[str] = Field(
+        default_factory=lambda: [
+            "chip:6581",
+            "chip:8580",
+            "chip:multi",
+            "era:1982..1989",
+            "era:1990..1999",
+            "games",
+            "demos",
+            "hidden-gems",
+        ]
+    )
+    playlist_length: int = Field(default=50, alias="playlistLength", ge=1, le=10_000)
+
+
 class SidflowConfig(_Strict):
     """The resolved configuration; relative paths are relative to the config file."""
 
-    hvsc_path: Path = Field(default=Path("data/hvsc"), alias="hvscPath")
-    hvsc_source: str = Field(default="data/mirror", alias="hvscSource")
+    hvsc_path: Path = Field(default=DEFAULT_HVSC_PATH, alias="hvscPath")
+    hvsc_source: str = Field(default=DEFAULT_HVSC_SOURCE, alias="hvscSource")
     hvsc_checksums: dict[str, str] = Field(default_factory=dict, alias="hvscChecksums")
-    data_path: Path = Field(default=Path("data"), alias="dataPath")
-    wav_cache_path: Path = Field(default=Path("data/wav-cache"), alias="wavCachePath")
+    data_path: Path = Field(default=DEFAULT_DATA_PATH, alias="dataPath")
+    wav_cache_path: Path = Field(default=DEFAULT_WAV_CACHE_PATH, alias="wavCachePath")
     # null: ratings live beside each SID in the HVSC tree instead of a mirrored tree.
-    tags_path: Path | None = Field(default=Path("data/tags"), alias="tagsPath")
-    classified_path: Path = Field(default=Path("data/classified"), alias="classifiedPath")
+    tags_path: Path | None = Field(default=DEFAULT_TAGS_PATH, alias="tagsPath")
+    classified_path: Path = Field(default=DEFAULT_CLASSIFIED_PATH, alias="classifiedPath")
     sidplay_path: str | None = Field(default=None, alias="sidplayPath")
     threads: int = Field(default=0, ge=0)
     classification_depth: int = Field(default=3, alias="classificationDepth", ge=1)
     render: RenderConfig = Field(default_factory=RenderConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    recommend: RecommendConfig = Field(default_factory=RecommendConfig)
     source_file: Path | None = Field(default=None, exclude=True)
 
     @property
@@ -98,26 +136,9 @@ class SidflowConfig(_Strict):
             return os.cpu_count() or 1
 
     @property
-    def hvsc_root(self) -> Path:
-        """The ``C64Music`` folder: ``hvscPath`` may name it or the folder holding it."""
-        nested = self.hvsc_path / "C64Music"
-        return nested if nested.is_dir() or not (self.hvsc_path / "DOCUMENTS").is_dir() else self.hvsc_path
-
-    @property
-    def tags_roots(self) -> list[Path]:
-        """Where manual ratings are read from, first wins: ``tagsPath``, then beside the SIDs."""
-        return [root for root in (self.tags_path, self.hvsc_root) if root is not None]
-
-    @property
     def layout(self) -> Layout:
         """Where every artifact lives under the configured roots (see :mod:`sidflow_pipeline.layout`)."""
-        from sidflow_pipeline.layout import Layout
-
         return Layout(self.data_path, self.hvsc_path, self.wav_cache_path, self.tags_path, self.classified_path)
-
-    @property
-    def catalog_path(self) -> Path:
-        return self.data_path / "catalog" / "sid_catalog.parquet"
 
     def to_json_dict(self) -> dict[str, Any]:
         """The resolved config in the file's own key names (for ``config validate``)."""

@@ -14,7 +14,7 @@ This module imports nothing, so every layer may use it.
 
 from __future__ import annotations
 
-__all__ = ["SidflowError"]
+__all__ = ["SidflowError", "fix_command"]
 
 
 class SidflowError(Exception):
@@ -28,3 +28,9 @@ class SidflowError(Exception):
     def user_message(self) -> str:
         """The one line the CLI prints after ``error:`` and an asset puts in its failure."""
         return str(self)
+
+
+def fix_command(*assets: str) -> str:
+    """The shell command that rematerializes ``assets`` (in dependency order): the
+    ``fix:`` hint of an error about a derived artifact, whichever layer raises it."""
+    return f"dagster asset materialize -m sidflow_pipeline.definitions --select {','.join(assets)}"

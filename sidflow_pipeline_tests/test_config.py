@@ -82,7 +82,7 @@ def test_missing_explicit_file(tmp_path: Path) -> None:
 def test_hvsc_root_accepts_parent_or_c64music(tmp_path: Path) -> None:
     (tmp_path / "a" / "C64Music" / "DOCUMENTS").mkdir(parents=True)
     (tmp_path / "b" / "DOCUMENTS").mkdir(parents=True)
-    assert load_config(_write(tmp_path, {"hvscPath": "a"}, "a.json")).hvsc_root == tmp_path / "a" / "C64Music"
-    assert load_config(_write(tmp_path, {"hvscPath": "b"}, "b.json")).hvsc_root == tmp_path / "b"
+    assert load_config(_write(tmp_path, {"hvscPath": "a"}, "a.json")).layout.hvsc_root == tmp_path / "a" / "C64Music"
+    assert load_config(_write(tmp_path, {"hvscPath": "b"}, "b.json")).layout.hvsc_root == tmp_path / "b"
     fresh = load_config(_write(tmp_path, {"hvscPath": "c"}, "c.json"))
-    assert fresh.hvsc_root == tmp_path / "c" / "C64Music"
+    assert fresh.layout.hvsc_root == tmp_path / "c" / "C64Music"

@@ -17,18 +17,21 @@ from typing import Any
 import polars as pl
 
 from sidflow_pipeline.catalog.join import SongDocs, hvsc_documents, join_songs
-from sidflow_pipeline.classify.partitions import partition_of
-from sidflow_pipeline.ratings.tags import is_utf8_name, readable_name
+from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.sections import partition_of
 from sidflow_pipeline.sid.header import SidFormatError, read_sid
+from sidflow_pipeline.sid.paths import is_utf8_name, readable_name
 from sidflow_pipeline.sid.songlengths import SonglengthEntry, load_songlengths
 from sidflow_pipeline.sid.stil import StilEntry, load_stil
 
 __all__ = [
     "CATALOG_SCHEMA",
     "CatalogResult",
+    "HvscTreeMissingError",
     "build_catalog",
     "iter_sid_files",
     "section_of",
+    "update_catalog",
     "write_catalog",
 ]
 
@@ -227,3 +230,18 @@ def write_catalog(frame: pl.DataFrame, path: Path) -> str:
     data = buffer.getvalue()
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+class HvscTreeMissingError(SidflowError):
+    """No collection to catalog: the tree was never synced or ``hvscPath`` is wrong."""
+
+
+def update_catalog(hvsc_root: Path, path: Path) -> tuple[CatalogResult, str]:
+    """Catalog the tree at ``hvsc_root`` and write it to ``path``: what `sid_catalog`
+    materializes. Returns the result (with the files it could not read) and the sha256."""
+    if not hvsc_root.is_dir():
+        raise HvscTreeMissingError(
+            f"HVSC tree not found at {hvsc_root}: materialize hvsc_mirror or set hvscPath in .sidflow.json"
+        )
+    result = build_catalog(hvsc_root)
+    return result, write_catalog(result.frame, path)

@@ -14,7 +14,6 @@ JIT, which must not be paid per song.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import zipfile
@@ -23,17 +22,13 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.classify.render import RenderRecord
 
 __all__ = [
     "FeatureRow",
     "analyse_records",
-    "dumps_row",
     "feature_pool",
     "header_facts",
-    "read_jsonl_rows",
-    "write_jsonl_rows",
 ]
 
 FeatureRow = dict[str, Any]
@@ -56,7 +51,7 @@ def _worker_init() -> None:
     from sidflow_pipeline.features import extract_features
 
     # JIT and import warm-up; librosa comes through load_librosa, so one worker at a
-    # time fills numba's disk cache (see features/jit.py).
+    # time fills numba's disk cache (see numba_lock.py).
     extract_features(np.zeros(22050, dtype=np.float32), 22050)
 
 
@@ -172,38 +167,3 @@ def _row(
         "features": merged,
         "traceSketch": sketch,
     }
-
-
-def dumps_row(row: Mapping[str, Any]) -> str:
-    """One canonical JSONL line: sorted keys, no spaces, stable float repr."""
-    return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def write_jsonl_rows(path: Path, rows: Iterable[Mapping[str, Any]]) -> str:
-    """Write rows atomically; return the sha256 of the file (asset metadata)."""
-    import hashlib
-
-    text = "".join(dumps_row(row) + "\n" for row in rows)
-    atomic_write_text(path, text)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def read_jsonl_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Rows of a JSONL file, skipping (and counting) broken lines."""
-    rows: list[dict[str, Any]] = []
-    bad = 0
-    if not path.is_file():
-        return rows, 0
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError:
-            bad += 1
-            continue
-        if isinstance(value, dict):
-            rows.append(value)
-        else:
-            bad += 1
-    return rows, bad

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_json
-from sidflow_pipeline.classify.analyse import dumps_row
 from sidflow_pipeline.classify.predict import DIMENSIONS, BaselinePredictor, Predictor, check_feature_sets
+from sidflow_pipeline.jsonl import dumps_row
+from sidflow_pipeline.layout import AUTO_TAGS_FILE
 from sidflow_pipeline.ratings.tags import Rating
 
 __all__ = ["auto_tags", "classify_rows", "write_auto_tags"]
@@ -100,7 +101,7 @@ def write_auto_tags(root: Path, rows: Iterable[Mapping[str, Any]], depth: int) -
     """Write ``<root>/<folder>/auto-tags.json`` files; returns how many were written."""
     written = 0
     for folder, entries in auto_tags(rows, depth).items():
-        target = root / folder / "auto-tags.json" if folder else root / "auto-tags.json"
+        target = root / folder / AUTO_TAGS_FILE if folder else root / AUTO_TAGS_FILE
         atomic_write_json(target, entries)
         written += 1
     return written

@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sidflow_pipeline.classify.analyse import analyse_records, header_facts, read_jsonl_rows, write_jsonl_rows
+from sidflow_pipeline.classify.analyse import analyse_records, header_facts
 from sidflow_pipeline.classify.classified import classify_rows, write_auto_tags
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
+from sidflow_pipeline.classify.predict import Predictor
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import RenderRecord, jobs_from_rows, render_jobs
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.jsonl import read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating, effective_tags_files, load_all_tags, rating_for_song
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 
 __all__ = [
     "CatalogMissingError",
@@ -124,7 +126,7 @@ def render_sections(config: SidflowConfig, partitions: Sequence[str], log: Log |
     from sidflow_pipeline.sid.sidplayfp import find_sidplayfp
 
     binary = find_sidplayfp(config.sidplay_path) if config.render.backend == "sidplayfp" else None
-    jobs = [job for key in partitions for job in jobs_from_rows(catalog_rows(config, key), config.hvsc_root)]
+    jobs = [job for key in partitions for job in jobs_from_rows(catalog_rows(config, key), config.layout.hvsc_root)]
     layout = config.layout
     started = time.perf_counter()
     with SongProgress(len(jobs), f"render {_label(partitions)}", log) as progress:
@@ -196,7 +198,7 @@ def manual_ratings_version(config: SidflowConfig) -> str:
     """A short digest of every effective tags file: changes exactly when a rating the
     pipeline would read changes (a file shadowed by ``tagsPath`` does not count)."""
     digest = hashlib.sha256()
-    for sid_path, path in effective_tags_files(config.tags_roots):
+    for sid_path, path in effective_tags_files(config.layout.tags_roots):
         digest.update(sid_path.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -232,18 +234,20 @@ class ClassifyOutcome:
         return sum(1 for r in self.rows for s in r["sources"].values() if s == "manual")
 
 
-def classify_sections(config: SidflowConfig, partitions: Sequence[str], warn: Log | None = None) -> ClassifyOutcome:
+def classify_sections(
+    config: SidflowConfig, partitions: Sequence[str], predictor: Predictor | None, warn: Log | None = None
+) -> ClassifyOutcome:
     """Ratings for every analysed song of ``partitions``: manual where the listener spoke,
-    the published model (or the baseline) elsewhere. Writes ``classified/<section>.jsonl``
-    and the sections' ``auto-tags.json`` files.
+    ``predictor`` elsewhere (``None``: the baseline). Writes ``classified/<section>.jsonl`` and the sections'
+    ``auto-tags.json`` files.
 
-    Raises ``ModelError`` (unreadable model) and ``FeatureSetMismatchError`` (the model
-    was trained on another feature set) before writing anything: no half-classified file.
-    Tags files that cannot be read are skipped and told to ``warn``.
+    The caller loads the predictor (``training.model.load_predictor``: the published
+    model or the baseline), so classification does not import the training layer above
+    it, and an unreadable model fails before anything is read. Raises
+    ``FeatureSetMismatchError`` (the model was trained on another feature set) before
+    writing anything: no half-classified file. Tags files that cannot be read are
+    skipped and told to ``warn``.
     """
-    from sidflow_pipeline.features import FEATURE_SET_VERSION
-    from sidflow_pipeline.training.model import load_predictor
-
     layout = config.layout
     feature_rows: list[dict[str, Any]] = []
     bad = 0
@@ -251,12 +255,11 @@ def classify_sections(config: SidflowConfig, partitions: Sequence[str], warn: Lo
         part_rows, part_bad = read_jsonl_rows(layout.features_file(partition_file_stem(key)))
         feature_rows.extend(part_rows)
         bad += part_bad
-    tags, problems = load_all_tags(config.tags_roots)
+    tags, problems = load_all_tags(config.layout.tags_roots)
     for problem in problems:
         if warn is not None:
             warn(f"ignored tags file: {problem}")
     manual = manual_ratings_for(feature_rows, tags)
-    predictor = load_predictor(layout.model_dir, FEATURE_SET_VERSION)
     started = time.perf_counter()
     rows, skipped = classify_rows(feature_rows, manual, predictor)
     digest = write_per_partition(

@@ -136,11 +136,11 @@ def resolve_song_arg(ctx: Context, text: str, song_option: int | None = None, *,
     from sidflow_pipeline.sid.paths import SongPathError, SongRef, resolve_song
 
     cfg = ctx.config
-    ref = resolve_song(text, cfg.hvsc_root, catalog=cfg.catalog_path)
+    ref = resolve_song(text, cfg.layout.hvsc_root, catalog=cfg.layout.catalog)
     if song_option is not None and ref.song is not None and song_option != ref.song:
         raise SongPathError(f"{text}: song #{ref.song} and --song {song_option} disagree; give one")
     if in_collection and ref.sid_path is None:
-        raise SongPathError(f"{text} is not inside the collection {cfg.hvsc_root} (hvscPath)")
+        raise SongPathError(f"{text} is not inside the collection {cfg.layout.hvsc_root} (hvscPath)")
     return SongRef(ref.file, ref.sid_path, ref.song if ref.song is not None else song_option)
 
 

@@ -46,9 +46,9 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
     from sidflow_pipeline.sid.sidplayfp import find_sidplayfp
 
     cfg = ctx.config
-    items = read_playlist(playlist, cfg.hvsc_root, cfg.render.default_song_seconds)
+    items = read_playlist(playlist, cfg.layout.hvsc_root, cfg.render.default_song_seconds)
     binary = find_sidplayfp(cfg.sidplay_path)
-    released = load_released(cfg.catalog_path)
+    released = load_released(cfg.layout.catalog)
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -70,7 +70,7 @@ def export_audio(ctx: Context, playlist: Path, dest: Path, mastered: bool, fmt: 
             tags = song_tags(item, released.get((item.sid_path, item.song_index)))
             try:
                 if mastered:
-                    song = master_song(item, binary, Path(tmp), cfg.data_path / "profiles", seconds, suffix=f".{fmt}", tags=tags)
+                    song = master_song(item, binary, Path(tmp), cfg.layout.profiles_dir, seconds, suffix=f".{fmt}", tags=tags)
                     atomic_move(song.wav, target)
                     kind = f"{song.detected_type} v{song.profile_version}"
                 else:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from sidflow_pipeline.cli.common import Context, console, pass_ctx, resolve_song_arg, say_pending, user_errors
-
-if TYPE_CHECKING:
-    from sidflow_pipeline.config import SidflowConfig
 
 __all__ = ["feedback"]
 
@@ -19,10 +15,6 @@ __all__ = ["feedback"]
 @click.group()
 def feedback() -> None:
     """Log listening feedback (like/dislike/skip/play) and check the log."""
-
-
-def _feedback_root(cfg: SidflowConfig) -> Path:
-    return cfg.data_path / "feedback"
 
 
 def _feedback_sid_path(ctx: Context, sid: str, song_index: int | None) -> tuple[str, int]:
@@ -67,7 +59,7 @@ for _action in ("like", "dislike", "skip", "play"):
 
             cfg = ctx.config
             sid_path, index = _feedback_sid_path(ctx, sid, song_index)
-            event = append_event(_feedback_root(cfg), sid_path, action, song_index=index)
+            event = append_event(cfg.layout.feedback_dir, sid_path, action, song_index=index)
             console.print(
                 f"{event.action} {event.sid_path} #{event.song_index} at {event.ts} ({event.uuid})",
                 highlight=False,

@@ -25,7 +25,7 @@ def fetch(ctx: Context, source: str | None) -> None:
     synced = sync_collection(
         source or cfg.hvsc_source,
         cfg.hvsc_path,
-        cfg.data_path,
+        cfg.layout.hvsc_manifest_copy,
         cfg.tags_path,
         checksums=cfg.hvsc_checksums,
         log=lambda m: console.print(f"[dim]{m}[/]"),
@@ -41,6 +41,6 @@ def fetch(ctx: Context, source: str | None) -> None:
     for archive in result.archives:
         console.print(f"  {archive.filename}  {archive.checksum}")
     if result.moves:
-        console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.hvsc_path / 'path-moves.jsonl'}")
+        console.print(f"  {len(result.moves)} tunes moved; old paths are mapped in {cfg.layout.path_moves}")
     if synced.tags_moved:
         console.print(f"  {synced.tags_moved} rating files under {cfg.tags_path} moved with their tunes")

@@ -20,20 +20,18 @@ from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES, DetectionHints
 
 __all__ = ["master"]
 
-FEEDBACK_DIR = "mastering-feedback"
-PROFILES_DIR = "profiles"
 
 
 def _dirs(ctx: Context) -> tuple[Path, Path]:
     """(profiles dir, feedback dir) under dataPath; seeds the profiles on first use."""
     from sidflow_pipeline.mastering.profiles import ensure_profiles
 
-    data = Path(ctx.config.data_path)
-    profiles = data / PROFILES_DIR
+    layout = ctx.config.layout
+    profiles = layout.profiles_dir
     seeded = ensure_profiles(profiles)
     if seeded:
         console.print(f"[dim]seeded {len(seeded)} profile files into {profiles}[/]", highlight=False)
-    return profiles, data / FEEDBACK_DIR
+    return profiles, layout.mastering_feedback_dir
 
 
 def hint_options(func: Any) -> Any:
@@ -197,7 +195,6 @@ def rate_command(
 ) -> None:
     """Rate a mastered FILE (or a source) into mastering-feedback/ratings.jsonl."""
     from sidflow_pipeline.mastering.loop import rate_file
-    from sidflow_pipeline.mastering.ratings import RATINGS_FILE
 
     _profiles, feedback = _dirs(ctx)
     entry = rate_file(feedback, file, rating, comment, hints=_hints(is_sid, sid_model, sid_count))
@@ -207,7 +204,7 @@ def rate_command(
     console.print(f"type       {kind} (confidence {confidence:.2f}), {applied}", highlight=False)
     if comment:
         console.print(f"comment    {comment}", highlight=False)
-    console.print(f"saved to   {feedback / RATINGS_FILE}", highlight=False)
+    console.print(f"saved to   {ctx.config.layout.mastering_ratings}", highlight=False)
 
 
 @master.command("analyze")

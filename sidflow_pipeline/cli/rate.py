@@ -62,7 +62,7 @@ def rate(
     from sidflow_pipeline.sid.sidplayfp import SidplayfpNotFound, find_sidplayfp
 
     cfg = ctx.config
-    root = cfg.hvsc_root
+    root = cfg.layout.hvsc_root
     journal = undo_journal_for(root, cfg.tags_path)
     if undo:
         if sid_file is not None or any(v is not None for v in (e, m, c, p)):

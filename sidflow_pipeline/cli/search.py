@@ -16,7 +16,7 @@ Query terms (next to each other = AND; also OR, NOT in capitals, -term, parenthe
   composer:hubbard   title:commando   released:firebird   path:MUSICIANS/H
   stil:"cover of"    (free text in STIL: titles, artists, comments)
   year:1985..1987    year:>=1990      chip:6581|8580      clock:pal|ntsc
-  length:>2m   length:1m30s..3m   length:<=90s   song:2   songs:>1   bpm:120..140
+  length:>2m   length:1m30s..3m   length:<=90s   song:2   songs:>1   sids:>1   bpm:120..140
   e:>=4  m:<=2  c:5  p:4..5   (ratings; c:5 = rounds to 5)
   rated   unrated   rated:e   (your own ratings)
   plain words match title, composer, STIL title/artist or path
@@ -32,7 +32,7 @@ def where_keys(ctx: Context, query: str | None) -> frozenset[str] | None:
 
     cfg = ctx.config
     try:
-        return matching_keys(cfg.catalog_path, cfg.classified_path, query)
+        return matching_keys(cfg.layout.catalog, cfg.classified_path, query)
     except (SearchQueryError, CatalogUnavailable) as exc:
         fail(f"--where: {exc}")
 
@@ -86,13 +86,13 @@ def search(ctx: Context, query: tuple[str, ...], limit: int, fmt: str) -> None:
         fail(f"no such option: {unknown[0]} (see sidflow search --help)")
     cfg = ctx.config
     text = " ".join(query)
-    result = search_songs(cfg.catalog_path, cfg.classified_path, text, limit=limit or None)
+    result = search_songs(cfg.layout.catalog, cfg.classified_path, text, limit=limit or None)
     shown = len(result.rows)
     footer = f"{shown} of {result.total} songs; --limit 0 for all" if shown < result.total else f"{shown} song{'s' if shown != 1 else ''}"
     emit_songs(
         fmt,
         result.rows,
-        hvsc_root=cfg.hvsc_root,
+        hvsc_root=cfg.layout.hvsc_root,
         payload={"query": text, "total": result.total},
         title=f"sidflow search {text}".rstrip(),
         columns=_COLUMNS,

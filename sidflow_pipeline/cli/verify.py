@@ -26,19 +26,20 @@ def verify(ctx: Context, as_json: bool) -> None:
     """
     from rich.table import Table
 
+    from sidflow_pipeline.errors import fix_command
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
-    from sidflow_pipeline.lance.verify import fix_command, lance_status
+    from sidflow_pipeline.lance.verify import lance_status
     from sidflow_pipeline.training.model import check_model
 
     cfg = ctx.config
     hvsc_ok, _meta, hvsc_detail = check_tree_against_manifest(cfg.hvsc_path)
-    model_ok, model_detail = check_model(cfg.data_path / "model", FEATURE_SET_VERSION)
+    model_ok, model_detail = check_model(cfg.layout.model_dir, FEATURE_SET_VERSION)
     lance = lance_status(cfg)
     checks: list[dict[str, Any]] = [
         {"artifact": "HVSC tree", "ok": hvsc_ok, "status": "ok" if hvsc_ok else "stale/corrupt",
          "detail": hvsc_detail, "fix": None if hvsc_ok else fix_command("hvsc_mirror")},
-        {"artifact": "sidflow.lance", "ok": lance.ok, "status": lance.state, "detail": lance.detail, "fix": lance.fix},
+        {"artifact": cfg.layout.lance_db.name, "ok": lance.ok, "status": lance.state, "detail": lance.detail, "fix": lance.fix},
         {"artifact": "rating model", "ok": model_ok, "status": "ok" if model_ok else "stale/corrupt",
          "detail": model_detail, "fix": None if model_ok else f"sidflow train --force (or {fix_command('rating_model')})"},
     ]

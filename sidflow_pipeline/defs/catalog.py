@@ -5,7 +5,8 @@ import time
 
 import dagster as dg
 
-from sidflow_pipeline.catalog.catalog import build_catalog, write_catalog
+from sidflow_pipeline.catalog.catalog import update_catalog
+from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 
 
@@ -17,20 +18,15 @@ from sidflow_pipeline.defs.resources import SidflowConfigResource
 )
 def sid_catalog(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
     config = sidflow.load()
-    root = config.hvsc_root
-    if not root.is_dir():
-        raise dg.Failure(
-            description=f"HVSC tree not found at {root}: materialize hvsc_mirror or set hvscPath in .sidflow.json"
-        )
     started = time.perf_counter()
-    result = build_catalog(root)
-    digest = write_catalog(result.frame, config.catalog_path)
+    with domain_failure():
+        result, digest = update_catalog(config.layout.hvsc_root, config.layout.catalog)
     for rel, reason in result.errors:
         context.log.warning(f"skipped unreadable SID {rel}: {reason}")
     stats = result.stats()
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(config.catalog_path)),
+            "path": dg.MetadataValue.path(str(config.layout.catalog)),
             "sha256": digest,
             "dagster/row_count": stats["songs"],
             "files": stats["files"],

@@ -10,7 +10,6 @@ import socket
 
 import dagster as dg
 
-from sidflow_pipeline.classify.partitions import PARTITION_KEYS
 from sidflow_pipeline.classify.steps import (
     analyse_sections,
     classify_sections,
@@ -19,6 +18,7 @@ from sidflow_pipeline.classify.steps import (
 )
 from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
+from sidflow_pipeline.sections import PARTITION_KEYS
 
 hvsc_sections = dg.StaticPartitionsDefinition(list(PARTITION_KEYS))
 # A backfill of many sections may run as one run (the README's run command does, with
@@ -115,9 +115,13 @@ def manual_ratings(sidflow: SidflowConfigResource) -> dg.DataVersion:
     description="Ratings e/m/c/p per song (classified/<partition>.jsonl): manual wins, the model or baseline predicts the rest.",
 )
 def classified(context: dg.AssetExecutionContext, sidflow: SidflowConfigResource) -> dg.MaterializeResult:
+    from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.training.model import load_predictor
+
     config = sidflow.load()
     with domain_failure():
-        outcome = classify_sections(config, context.partition_keys, context.log.warning)
+        predictor = load_predictor(config.layout.model_dir, FEATURE_SET_VERSION)
+        outcome = classify_sections(config, context.partition_keys, predictor, context.log.warning)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(config.classified_path)),

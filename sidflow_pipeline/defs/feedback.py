@@ -86,6 +86,10 @@ def lance_manifest_matches_sources(sidflow: SidflowConfigResource) -> dg.AssetCh
     metadata: dict[str, Any] = {"state": status.state, "detail": status.detail}
     if status.fix:
         metadata["fix"] = status.fix
+    if status.state == "missing":  # never built: nothing to compare, a warning rather than an error
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata, description=f"nothing to check: {status.detail}"
+        )
     return dg.AssetCheckResult(passed=status.ok, metadata=metadata)
 
 

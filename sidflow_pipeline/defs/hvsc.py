@@ -3,7 +3,7 @@
 The asset is a thin shell over :func:`sidflow_pipeline.hvsc.sync.sync_collection`; the
 manifest ``hvsc-version.json`` in ``dataPath`` (the copy kept in git) is written from
 the materialization's metadata. A daily schedule asks the mirror for a newer release
-and requests a run only when there is one.
+(:func:`~sidflow_pipeline.hvsc.sync.newer_release`) and requests a run only when there is one.
 """
 
 
@@ -13,8 +13,7 @@ import dagster as dg
 from sidflow_pipeline.defs._errors import domain_failure
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS
 from sidflow_pipeline.defs.resources import SidflowConfigResource
-from sidflow_pipeline.hvsc.discovery import DiscoveryError, discover_releases
-from sidflow_pipeline.hvsc.sync import installed_version, sync_collection
+from sidflow_pipeline.hvsc.sync import newer_release, sync_collection
 from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 
 
@@ -29,7 +28,7 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
         synced = sync_collection(
             config.hvsc_source,
             config.hvsc_path,
-            config.data_path,
+            config.layout.hvsc_manifest_copy,
             config.tags_path,
             checksums=config.hvsc_checksums,
             progress=False,
@@ -64,6 +63,10 @@ def hvsc_mirror(context: dg.AssetExecutionContext, sidflow: SidflowConfigResourc
 @dg.asset_check(asset=hvsc_mirror, description="File count, DOCUMENTS/ and the release in HVSC.txt agree with hvsc-version.json.")
 def hvsc_tree_matches_manifest(sidflow: SidflowConfigResource) -> dg.AssetCheckResult:
     passed, metadata, why = check_tree_against_manifest(sidflow.load().hvsc_path)
+    if not metadata:  # no manifest: no synced tree to compare, a warning rather than an error
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.WARN, metadata={"detail": why}, description=f"nothing to check: {why}"
+        )
     return dg.AssetCheckResult(passed=passed, metadata={**metadata, "detail": why})
 
 
@@ -83,15 +86,10 @@ hvsc_sync_job = dg.define_asset_job(
 )
 def hvsc_release_schedule(context: dg.ScheduleEvaluationContext, sidflow: SidflowConfigResource) -> dg.RunRequest | dg.SkipReason:
     config = sidflow.load()
-    installed = installed_version(config.hvsc_path)
-    try:
-        listing = discover_releases(config.hvsc_source, pinned=config.hvsc_checksums)
-        latest = listing.latest_version
-    except DiscoveryError as exc:
-        return dg.SkipReason(f"mirror not reachable: {exc}")
-    if installed is not None and latest <= installed:
-        return dg.SkipReason(f"HVSC release {installed} is current (mirror has {latest})")
-    return dg.RunRequest(run_key=f"hvsc-{latest}", tags={"hvsc/release": str(latest)})
+    release, why = newer_release(config.hvsc_source, config.hvsc_path, pinned=config.hvsc_checksums)
+    if release is None:
+        return dg.SkipReason(why)
+    return dg.RunRequest(run_key=f"hvsc-{release}", tags={"hvsc/release": str(release)})
 
 
 defs = dg.Definitions(

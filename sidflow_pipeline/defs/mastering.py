@@ -12,8 +12,8 @@ and re-runs the analysis, so suggestions are ready when the listener looks.
 import dagster as dg
 
 from sidflow_pipeline.defs.resources import OBSERVE_EVERY_FIVE_MINUTES, SidflowConfigResource
+from sidflow_pipeline.layout import MASTERING_RATINGS
 from sidflow_pipeline.mastering.project import analyse_profiles, check_profile_files, ratings_digest
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE
 
 
 @dg.observable_source_asset(
@@ -36,7 +36,7 @@ def mastering_profiles(context: dg.AssetExecutionContext, sidflow: SidflowConfig
     analysis = analyse_profiles(layout.profiles_dir, layout.mastering_feedback_dir, context.log.info)
     if analysis.skipped_lines:
         context.log.warning(
-            f"{analysis.skipped_lines} unreadable lines in {layout.mastering_feedback_dir / RATINGS_FILE} were skipped"
+            f"{analysis.skipped_lines} unreadable lines in {layout.mastering_ratings} were skipped"
         )
     return dg.MaterializeResult(
         metadata={
@@ -84,7 +84,7 @@ def mastering_ratings_sensor(context: dg.SensorEvaluationContext, sidflow: Sidfl
     feedback = sidflow.load().layout.mastering_feedback_dir
     digest = ratings_digest(feedback)
     if digest == "none":
-        return dg.SensorResult(skip_reason=dg.SkipReason(f"no mastering ratings yet ({feedback / RATINGS_FILE})"))
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no mastering ratings yet ({feedback / MASTERING_RATINGS})"))
     if context.cursor == digest:
         return dg.SensorResult(skip_reason=dg.SkipReason("no new mastering ratings since the last analysis"))
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"mastering-{digest[:20]}")], cursor=digest)

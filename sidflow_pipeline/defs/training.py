@@ -7,11 +7,12 @@ current model, so the database still gets the new feedback counts.
 The sensor and the schedule both request `sidflow_retrain`: retrain → reclassify every
 section → rebuild `sidflow_lance`.
 
-Every run the sensor requests is tagged with the content it was requested for and the
-attempt number, so the next evaluation can ask the instance how it ended: a failed run
-is requested again (new run key, at most :data:`MAX_ATTEMPTS` per content) unless it
-failed because the candidate was rejected — retraining the same data gives the same
-model, so that would only fail again.
+When to retrain is the domain's decision (training/retrain.py ``decide``); the sensor
+only asks it and requests the job with a run key derived from the content seen, so the
+same content never starts two runs. A failed run is retried by Dagster's run retries
+(the job's ``dagster/max_retries`` tag; ``run_retries`` is enabled in dagster.yaml),
+not by the sensor. Why a sensor and not a declarative automation condition:
+CONTRIBUTING.md, "Automation".
 """
 
 import json
@@ -24,14 +25,16 @@ from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, cl
 from sidflow_pipeline.defs.feedback import feedback_aggregates, feedback_events, sidflow_lance
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.training.model import MODEL_VERSION
-from sidflow_pipeline.training.retrain import Observation, content_run_key, covered_inputs, decide, observe, trained_on
-from sidflow_pipeline.training.train import last_training, model_dir, run_training
+from sidflow_pipeline.training.retrain import content_run_key, covered_inputs, decide, observe, rejected_before
+from sidflow_pipeline.training.train import last_training, run_training
 
 CHECK_NAME = "not_worse_than_current"
-CONTENT_TAG = "sidflow/retrain-content"
-ATTEMPT_TAG = "sidflow/retrain-attempt"
 REASON_TAG = "sidflow/retrain-reason"
-MAX_ATTEMPTS = 3
+# A failed retrain run is run again by Dagster (the run retry daemon, part of
+# `dagster dev`) at most this many times: three attempts per content in all, as the
+# sensor used to count by hand. Retries re-execute from the failed step.
+RETRAIN_RUN_RETRIES = 2
+RETRY_TAGS = {"dagster/max_retries": str(RETRAIN_RUN_RETRIES), "dagster/retry_strategy": "FROM_FAILURE"}
 
 
 @dg.asset(
@@ -58,7 +61,7 @@ def rating_model(context: dg.AssetExecutionContext, sidflow: SidflowConfigResour
         "model_version": MODEL_VERSION,
         "train_samples": outcome.train_samples,
         "held_out_samples": outcome.test_samples,
-        "path": dg.MetadataValue.path(str(model_dir(config))),
+        "path": dg.MetadataValue.path(str(config.layout.model_dir)),
     }
     if outcome.candidate is not None:
         metadata["held_out_metrics"] = dg.MetadataValue.json(outcome.candidate.to_json())
@@ -88,59 +91,18 @@ retrain_job = dg.define_asset_job(
     "sidflow_retrain",
     selection=dg.AssetSelection.assets(rating_model, classified, feedback_aggregates, sidflow_lance),
     description="Retrain the rating model, reclassify every section, rebuild the song database.",
-    tags=ALL_SECTIONS_TAGS,
+    tags={**ALL_SECTIONS_TAGS, **RETRY_TAGS},
 )
 
 
-def _runs_for(context: dg.SensorEvaluationContext, key: str) -> list[dg.DagsterRun]:
-    """Runs requested for this content, newest first; none when the context has no instance."""
+def _requested_before(context: dg.SensorEvaluationContext, run_key: str) -> bool:
+    """Whether a run was already launched for this content (Dagster never launches a run
+    key twice; this only picks the message the sensor shows)."""
     try:
         instance = context.instance
     except dg.DagsterInvariantViolationError:  # build_sensor_context() without an instance
-        return []
-    return list(instance.get_runs(filters=dg.RunsFilter(tags={CONTENT_TAG: key})))
-
-
-def _attempt(run: dg.DagsterRun) -> int:
-    try:
-        return max(1, int(run.tags.get(ATTEMPT_TAG, "1")))
-    except ValueError:
-        return 1
-
-
-def _request(seen: Observation, attempt: int, reason: str) -> dg.RunRequest:
-    key = content_run_key(seen)
-    return dg.RunRequest(
-        run_key=key if attempt == 1 else f"{key}-attempt{attempt}",
-        tags={REASON_TAG: reason, CONTENT_TAG: key, ATTEMPT_TAG: str(attempt)},
-    )
-
-
-def _after_previous_runs(
-    runs: list[dg.DagsterRun], seen: Observation, last: dict[str, Any] | None, enabled: bool
-) -> tuple[dg.RunRequest | None, str]:  # the attempt number lives in the runs' tags, not the cursor
-    """A retry of the newest run for this content if it failed and retrying can help, else why not."""
-    latest = runs[0]
-    attempts = max(_attempt(r) for r in runs)
-    name = f"run {latest.run_id[:8]}"
-    if not latest.is_finished:
-        return None, f"{name} for these ratings/feedback is {latest.status.value.lower()}"
-    if latest.status != dg.DagsterRunStatus.FAILURE:
-        return None, f"no new ratings or feedback since {name} ({latest.status.value.lower()})"
-    if attempts >= MAX_ATTEMPTS:
-        return None, (
-            f"retraining these ratings/feedback failed {attempts} times (last: {name}); not retried again — "
-            "fix the cause, then launch sidflow_retrain or run 'sidflow train'"
-        )
-    if trained_on(seen, last) and last is not None and not last.get("published", True):
-        return (
-            None,
-            f"{name} failed because the candidate was rejected ({last.get('reason', '')}); retrying the same data gives the same model",
-        )
-    if not enabled:
-        return None, "retraining is disabled (retrain.enabled = false in .sidflow.json)"
-    reason = f"retry {attempts + 1}/{MAX_ATTEMPTS}: {name} failed"
-    return _request(seen, attempts + 1, reason), reason
+        return False
+    return bool(instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/run_key": run_key}), limit=1))
 
 
 @dg.sensor(
@@ -152,24 +114,27 @@ def _after_previous_runs(
 def retrain_on_feedback(context: dg.SensorEvaluationContext, sidflow: SidflowConfigResource) -> dg.SensorResult:
     config = sidflow.load()
     seen = observe(config)
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    last = last_training(config)
+    cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {}
 
     def cursor_for(requested: bool) -> str:
         return json.dumps({"content": seen.content, "requested": requested}, sort_keys=True)
 
-    runs = _runs_for(context, content_run_key(seen))
-    if runs:
-        retry, reason = _after_previous_runs(runs, seen, last, config.retrain.enabled)
-        if retry is None:
-            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor_for(True))
-        return dg.SensorResult(run_requests=[retry], cursor=cursor_for(True))
     if cursor.get("content") == seen.content and cursor.get("requested"):
-        return dg.SensorResult(skip_reason=dg.SkipReason("no new ratings or feedback since the run already requested"))
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(
+                "no new ratings or feedback since the run already requested (Dagster retries it if it fails)"
+            )
+        )
+    last = last_training(config)
+    key = content_run_key(seen)
+    rejected = rejected_before(seen, last) if _requested_before(context, key) else None
+    if rejected is not None:  # a run for this content trained and refused its candidate
+        return dg.SensorResult(skip_reason=dg.SkipReason(rejected), cursor=cursor_for(True))
     decision = decide(config.retrain, seen, last, datetime.now(UTC), covered_inputs(config, last))
     if not decision.retrain:
         return dg.SensorResult(skip_reason=dg.SkipReason(decision.reason), cursor=cursor_for(False))
-    return dg.SensorResult(run_requests=[_request(seen, 1, decision.reason)], cursor=cursor_for(True))
+    request = dg.RunRequest(run_key=key, tags={REASON_TAG: decision.reason})
+    return dg.SensorResult(run_requests=[request], cursor=cursor_for(True))
 
 
 @dg.schedule(

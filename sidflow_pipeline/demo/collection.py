@@ -39,6 +39,7 @@ from sidflow_pipeline.demo.tunes import (
     random_tune,
     with_extra_song,
 )
+from sidflow_pipeline.layout import HVSC_TREE
 from sidflow_pipeline.sid.header import parse_sid, rewrite_header
 from sidflow_pipeline.sid.songlengths import format_songlengths
 from sidflow_pipeline.sid.stil import StilBlock, StilEntry, format_stil
@@ -526,7 +527,7 @@ def _replace_demo_tree(root: Path) -> None:
 
 def build_release_tree(dest: Path, version: int) -> ReleaseInfo:
     """Write ``dest/C64Music/`` exactly as release ``version`` is when built directly."""
-    root = Path(dest) / "C64Music"
+    root = Path(dest) / HVSC_TREE
     _replace_demo_tree(root)
     root.mkdir(parents=True)
     members = _release_members(version)
@@ -583,7 +584,7 @@ def write_mirror(mirror_dir: Path, base_version: int = BASE_VERSION, updates: in
     mirror.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     full = mirror / full_archive_name(base_version)
-    _write_7z(full, {f"C64Music/{p}": d for p, d in _release_members(base_version).items()})
+    _write_7z(full, {f"{HVSC_TREE}/{p}": d for p, d in _release_members(base_version).items()})
     written.append(full)
     for version in range(base_version + 1, base_version + updates + 1):
         archive = mirror / update_archive_name(version)

@@ -72,7 +72,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from sidflow_pipeline.features.jit import load_librosa
+from sidflow_pipeline.numba_lock import load_librosa
 
 __all__ = [
     "FEATURE_NAMES",

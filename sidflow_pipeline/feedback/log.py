@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.checksum import TreeDigest, tree_checksum
 from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.layout import FEEDBACK_DAY_FILE
 
 if TYPE_CHECKING:
     from sidflow_pipeline.config import SidflowConfig
@@ -79,7 +80,7 @@ def _utc(ts: datetime | None) -> datetime:
 
 def day_file(root: Path, when: datetime) -> Path:
     when = _utc(when)
-    return root / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}" / "events.jsonl"
+    return root / f"{when:%Y}" / f"{when:%m}" / f"{when:%d}" / FEEDBACK_DAY_FILE
 
 
 def normalise_sid_path(sid: str) -> str:
@@ -123,7 +124,7 @@ def append_event(
 def iter_log_files(root: Path) -> Iterator[Path]:
     """Every day's log in date order."""
     if root.is_dir():
-        yield from sorted(root.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/events.jsonl"))
+        yield from sorted(root.glob(f"[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/{FEEDBACK_DAY_FILE}"))
 
 
 def parse_line(line: str, *, songs_of: SongCounts | None = None, now: datetime | None = None) -> FeedbackEvent:
@@ -207,11 +208,11 @@ def song_counts(hvsc_root: Path, moves: Mapping[str, str] | None = None, catalog
 def read_config_events(config: SidflowConfig) -> ReadReport:
     """The log of ``config`` read with the collection's song counts: what ``validate``,
     the aggregates and training all read, so they agree on every line."""
-    from sidflow_pipeline.hvsc.sync import read_moves
+    from sidflow_pipeline.hvsc.moves import read_moves
 
     moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
-    songs_of = song_counts(config.hvsc_root, moves, config.catalog_path)
-    return read_events(config.data_path / "feedback", songs_of=songs_of)
+    songs_of = song_counts(config.layout.hvsc_root, moves, config.layout.catalog)
+    return read_events(config.layout.feedback_dir, songs_of=songs_of)
 
 
 def is_torn_line(line: str) -> bool:

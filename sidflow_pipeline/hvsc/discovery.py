@@ -26,7 +26,7 @@ from urllib.parse import unquote, urljoin, urlparse
 import requests
 
 from sidflow_pipeline.errors import SidflowError
-from sidflow_pipeline.hvsc.download import (
+from sidflow_pipeline.hvsc.http import (
     DEFAULT_TIMEOUT,
     http_session,
     local_path,

@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["MOVES_NAME", "compose_moves", "read_moves"]
+from sidflow_pipeline.layout import PATH_MOVES
 
-MOVES_NAME = "path-moves.jsonl"
+__all__ = ["compose_moves", "read_moves"]
 
 
 def compose_moves(moves: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -30,7 +30,7 @@ def compose_moves(moves: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 def read_moves(hvsc_path: Path) -> dict[str, str]:
     """Every tune ever moved by an update script: old → current HVSC path."""
-    path = hvsc_path / MOVES_NAME
+    path = hvsc_path / PATH_MOVES
     pairs: list[tuple[str, str]] = []
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():

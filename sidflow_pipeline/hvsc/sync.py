@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,30 +40,27 @@ from sidflow_pipeline.hvsc.discovery import (
     discover_releases,
 )
 from sidflow_pipeline.hvsc.download import DownloadError, DownloadResult, fetch_archive
-from sidflow_pipeline.hvsc.moves import MOVES_NAME, compose_moves, read_moves
+from sidflow_pipeline.hvsc.moves import compose_moves
 from sidflow_pipeline.hvsc.update_script import (
     HvsScriptError,
     apply_update_script,
     load_update_script,
 )
+from sidflow_pipeline.layout import HVSC_MANIFEST, HVSC_TREE, PATH_MOVES, hvsc_downloads, hvsc_staging
 
 __all__ = [
-    "MANIFEST_NAME",
-    "MOVES_NAME",
     "USER_FILE_SUFFIXES",
     "AppliedArchive",
     "SyncError",
     "SyncResult",
-    "compose_moves",
     "installed_version",
     "migrate_mirrored_user_files",
+    "newer_release",
     "read_manifest",
-    "read_moves",
     "sync_hvsc",
     "tree_stats",
 ]
 
-MANIFEST_NAME = "hvsc-version.json"
 # Files a user (or SIDFlow) keeps inside the tree; they survive every sync and follow
 # their tune when an update script moves it.
 USER_FILE_SUFFIXES: tuple[str, ...] = (".tags.json",)
@@ -104,7 +101,7 @@ def _utc_now() -> str:
 
 
 def read_manifest(hvsc_path: Path) -> dict[str, Any] | None:
-    path = hvsc_path / MANIFEST_NAME
+    path = hvsc_path / HVSC_MANIFEST
     if not path.is_file():
         return None
     try:
@@ -129,7 +126,7 @@ def installed_version(hvsc_path: Path) -> int | None:
     manifest = read_manifest(hvsc_path)
     if manifest is not None:
         return _manifest_version(manifest)
-    docs = hvsc_path / "C64Music" / "DOCUMENTS"
+    docs = hvsc_path / HVSC_TREE / "DOCUMENTS"
     if not docs.is_dir():
         return None
     versions = [int(m.group(1)) for p in docs.iterdir() if (m := _UPDATE_SCRIPT_RE.match(p.name))]
@@ -229,7 +226,7 @@ def _find_update_script(update_dir: Path, version: int) -> Path:
 
 
 def _check_layout(hvsc_path: Path) -> None:
-    if (hvsc_path / "DOCUMENTS").is_dir() and not (hvsc_path / "C64Music").exists():
+    if (hvsc_path / "DOCUMENTS").is_dir() and not (hvsc_path / HVSC_TREE).exists():
         raise SyncError(
             f"{hvsc_path} looks like a C64Music folder itself; set hvscPath to the folder that holds C64Music/"
         )
@@ -265,14 +262,14 @@ def sync_hvsc(
     manifest = read_manifest(hvsc_path)
     if not plan.archives:
         result = SyncResult(status="current", version=current or 0, previous_version=current, manifest=manifest or {})
-        result.files = tree_stats(hvsc_path / "C64Music")["files"] if (hvsc_path / "C64Music").is_dir() else 0
+        result.files = tree_stats(hvsc_path / HVSC_TREE)["files"] if (hvsc_path / HVSC_TREE).is_dir() else 0
         result.seconds = time.perf_counter() - started
         log(f"HVSC release {current} is current; nothing downloaded")
         return result
 
     hvsc_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = hvsc_path.with_name(f".{hvsc_path.name}.staging")
-    downloads = download_dir or hvsc_path.with_name(f".{hvsc_path.name}.downloads")
+    staging = hvsc_staging(hvsc_path)
+    downloads = download_dir or hvsc_downloads(hvsc_path)
     shutil.rmtree(staging, ignore_errors=True)
     downloads.mkdir(parents=True, exist_ok=True)
     applied: list[AppliedArchive] = []
@@ -288,12 +285,12 @@ def sync_hvsc(
             staging.mkdir(parents=True)
         # User files step aside while scripts run (a DELETE of an emptied folder must
         # not fail on a ratings file) and come back beside their tune afterwards.
-        _set_aside_user_files(staging / "C64Music", user_files)
+        _set_aside_user_files(staging / HVSC_TREE, user_files)
         version: int | None = current
         if plan.fresh:
             manifest = {}
-            if (staging / "C64Music").exists():
-                os.rename(staging / "C64Music", replaced)
+            if (staging / HVSC_TREE).exists():
+                os.rename(staging / HVSC_TREE, replaced)
         elif manifest is None:
             manifest = {"baseVersion": current, "baseFilename": None, "baseChecksum": None, "baseAppliedAt": None, "deltas": []}
         for archive in plan.archives:
@@ -311,7 +308,7 @@ def sync_hvsc(
                     "deltas": [],
                 }
             else:
-                report_moves = _apply_update(fetched, archive, staging / "C64Music", version, log)
+                report_moves = _apply_update(fetched, archive, staging / HVSC_TREE, version, log)
                 moves.extend(report_moves)
                 version = archive.version
                 manifest.setdefault("deltas", []).append(
@@ -334,10 +331,10 @@ def sync_hvsc(
                 )
             )
         manifest["lastUpdated"] = now()
-        _carry_user_files(user_files, staging / "C64Music", compose_moves(moves))
+        _carry_user_files(user_files, staging / HVSC_TREE, compose_moves(moves))
         shutil.rmtree(user_files, ignore_errors=True)
         shutil.rmtree(replaced, ignore_errors=True)
-        atomic_write_json(staging / MANIFEST_NAME, manifest)
+        atomic_write_json(staging / HVSC_MANIFEST, manifest)
         _merge_moves_log(hvsc_path, staging, moves)
         swap_directory(staging, hvsc_path)
         for path in fetched_paths:
@@ -348,7 +345,7 @@ def sync_hvsc(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    stats = tree_stats(hvsc_path / "C64Music")
+    stats = tree_stats(hvsc_path / HVSC_TREE)
     status: Literal["installed", "updated", "reinstalled"]
     status = "updated" if not plan.fresh else ("reinstalled" if current is not None else "installed")
     return SyncResult(
@@ -365,9 +362,9 @@ def sync_hvsc(
 
 
 def _install_full(fetched: DownloadResult, staging: Path) -> None:
-    shutil.rmtree(staging / "C64Music", ignore_errors=True)
+    shutil.rmtree(staging / HVSC_TREE, ignore_errors=True)
     safe_extract(fetched.path, staging)
-    if not (staging / "C64Music").is_dir():
+    if not (staging / HVSC_TREE).is_dir():
         raise SyncError(f"{fetched.path.name}: archive does not unpack to C64Music/")
 
 
@@ -412,8 +409,8 @@ def _merge_moves_log(hvsc_path: Path, staging: Path, moves: list[tuple[str, str]
     swap (and keep the change when the sync then fails). So the merged log is written
     as a new file (atomic replace breaks the link) and the live one is only read.
     """
-    old = hvsc_path / MOVES_NAME
-    new = staging / MOVES_NAME
+    old = hvsc_path / PATH_MOVES
+    new = staging / PATH_MOVES
     existing = old.read_bytes() if old.is_file() else b""
     if existing and not existing.endswith(b"\n"):
         existing += b"\n"  # a torn last line must not swallow the first new record
@@ -438,7 +435,7 @@ class CollectionSync:
 def sync_collection(
     source: str,
     hvsc_path: Path,
-    data_path: Path,
+    manifest_copy: Path,
     tags_path: Path | None,
     *,
     checksums: dict[str, str] | None = None,
@@ -449,18 +446,34 @@ def sync_collection(
     """:func:`sync_hvsc`, then the steps every caller (asset or ``sidflow fetch``) must take.
 
     Ratings kept under ``tagsPath`` follow moved tunes (the ones beside the SIDs moved
-    with the tree already), and the manifest is refreshed in the tree and in
-    ``dataPath`` — the copy kept in git — so neither entry point leaves them behind.
+    with the tree already), and the manifest is refreshed in the tree and at
+    ``manifest_copy`` (``Layout.hvsc_manifest_copy``, the copy kept in git) so neither
+    entry point leaves them behind.
     """
     result = sync_hvsc(source, hvsc_path, checksums=checksums, progress=progress, log=log, **fetch_options)
     tags_moved = 0
     if result.moves and tags_path is not None:
         tags_moved = migrate_mirrored_user_files(tags_path, compose_moves(result.moves))
-    stats = tree_stats(Path(hvsc_path) / "C64Music")
+    stats = tree_stats(Path(hvsc_path) / HVSC_TREE)
     manifest = dict(result.manifest)
     if result.status != "current":
         manifest["files"] = stats["files"]
         manifest["sidFiles"] = stats["sid_files"]
-        atomic_write_json(Path(hvsc_path) / MANIFEST_NAME, manifest)
-    atomic_write_json(Path(data_path) / MANIFEST_NAME, manifest)
+        atomic_write_json(Path(hvsc_path) / HVSC_MANIFEST, manifest)
+    atomic_write_json(Path(manifest_copy), manifest)
     return CollectionSync(result, manifest, stats, tags_moved)
+
+
+def newer_release(source: str, hvsc_path: Path, pinned: Mapping[str, str] | None = None) -> tuple[int | None, str]:
+    """``(release, why)``: the mirror's newest release when it is newer than the tree at
+    ``hvsc_path`` (or there is no tree yet), else ``None`` and why not — what the daily
+    schedule asks before it requests a sync. An unreachable mirror is a reason, not an
+    error: the next day's question may get an answer."""
+    installed = installed_version(hvsc_path)
+    try:
+        latest = discover_releases(source, pinned=pinned).latest_version
+    except DiscoveryError as exc:
+        return None, f"mirror not reachable: {exc}"
+    if installed is not None and latest <= installed:
+        return None, f"HVSC release {installed} is current (mirror has {latest})"
+    return latest, f"HVSC release {latest} is newer than {installed if installed is not None else 'none installed'}"

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sidflow_pipeline.hvsc.sync import MANIFEST_NAME, installed_version, read_manifest, tree_stats
+from sidflow_pipeline.hvsc.sync import installed_version, read_manifest, tree_stats
+from sidflow_pipeline.layout import HVSC_MANIFEST, HVSC_TREE
 
 __all__ = ["check_tree_against_manifest"]
 
@@ -16,9 +17,9 @@ _RELEASE_RE = re.compile(r"Release\s*#\s*(\d+)", re.IGNORECASE)
 def check_tree_against_manifest(hvsc_path: Path) -> tuple[bool, dict[str, Any], str]:
     """(passed, metadata, why) — shared by the asset check and ``sidflow verify``."""
     manifest = read_manifest(hvsc_path)
-    root = hvsc_path / "C64Music"
+    root = hvsc_path / HVSC_TREE
     if manifest is None:
-        return False, {}, f"no {MANIFEST_NAME} in {hvsc_path}: materialize hvsc_mirror"
+        return False, {}, f"no {HVSC_MANIFEST} in {hvsc_path}: materialize hvsc_mirror"
     version = installed_version(hvsc_path)
     stats = tree_stats(root) if root.is_dir() else {"files": 0, "sid_files": 0, "bytes": 0}
     problems = []

@@ -68,7 +68,6 @@ from sidflow_pipeline.errors import SidflowError
 from sidflow_pipeline.lance.similarity import fit_transform
 
 __all__ = [
-    "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "TABLE_NAME",
     "BuildResult",
@@ -79,7 +78,6 @@ __all__ = [
 ]
 
 TABLE_NAME = "songs"
-MANIFEST_NAME = "sidflow.lance.manifest.json"
 # 2.0: audio_vector (12 audio features) replaced by similarity_vector (audio + SID trace).
 SCHEMA_VERSION = "2.0"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_json
-from sidflow_pipeline.classify.analyse import read_jsonl_rows
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.feedback.aggregate import read_aggregates
+from sidflow_pipeline.jsonl import read_jsonl_rows
 from sidflow_pipeline.lance.build import BuildResult, build_database
 from sidflow_pipeline.lance.verify import classified_checksum
 
@@ -112,7 +112,7 @@ def rebuild_database(config: SidflowConfig, warn: Callable[[str], None] | None =
     atomic_write_json(layout.lance_manifest, result.manifest)
     # The CLI reads recommendations from a numpy snapshot of the table (no lancedb
     # import at start-up); writing it now spares the first `sidflow play` that copy.
-    from sidflow_pipeline.recommend.snapshot import snapshot_path, write_snapshot
+    from sidflow_pipeline.recommend.snapshot import write_snapshot
 
-    write_snapshot(layout.lance_db, layout.catalog, snapshot_path(layout.data))
+    write_snapshot(layout.lance_db, layout.catalog, layout.recommend_snapshot)
     return RebuildOutcome(result, bad, layout.lance_manifest)

@@ -1,4 +1,4 @@
-"""Where the feedback/database files live, and whether the database matches its sources.
+"""Whether the database matches its sources (the asset check and ``sidflow verify``).
 
 The manifest's ``feedback`` checksum names the log state the *aggregates* were
 computed from (``sidflow_lance`` copies it from ``feedback-aggregates.parquet``), not
@@ -16,42 +16,18 @@ from typing import Literal
 
 from sidflow_pipeline.checksum import tree_checksum
 from sidflow_pipeline.config import SidflowConfig
+from sidflow_pipeline.errors import fix_command
 from sidflow_pipeline.feedback.aggregate import read_aggregates_checksum
 from sidflow_pipeline.feedback.log import log_checksum
-from sidflow_pipeline.lance.build import (
-    MANIFEST_NAME,
-    TABLE_NAME,
-    read_manifest,
-)
+from sidflow_pipeline.lance.build import TABLE_NAME, read_manifest
 
 __all__ = [
     "LanceStatus",
-    "aggregates_path",
     "classified_checksum",
-    "feedback_root",
-    "fix_command",
-    "lance_path",
     "lance_status",
 ]
 
 Status = Literal["ok", "missing", "stale", "corrupt"]
-
-
-def feedback_root(config: SidflowConfig) -> Path:
-    return config.data_path / "feedback"
-
-
-def aggregates_path(config: SidflowConfig) -> Path:
-    return config.data_path / "feedback-aggregates.parquet"
-
-
-def lance_path(config: SidflowConfig) -> Path:
-    return config.data_path / "sidflow.lance"
-
-
-def fix_command(*assets: str) -> str:
-    """The shell command that rematerializes ``assets`` (in dependency order)."""
-    return f"dagster asset materialize -m sidflow_pipeline.definitions --select {','.join(assets)}"
 
 
 def classified_checksum(config: SidflowConfig) -> str:
@@ -85,18 +61,19 @@ def _read_all_rows(db_path: Path) -> int:
 def lance_status(config: SidflowConfig) -> LanceStatus:
     """Shared by the asset check and ``sidflow verify``: missing, stale, corrupt or ok."""
     rebuild = fix_command("sidflow_lance")
-    manifest = read_manifest(config.data_path / MANIFEST_NAME)
+    layout = config.layout
+    manifest = read_manifest(layout.lance_manifest)
     if manifest is None:
-        return LanceStatus("missing", f"no {MANIFEST_NAME}: materialize sidflow_lance", rebuild)
+        return LanceStatus("missing", f"no {layout.lance_manifest.name}: materialize sidflow_lance", rebuild)
     recorded = manifest.get("source_checksums") or {}
     stale: list[str] = []
     fix_assets: list[str] = []
     if recorded.get("classified") != classified_checksum(config):
         stale.append("classified")
-    log_now = log_checksum(feedback_root(config))
+    log_now = log_checksum(layout.feedback_dir)
     if recorded.get("feedback") != log_now:
         stale.append("feedback")
-        if read_aggregates_checksum(aggregates_path(config)) != log_now:
+        if read_aggregates_checksum(layout.feedback_aggregates) != log_now:
             fix_assets.append("feedback_aggregates")
     if stale:
         fix_assets.append("sidflow_lance")
@@ -107,14 +84,14 @@ def lance_status(config: SidflowConfig) -> LanceStatus:
             fix_command(*fix_assets),
         )
     try:
-        count = _read_all_rows(lance_path(config))
+        count = _read_all_rows(layout.lance_db)
     except Exception as exc:  # any failure to read is "corrupt" to the user
         reason = str(exc).splitlines()[0][:120] if str(exc) else ""
         return LanceStatus(
             "corrupt",
-            f"corrupt: database {lance_path(config)} cannot be read ({type(exc).__name__}: {reason}); "
+            f"corrupt: database {layout.lance_db} cannot be read ({type(exc).__name__}: {reason}); "
             "delete it and rematerialize sidflow_lance",
-            f"rm -rf {shlex.quote(str(lance_path(config)))} && {rebuild}",
+            f"rm -rf {shlex.quote(str(layout.lance_db))} && {rebuild}",
         )
     if count != manifest.get("record_count"):
         return LanceStatus(

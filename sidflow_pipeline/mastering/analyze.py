@@ -48,13 +48,13 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_json
+from sidflow_pipeline.layout import MASTERING_PATTERNS
 from sidflow_pipeline.mastering.errors import ProfileError
 from sidflow_pipeline.mastering.profiles import PARAMETERS, load_profile
 from sidflow_pipeline.mastering.ratings import is_mastered
 
 __all__ = [
     "MIN_NET_MENTIONS",
-    "PATTERNS_FILE",
     "STEPS",
     "Mention",
     "analyze_ratings",
@@ -63,7 +63,6 @@ __all__ = [
     "write_patterns",
 ]
 
-PATTERNS_FILE = "patterns.json"
 MIN_NET_MENTIONS = 2
 PARAMETER_NAMES = ("bass", "mid", "treble", "width", "loudness")
 # parameter → (profile field, step, `master update` option)
@@ -395,7 +394,7 @@ def merge_patterns(existing: Any, patterns: dict[str, Any]) -> dict[str, Any]:
 def write_patterns(feedback_dir: Path, patterns: dict[str, Any], *, merge: bool = False) -> Path:
     """Write ``patterns.json`` atomically; with ``merge`` (an analysis of some types
     only), keep the summaries of the types ``patterns`` does not cover."""
-    path = Path(feedback_dir) / PATTERNS_FILE
+    path = Path(feedback_dir) / MASTERING_PATTERNS
     if merge and path.is_file():
         try:
             existing = json.loads(path.read_text(encoding="utf-8"))

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.layout import MASTERING_RATINGS
 from sidflow_pipeline.mastering.audio import AUDIO_EXTENSIONS, read_audio
 from sidflow_pipeline.mastering.dsp import apply_profile
 from sidflow_pipeline.mastering.errors import MasteringError, ProfileError
 from sidflow_pipeline.mastering.fingerprint import Fingerprint, fingerprint
 from sidflow_pipeline.mastering.profiles import ProfileVersion, current_version, list_versions, load_profile
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
+from sidflow_pipeline.mastering.ratings import read_ratings
 from sidflow_pipeline.mastering.signals import SIGNALS, make_signal
 
 __all__ = ["GENERATED_SOURCE", "CompareResult", "CompareRow", "compare_versions", "pick_tracks", "rated_tracks"]
@@ -156,7 +157,7 @@ def compare_versions(
         for path in rated:
             audio, sr = read_audio(path)
             tracks.append((str(path), audio, sr))
-        source = f"rated {kind} tracks ({Path(feedback_dir) / RATINGS_FILE})"
+        source = f"rated {kind} tracks ({Path(feedback_dir) / MASTERING_RATINGS})"
     else:
         kinds = tuple(SIGNALS)
         for index in range(sample_size):
@@ -165,7 +166,7 @@ def compare_versions(
             tracks.append((f"{signal} #{index + 1}", audio, GENERATED_RATE))
         source = GENERATED_SOURCE
         if feedback_dir is not None:
-            source += f" (no rated {kind} track on disk in {Path(feedback_dir) / RATINGS_FILE})"
+            source += f" (no rated {kind} track on disk in {Path(feedback_dir) / MASTERING_RATINGS})"
 
     rows = []
     for name, audio, sr in tracks:

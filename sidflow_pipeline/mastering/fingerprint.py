@@ -52,8 +52,8 @@ from typing import Any
 
 import numpy as np
 
-from sidflow_pipeline.features.jit import load_librosa
 from sidflow_pipeline.mastering.audio import as_frames, read_audio
+from sidflow_pipeline.numba_lock import load_librosa
 
 __all__ = [
     "BANDS",

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_bytes, atomic_write_json
+from sidflow_pipeline.layout import PROFILE_VERSIONS
 from sidflow_pipeline.mastering.errors import ProfileError
 
 __all__ = [
     "BAND_FILTERS",
     "PARAMETERS",
-    "VERSIONS_FILE",
     "EqBand",
     "Profile",
     "ProfileVersion",
@@ -54,7 +54,6 @@ __all__ = [
     "write_versions",
 ]
 
-VERSIONS_FILE = "versions.json"
 VERSIONS_SCHEMA = 1
 PROFILE_FILE_RE = re.compile(r"^(?P<type>[a-z][a-z0-9_]*)_v(?P<major>\d+)\.(?P<minor>\d+)\.json$")
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)$")
@@ -263,7 +262,7 @@ def profile_path(profiles_dir: Path, kind: str, version: ProfileVersion | str) -
 
 def read_versions(profiles_dir: Path) -> dict[str, Any]:
     """``versions.json``, validated: every type has a parseable ``current`` and a history list."""
-    path = Path(profiles_dir) / VERSIONS_FILE
+    path = Path(profiles_dir) / PROFILE_VERSIONS
     if not path.is_file():
         raise ProfileError(f"{path}: not found (run `sidflow master apply` once, or call ensure_profiles)")
     data = _read_json(path)
@@ -280,7 +279,7 @@ def read_versions(profiles_dir: Path) -> dict[str, Any]:
 
 
 def write_versions(profiles_dir: Path, data: dict[str, Any]) -> Path:
-    path = Path(profiles_dir) / VERSIONS_FILE
+    path = Path(profiles_dir) / PROFILE_VERSIONS
     atomic_write_json(path, data)
     return path
 
@@ -293,7 +292,7 @@ def current_version(profiles_dir: Path, kind: str) -> ProfileVersion:
     types = read_versions(profiles_dir)["types"]
     if kind not in types:
         raise ProfileError(
-            f"no profile for type '{kind}' in {Path(profiles_dir) / VERSIONS_FILE} (known: {', '.join(sorted(types))})"
+            f"no profile for type '{kind}' in {Path(profiles_dir) / PROFILE_VERSIONS} (known: {', '.join(sorted(types))})"
         )
     return ProfileVersion.parse(types[kind]["current"])
 
@@ -336,9 +335,9 @@ def ensure_profiles(profiles_dir: Path) -> list[Path]:
     """
     target = Path(profiles_dir)
     defaults = default_profile_files()
-    default_versions = json.loads(defaults[VERSIONS_FILE])
+    default_versions = json.loads(defaults[PROFILE_VERSIONS])
     written: list[Path] = []
-    versions_path = target / VERSIONS_FILE
+    versions_path = target / PROFILE_VERSIONS
     versions = read_versions(target) if versions_path.is_file() else None
     missing_types = sorted(set(default_versions["types"]) - set(versions["types"] if versions else ()))
     if not missing_types:
@@ -352,7 +351,7 @@ def ensure_profiles(profiles_dir: Path) -> list[Path]:
             atomic_write_bytes(path, payload)
             written.append(path)
     if versions is None:
-        atomic_write_bytes(versions_path, defaults[VERSIONS_FILE])
+        atomic_write_bytes(versions_path, defaults[PROFILE_VERSIONS])
     else:
         for kind in missing_types:
             versions["types"][kind] = default_versions["types"][kind]

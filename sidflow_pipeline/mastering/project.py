@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sidflow_pipeline.layout import MASTERING_RATINGS, PROFILE_VERSIONS
 from sidflow_pipeline.mastering.analyze import analyze_ratings, write_patterns
 from sidflow_pipeline.mastering.errors import MasteringError
 from sidflow_pipeline.mastering.profiles import (
@@ -26,7 +27,7 @@ from sidflow_pipeline.mastering.profiles import (
     profile_types,
     read_versions,
 )
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, read_ratings
+from sidflow_pipeline.mastering.ratings import read_ratings
 from sidflow_pipeline.mastering.update import validate_profile
 
 __all__ = ["ProfilesAnalysis", "ProfilesCheck", "analyse_profiles", "check_profile_files", "profile_files", "ratings_digest"]
@@ -35,7 +36,7 @@ __all__ = ["ProfilesAnalysis", "ProfilesCheck", "analyse_profiles", "check_profi
 def ratings_digest(feedback: Path) -> str:
     """sha256 of ``ratings.jsonl``, ``"none"`` before the first rating: what tells the
     sensor and the observation that the listener rated something new."""
-    path = feedback / RATINGS_FILE
+    path = feedback / MASTERING_RATINGS
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
 
 
@@ -79,7 +80,7 @@ def profile_files(profiles: Path) -> tuple[dict[str, Path], dict[str, list[str]]
     try:
         types = read_versions(profiles)["types"]
     except MasteringError as exc:
-        return files, {"versions.json": [str(exc)]}
+        return files, {PROFILE_VERSIONS: [str(exc)]}
     for kind, entry in sorted(types.items()):
         listed = [h.get("file") for h in entry["history"] if isinstance(h, dict)]
         listed.append(profile_path(profiles, kind, entry["current"]).name)

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from sidflow_pipeline.atomic import append_json_line
+from sidflow_pipeline.layout import MASTERING_RATINGS
 from sidflow_pipeline.mastering.errors import RatingsError
 
-__all__ = ["RATINGS_FILE", "RATING_KEYS", "append_rating", "is_mastered", "read_ratings", "timestamp"]
+__all__ = ["RATING_KEYS", "append_rating", "is_mastered", "read_ratings", "timestamp"]
 
-RATINGS_FILE = "ratings.jsonl"
 RATING_KEYS = (
     "comment",
     "confidence",
@@ -100,13 +100,13 @@ def append_rating(feedback_dir: Path, entry: dict[str, Any]) -> dict[str, Any]:
     if "mastered" not in entry:
         entry["mastered"] = is_mastered(entry)
     _check(entry)
-    append_json_line(Path(feedback_dir) / RATINGS_FILE, entry)
+    append_json_line(Path(feedback_dir) / MASTERING_RATINGS, entry)
     return entry
 
 
 def read_ratings(feedback_dir: Path) -> tuple[list[dict[str, Any]], int]:
     """Every valid entry in file order, and how many lines were skipped as broken."""
-    path = Path(feedback_dir) / RATINGS_FILE
+    path = Path(feedback_dir) / MASTERING_RATINGS
     if not path.is_file():
         return [], 0
     entries: list[dict[str, Any]] = []

@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 
 from sidflow_pipeline.atomic import atomic_write_bytes, atomic_write_json
+from sidflow_pipeline.layout import PROFILE_VERSIONS
 from sidflow_pipeline.mastering.dsp import apply_profile, eq_sos, sos_response_db
 from sidflow_pipeline.mastering.errors import MasteringError, ProfileError, UpdateRejected
 from sidflow_pipeline.mastering.fingerprint import integrated_loudness_lufs, true_peak_dbtp
 from sidflow_pipeline.mastering.profiles import (
     PARAMETERS,
-    VERSIONS_FILE,
     Profile,
     ProfileVersion,
     list_versions,
@@ -265,7 +265,7 @@ def _update_locked(
     finally:
         temp.unlink(missing_ok=True)
 
-    versions_path = directory / VERSIONS_FILE
+    versions_path = directory / PROFILE_VERSIONS
     previous_versions = versions_path.read_bytes()
     versions = read_versions(directory)
     toplevel = git_toplevel(directory)
@@ -277,7 +277,7 @@ def _update_locked(
         "reason": reason,
         "changes": data["changes"],
         "date": timestamp(when),
-        "recorded_in": "git" if in_git else VERSIONS_FILE,
+        "recorded_in": "git" if in_git else PROFILE_VERSIONS,
     }
     versions["types"][kind]["current"] = str(new_version)
     versions["types"][kind]["history"].append(entry)
@@ -286,7 +286,7 @@ def _update_locked(
     commit: str | None = None
     if in_git:
         try:
-            commit = _commit(directory, [final.name, VERSIONS_FILE], kind, new_version, reason)
+            commit = _commit(directory, [final.name, PROFILE_VERSIONS], kind, new_version, reason)
         except MasteringError:
             final.unlink(missing_ok=True)
             atomic_write_bytes(versions_path, previous_versions)

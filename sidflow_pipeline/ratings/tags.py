@@ -26,6 +26,7 @@ from typing import Any
 
 from sidflow_pipeline.atomic import atomic_write_text
 from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.sid.paths import is_utf8_name, readable_name
 
 __all__ = [
     "DIMENSIONS",
@@ -33,13 +34,11 @@ __all__ = [
     "Rating",
     "TagsError",
     "effective_tags_files",
-    "is_utf8_name",
     "iter_tags_files",
     "load_all_tags",
     "locked",
     "rating_for_song",
     "read_tags",
-    "readable_name",
     "tags_path_for",
     "undo_journal_for",
     "undo_last",
@@ -137,21 +136,6 @@ def tags_path_for(sid_path: str, hvsc_root: Path, tags_root: Path | None) -> Pat
     rel = sid_path.lstrip("/")
     base = tags_root if tags_root is not None else hvsc_root
     return base / f"{rel}{TAGS_SUFFIX}"
-
-
-def readable_name(text: str) -> str:
-    """A path as it can be shown: undecodable bytes of a file name as ``\\xNN``."""
-    return os.fsencode(text).decode("utf-8", "backslashreplace")
-
-
-def is_utf8_name(text: str) -> bool:
-    """False for a file name with bytes that are not UTF-8 (Python keeps them as
-    surrogates, which no JSON, Parquet or log line can hold)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def iter_tags_files(root: Path, problems: list[str] | None = None) -> Iterator[tuple[str, Path]]:

@@ -23,7 +23,15 @@ from pathlib import Path
 
 from sidflow_pipeline.errors import SidflowError
 
-__all__ = ["SongPathError", "SongRef", "collection_paths", "resolve_song", "split_song_number"]
+__all__ = [
+    "SongPathError",
+    "SongRef",
+    "collection_paths",
+    "is_utf8_name",
+    "readable_name",
+    "resolve_song",
+    "split_song_number",
+]
 
 
 class SongPathError(SidflowError, ValueError):
@@ -147,3 +155,18 @@ def resolve_song(
     near = _nearest(rel, paths)
     hint = f"; nearest: {', '.join('/' + p for p in near)}" if near else f"; nothing like it in {hvsc_root}"
     raise SongPathError(f"no such song: {name}{hint}")
+
+
+def readable_name(text: str) -> str:
+    """A path as it can be shown: undecodable bytes of a file name as ``\\xNN``."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(text: str) -> bool:
+    """False for a file name with bytes that are not UTF-8 (Python keeps them as
+    surrogates, which no JSON, Parquet or log line can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

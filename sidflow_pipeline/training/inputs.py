@@ -33,23 +33,16 @@ from sidflow_pipeline.feedback.log import FeedbackEvent
 from sidflow_pipeline.ratings.tags import Rating
 
 __all__ = [
-    "INPUTS_FILE",
     "count_kinds",
     "dumps_inputs",
     "input_ids",
     "inputs_digest",
-    "inputs_path",
     "read_inputs",
     "write_inputs",
 ]
 
-INPUTS_FILE = "training-inputs.jsonl"
 _RATING, _FEEDBACK = "rating ", "feedback "
 
-
-def inputs_path(data_path: Path) -> Path:
-    """Where training records the ids it read (beside its log, under ``data/training``)."""
-    return data_path / "training" / INPUTS_FILE
 
 
 def rating_id(sid_path: str, song: int | None, rating: Rating) -> str:

@@ -42,14 +42,13 @@ import numpy as np
 from sidflow_pipeline.atomic import atomic_write_json, atomic_write_text
 from sidflow_pipeline.classify.predict import baseline_predict
 from sidflow_pipeline.errors import SidflowError
+from sidflow_pipeline.layout import FEATURE_STATS, MODEL_METADATA, booster_file
 
 __all__ = [
     "DEFAULT_PARAMS",
     "DIMENSIONS",
-    "FEATURE_STATS",
     "HEADER_FEATURES",
     "MIN_SAMPLES",
-    "MODEL_METADATA",
     "MODEL_VERSION",
     "FeatureStats",
     "Metrics",
@@ -67,8 +66,6 @@ __all__ = [
 ]
 
 MODEL_VERSION = "lgbm-1.0"
-MODEL_METADATA = "model-metadata.json"
-FEATURE_STATS = "feature-stats.json"
 DIMENSIONS = ("e", "m", "c", "p")
 HEADER_FEATURES = ("sidModel8580", "clockNtsc", "sidCount")
 MIN_SAMPLES = 8
@@ -301,7 +298,7 @@ def save_model(model: RatingModel, model_dir: Path) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     checksums: dict[str, str] = {}
     for dim in DIMENSIONS:
-        path = model_dir / f"model-{dim}.txt"
+        path = booster_file(model_dir, dim)
         booster = model.boosters.get(dim)
         if booster is None:
             path.unlink(missing_ok=True)
@@ -379,7 +376,7 @@ def load_model(model_dir: Path, feature_set_version: str) -> RatingModel | None:
     boosters = {}
     for dim in dims:
         expected = checksums.get(dim)
-        boosters[dim] = _load_booster(model_dir / f"model-{dim}.txt", expected if isinstance(expected, str) else None)
+        boosters[dim] = _load_booster(booster_file(model_dir, dim), expected if isinstance(expected, str) else None)
     if len(stats.names) != len(stats.mean) or not stats.names:
         raise ModelError(f"{model_dir / FEATURE_STATS}: damaged feature statistics; {REBUILD}")
     return RatingModel(boosters, stats, meta)

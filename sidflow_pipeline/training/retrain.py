@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sidflow_pipeline.config import RetrainConfig, SidflowConfig
-from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_digest, inputs_path, read_inputs
+from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_digest, read_inputs
 
 __all__ = [
     "Observation",
@@ -33,6 +33,7 @@ __all__ = [
     "new_since",
     "observe",
     "pending_message",
+    "rejected_before",
     "trained_on",
 ]
 
@@ -74,7 +75,7 @@ def observe(config: SidflowConfig) -> Observation:
     from sidflow_pipeline.feedback.log import read_config_events
     from sidflow_pipeline.ratings.tags import load_all_tags
 
-    tags, _problems = load_all_tags(config.tags_roots)
+    tags, _problems = load_all_tags(config.layout.tags_roots)
     return Observation(input_ids(tags, read_config_events(config).events))
 
 
@@ -83,7 +84,7 @@ def covered_inputs(config: SidflowConfig, last: dict[str, Any] | None) -> frozen
     recorded = (last or {}).get("inputs")
     if not isinstance(recorded, dict) or not recorded.get("sha256"):
         return None
-    stored = read_inputs(inputs_path(config.data_path))
+    stored = read_inputs(config.layout.training_inputs)
     if stored is None or stored[1] != recorded["sha256"]:
         return None
     return stored[0]
@@ -93,6 +94,18 @@ def trained_on(seen: Observation, last: dict[str, Any] | None) -> bool:
     """Whether the last training read exactly the content seen now."""
     recorded = (last or {}).get("inputs")
     return isinstance(recorded, dict) and recorded.get("sha256") == seen.content
+
+
+def rejected_before(seen: Observation, last: dict[str, Any] | None) -> str | None:
+    """Why not to retrain when the last training read exactly this content and refused
+    its candidate: training is deterministic, so the same data gives the same model and
+    the same refusal. ``None`` otherwise."""
+    if last is None or not trained_on(seen, last) or last.get("published", True):
+        return None
+    return (
+        f"the last training read exactly these ratings/feedback and its candidate was rejected ({last.get('reason', '')}); "
+        "retraining the same data gives the same model"
+    )
 
 
 def new_since(seen: Observation, last: dict[str, Any] | None, covered: frozenset[str] | None) -> int:

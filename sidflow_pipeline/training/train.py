@@ -28,7 +28,7 @@ from typing import Any
 from sidflow_pipeline.atomic import append_json_line
 from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.training.gate import GateResult, gate, song_errors
-from sidflow_pipeline.training.inputs import count_kinds, input_ids, inputs_path, write_inputs
+from sidflow_pipeline.training.inputs import count_kinds, input_ids, write_inputs
 from sidflow_pipeline.training.model import (
     Metrics,
     ModelError,
@@ -51,22 +51,12 @@ __all__ = [
     "is_held_out",
     "last_training",
     "load_training_data",
-    "model_dir",
     "read_training_log",
     "run_training",
-    "training_dir",
 ]
 
 HOLDOUT_FRACTION = 0.2
 SPLIT_SEED = 2026
-
-
-def model_dir(config: SidflowConfig) -> Path:
-    return config.data_path / "model"
-
-
-def training_dir(config: SidflowConfig) -> Path:
-    return config.data_path / "training"
 
 
 def is_held_out(sid_path: str, seed: int = SPLIT_SEED, fraction: float = HOLDOUT_FRACTION) -> bool:
@@ -89,14 +79,14 @@ class TrainingData:
 
 def load_training_data(config: SidflowConfig) -> TrainingData:
     """Features (``features/*.jsonl``), manual ratings and the feedback log → samples."""
-    from sidflow_pipeline.classify.analyse import read_jsonl_rows
     from sidflow_pipeline.features import FEATURE_SET_VERSION
     from sidflow_pipeline.feedback.log import read_config_events
+    from sidflow_pipeline.jsonl import read_jsonl_rows
     from sidflow_pipeline.ratings.tags import load_all_tags
 
     features: dict[tuple[str, int], dict[str, float]] = {}
     problems: list[str] = []
-    folder = config.data_path / "features"
+    folder = config.layout.features_dir
     stale = 0
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         rows, bad = read_jsonl_rows(path)
@@ -111,12 +101,12 @@ def load_training_data(config: SidflowConfig) -> TrainingData:
             features[(row["sid_path"], int(row["song_index"]))] = row["features"]
     if stale:
         problems.append(f"{stale} songs have features of another feature set; rematerialize audio_features")
-    tags, tag_problems = load_all_tags(config.tags_roots)
+    tags, tag_problems = load_all_tags(config.layout.tags_roots)
     problems.extend(tag_problems)
     report = read_config_events(config)
     if report.bad_lines:
         problems.append(f"feedback log: {len(report.bad_lines)} bad lines skipped (sidflow feedback validate)")
-    from sidflow_pipeline.hvsc.sync import read_moves
+    from sidflow_pipeline.hvsc.moves import read_moves
 
     moves = read_moves(config.hvsc_path) if config.hvsc_path.is_dir() else {}
     samples = build_samples(features, tags, report.events, moves)
@@ -145,7 +135,7 @@ class TrainingOutcome:
 
 def _current_model(config: SidflowConfig, feature_set_version: str) -> tuple[RatingModel | None, str | None]:
     try:
-        return load_model(model_dir(config), feature_set_version), None
+        return load_model(config.layout.model_dir, feature_set_version), None
     except ModelError as exc:
         return None, str(exc)
 
@@ -171,7 +161,7 @@ def run_training(
     if evaluate_only:
         outcome.reason = "current model evaluated" if current else (current_problem or "no model yet: the baseline rates songs")
         return outcome
-    write_samples(training_dir(config) / "training-samples.jsonl", data.samples)
+    write_samples(config.layout.training_samples, data.samples)
     if not data.samples:
         outcome.status, outcome.reason = "no-samples", "no training samples yet: rate songs (sidflow rate) or give feedback"
         return outcome
@@ -209,10 +199,10 @@ def run_training(
     )
     model.confidence = float(model.metadata["confidence"])
     if outcome.published:
-        save_model(model, model_dir(config))
+        save_model(model, config.layout.model_dir)
     # The inputs file first, then the log entry naming its digest: a crash in between
     # leaves a mismatch, which the sensor treats as "compare counts", never as "all new".
-    inputs_sha = write_inputs(inputs_path(config.data_path), data.inputs)
+    inputs_sha = write_inputs(config.layout.training_inputs, data.inputs)
     ratings_read, events_read = count_kinds(data.inputs)
     outcome.log_entry = {
         "modelVersion": model.metadata["modelVersion"],
@@ -238,7 +228,7 @@ def run_training(
         "reason": outcome.reason,
         "notes": notes,
     }
-    append_training_log(training_dir(config) / "training-log.jsonl", outcome.log_entry)
+    append_training_log(config.layout.training_log, outcome.log_entry)
     return outcome
 
 
@@ -263,5 +253,5 @@ def read_training_log(path: Path) -> list[dict[str, Any]]:
 
 def last_training(config: SidflowConfig) -> dict[str, Any] | None:
     """The last training that ran (published or not)."""
-    entries = read_training_log(training_dir(config) / "training-log.jsonl")
+    entries = read_training_log(config.layout.training_log)
     return entries[-1] if entries else None

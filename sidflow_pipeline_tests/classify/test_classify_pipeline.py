@@ -164,8 +164,8 @@ def test_whole_sample_classifies_with_statuses(hvsc_sample: Path, tmp_path: Path
 
 def test_run_script_covers_every_partition() -> None:
     """The run command launches sidflow_full, whose own tags are the range over every section."""
-    from sidflow_pipeline.classify.partitions import PARTITION_KEYS
     from sidflow_pipeline.definitions import defs
+    from sidflow_pipeline.sections import PARTITION_KEYS
 
     script = (Path(__file__).resolve().parents[2] / "scripts" / "run.sh").read_text()
     assert "-j sidflow_full" in script
@@ -177,7 +177,8 @@ def test_run_script_covers_every_partition() -> None:
 
 def test_trained_model_is_used_and_a_stale_one_refused(demo: tuple[Path, Path, dg.ExecuteInProcessResult]) -> None:
     from sidflow_pipeline.features import FEATURE_SET_VERSION
-    from sidflow_pipeline.training.model import MODEL_METADATA, create_model, save_model, train_model
+    from sidflow_pipeline.layout import MODEL_METADATA
+    from sidflow_pipeline.training.model import create_model, save_model, train_model
     from sidflow_pipeline.training.samples import Sample
 
     tmp, config, _ = demo

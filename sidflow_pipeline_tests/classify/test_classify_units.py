@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from sidflow_pipeline.classify.analyse import dumps_row, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.classify.classified import auto_tags, classify_rows, write_auto_tags
-from sidflow_pipeline.classify.partitions import PARTITION_KEYS, partition_file_stem, partition_of
 from sidflow_pipeline.classify.predict import baseline_predict, calibrate, load_calibration
 from sidflow_pipeline.classify.progress import SongProgress
 from sidflow_pipeline.classify.render import analysis_window
 from sidflow_pipeline.config import RenderConfig
+from sidflow_pipeline.jsonl import dumps_row, read_jsonl_rows, write_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating
+from sidflow_pipeline.sections import PARTITION_KEYS, partition_file_stem, partition_of
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from sidflow_pipeline.catalog.catalog import build_catalog, write_catalog
-from sidflow_pipeline.classify.analyse import read_jsonl_rows
 from sidflow_pipeline.classify.predict import load_calibration
 from sidflow_pipeline.classify.steps import (
     CatalogMissingError,
@@ -23,7 +22,10 @@ from sidflow_pipeline.classify.steps import (
 )
 from sidflow_pipeline.config import load_config
 from sidflow_pipeline.demo.collection import write_demo_collection
+from sidflow_pipeline.features import FEATURE_SET_VERSION
+from sidflow_pipeline.jsonl import read_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating, write_rating
+from sidflow_pipeline.training.model import load_predictor
 from sidflow_pipeline_tests.project import write_config
 
 
@@ -83,7 +85,8 @@ def test_classify_sections_writes_rows_and_auto_tags_per_section(tmp_path: Path)
     (cfg.layout.tags / "MUSICIANS/K/Karl/broken.sid.tags.json").write_text("{not json")
     warnings: list[str] = []
 
-    outcome = classify_sections(cfg, ["MUSICIANS/K", "GAMES/A-F"], warnings.append)
+    predictor = load_predictor(cfg.layout.model_dir, FEATURE_SET_VERSION)  # no model: the baseline
+    outcome = classify_sections(cfg, ["MUSICIANS/K", "GAMES/A-F"], predictor, warnings.append)
 
     assert [r["sid_path"] for r in outcome.rows] == ["GAMES/A-F/Ace.sid", "MUSICIANS/K/Karl/a.sid"]
     assert outcome.skipped == 1 and outcome.bad_feature_lines == 1 and outcome.manual_songs == 1
@@ -95,7 +98,7 @@ def test_classify_sections_writes_rows_and_auto_tags_per_section(tmp_path: Path)
     auto = sorted(p.relative_to(cfg.layout.auto_tags_dir).as_posix() for p in cfg.layout.auto_tags_dir.rglob("auto-tags.json"))
     assert outcome.auto_tags_files == len(auto) == 2 and auto[0].startswith("GAMES_A-F/") and auto[1].startswith("MUSICIANS_K/")
     # Same inputs, same files (the digest is the data version).
-    assert classify_sections(cfg, ["MUSICIANS/K", "GAMES/A-F"]).digest == outcome.digest
+    assert classify_sections(cfg, ["MUSICIANS/K", "GAMES/A-F"], predictor).digest == outcome.digest
 
 
 def test_manual_ratings_version_follows_the_effective_files(tmp_path: Path) -> None:
@@ -122,7 +125,7 @@ def test_render_then_analyse_one_section_and_reuse_on_the_second_run(tmp_path: P
     config = _project(tmp_path)
     write_demo_collection(tmp_path / "hvsc", version=2)
     cfg = load_config(config)
-    write_catalog(build_catalog(cfg.hvsc_root).frame, cfg.layout.catalog)
+    write_catalog(build_catalog(cfg.layout.hvsc_root).frame, cfg.layout.catalog)
     section = "MUSICIANS/K"
     songs = catalog_rows(cfg, section)
     assert songs and all(r["sid_path"].startswith("MUSICIANS/K/") for r in songs)

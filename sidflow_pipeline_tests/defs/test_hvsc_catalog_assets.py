@@ -89,3 +89,11 @@ def test_catalog_without_tree_fails_clearly(tmp_path: Path) -> None:
     config.write_text(json.dumps({"hvscPath": "nothing-here"}))
     with pytest.raises(dg.Failure, match="HVSC tree not found"):
         dg.materialize([sid_catalog], resources={"sidflow": SidflowConfigResource(config_path=str(config))}, selection=[sid_catalog])
+
+
+def test_check_warns_when_there_is_no_synced_tree(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"hvscPath": "nothing-here"}))
+    check = hvsc_tree_matches_manifest(sidflow=SidflowConfigResource(config_path=str(config)))
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.description.startswith("nothing to check: no hvsc-version.json in ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -16,7 +17,7 @@ from sidflow_pipeline.defs.feedback import feedback_aggregates, sidflow_lance
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.defs.training import CHECK_NAME, rating_model, retrain_nightly, retrain_on_feedback
 from sidflow_pipeline.feedback.log import append_event
-from sidflow_pipeline.training.retrain import observe
+from sidflow_pipeline.training.retrain import content_run_key, observe
 from sidflow_pipeline.training.train import append_training_log, is_held_out
 from sidflow_pipeline_tests.training.listener import write_project
 
@@ -173,46 +174,92 @@ def _store_run(instance: dg.DagsterInstance, request: dg.RunRequest, status: dg.
     return instance.add_run(dg.DagsterRun(job_name="sidflow_retrain", run_id=make_new_run_id(), status=status, tags=tags))
 
 
-def test_a_failed_retrain_is_retried_at_most_three_times(tmp_path: Path) -> None:
-    from sidflow_pipeline.defs.training import ATTEMPT_TAG, CONTENT_TAG, MAX_ATTEMPTS
+def _project_instance() -> Any:
+    """A test instance with the project's own dagster.yaml settings (run retries included)."""
+    import yaml
+
+    settings = yaml.safe_load((Path(__file__).resolve().parents[2] / "dagster.yaml").read_text())
+    return dg.instance_for_test(overrides={k: v for k, v in settings.items() if k != "run_coordinator"})
+
+
+def test_sensor_fires_at_the_threshold_not_before_on_a_real_instance(tmp_path: Path) -> None:
+    """Against a real temporary instance: 25 of 26 → skip; the 26th → one run; the same
+    content → no second run; `enabled: false` and `intervalHours` hold it back."""
+    config, features, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 26, "intervalHours": 24})
+    cfg = load_config(config)
+    keys = sorted(features)
+    with dg.instance_for_test() as instance:
+        append_event(cfg.data_path / "feedback", keys[0][0], "like", event_id="like-0")
+        below = _instance_sensor(config, instance)
+        assert not below.run_requests and below.skip_reason.skip_message.startswith("25 new ratings/feedback events")
+        append_event(cfg.data_path / "feedback", keys[1][0], "like", event_id="like-1")
+        config.write_text(json.dumps({**json.loads(config.read_text()), "retrain": {"enabled": False, "minNewFeedback": 26}}))
+        off = _instance_sensor(config, instance, below.cursor)
+        assert not off.run_requests and "disabled" in off.skip_reason.skip_message
+        config.write_text(json.dumps({**json.loads(config.read_text()), "retrain": {"enabled": True, "minNewFeedback": 26}}))
+        at = _instance_sensor(config, instance, off.cursor)
+        (request,) = at.run_requests
+        assert request.run_key == content_run_key(observe(cfg)) and request.tags["sidflow/retrain-reason"].startswith("26 new")
+        assert not _instance_sensor(config, instance, at.cursor).run_requests
+        recent = (datetime.now(UTC) - timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        append_training_log(cfg.data_path / "training" / "training-log.jsonl", {"trainedAt": recent, "feedbackEvents": 0, "manualSongs": 0})
+        soon = _instance_sensor(config, instance)
+        assert not soon.run_requests and "next one allowed after 24 h" in soon.skip_reason.skip_message
+
+
+def test_the_retrain_job_is_retried_by_dagster_not_by_the_sensor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed `sidflow_retrain` run is retried by Dagster's run retries (the project's
+    dagster.yaml + the job's tag): twice, so three attempts in all; the sensor requests
+    each content once and leaves failures alone."""
+    from dagster._core.execution.retries import auto_reexecution_should_retry_run
+
+    from sidflow_pipeline.definitions import defs
+    from sidflow_pipeline.defs.training import RETRAIN_RUN_RETRIES
+    from sidflow_pipeline.training.model import create_model
+    from sidflow_pipeline.training.train import run_training
 
     config, _, _ = write_project(tmp_path, count=40, retrain={"enabled": True, "minNewFeedback": 5, "intervalHours": 24})
-    with dg.instance_for_test() as instance:
+    cfg = load_config(config)
+    monkeypatch.setenv("SIDFLOW_CONFIG", str(config))
+    job = defs.resolve_job_def("sidflow_retrain")
+    assert job.tags["dagster/max_retries"] == str(RETRAIN_RUN_RETRIES) == "2"
+    with _project_instance() as instance:
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 0  # other jobs: no retries
+        # The sensor requests this content once; a failure does not make it request again.
         first = _instance_sensor(config, instance)
-        request = first.run_requests[0]
-        assert request.tags[ATTEMPT_TAG] == "1" and request.tags[CONTENT_TAG] == request.run_key
-        # Still running: nothing more, whatever the cursor says.
-        running = _store_run(instance, request, dg.DagsterRunStatus.STARTED)
-        waiting = _instance_sensor(config, instance)
-        assert not waiting.run_requests and f"run {running.run_id[:8]}" in waiting.skip_reason.skip_message
-        assert "started" in waiting.skip_reason.skip_message
-        # It failed: the same content is requested again, under a new run key.
-        instance.delete_run(running.run_id)
-        failed = _store_run(instance, request, dg.DagsterRunStatus.FAILURE)
-        retry = _instance_sensor(config, instance, first.cursor)
-        assert len(retry.run_requests) == 1
-        second = retry.run_requests[0]
-        assert second.run_key == f"{request.run_key}-attempt2" and second.tags[ATTEMPT_TAG] == "2"
-        assert f"retry 2/3: run {failed.run_id[:8]} failed" == second.tags["sidflow/retrain-reason"]
-        assert json.loads(retry.cursor)["requested"] is True
-        _store_run(instance, second, dg.DagsterRunStatus.FAILURE)
-        third = _instance_sensor(config, instance, retry.cursor).run_requests[0]
-        assert third.run_key == f"{request.run_key}-attempt3"
-        last_failed = _store_run(instance, third, dg.DagsterRunStatus.FAILURE)
-        # Three failures: skipped with the reason, not retried again (with or without the cursor).
-        for cursor in (retry.cursor, None):
-            given_up = _instance_sensor(config, instance, cursor)
-            assert not given_up.run_requests
-            assert f"failed {MAX_ATTEMPTS} times (last: run {last_failed.run_id[:8]})" in given_up.skip_reason.skip_message
-        # New content starts afresh at attempt 1.
-        cfg = load_config(config)
-        append_event(cfg.data_path / "feedback", "MUSICIANS/T/Tester_00/Tune_0000.sid", "like", event_id="like-new")
-        fresh = _instance_sensor(config, instance, retry.cursor).run_requests[0]
-        assert fresh.tags[ATTEMPT_TAG] == "1" and fresh.run_key != request.run_key
-        # A run that succeeded is not repeated.
-        _store_run(instance, fresh, dg.DagsterRunStatus.SUCCESS)
-        done = _instance_sensor(config, instance)
-        assert not done.run_requests and "(success)" in done.skip_reason.skip_message
+        (request,) = first.run_requests
+        assert set(request.tags) == {"sidflow/retrain-reason"}
+        # A real run of the job that fails: a published model meets feature rows of another set.
+        assert run_training(cfg, spec=create_model(num_boost_round=20), force=True).published
+        path = min((cfg.data_path / "features").glob("*.jsonl"))
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        rows[0]["featureSetVersion"] = "1999-01-01.0"
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        failed = job.execute_in_process(instance=instance, tags={"dagster/run_key": request.run_key}, raise_on_error=False)
+        assert not failed.success
+        run = instance.get_run_by_id(failed.run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        # Dagster marks it for retry (the daemon of `dagster dev` launches the retry).
+        assert run.tags.get("dagster/will_retry") == "true"
+        again = _instance_sensor(config, instance, first.cursor)
+        assert not again.run_requests and "Dagster retries it" in again.skip_reason.skip_message
+        # The retries Dagster launches form one run group; after two failed retries it stops.
+        from dagster._core.utils import make_new_run_id
+
+        parent = run
+        for number in range(1, RETRAIN_RUN_RETRIES + 1):
+            tags = {**run.tags, "dagster/parent_run_id": parent.run_id, "dagster/root_run_id": run.run_id}
+            tags["dagster/retry_number"] = str(number)
+            tags.pop("dagster/will_retry", None)
+            retry = instance.add_run(
+                dg.DagsterRun(
+                    job_name="sidflow_retrain", run_id=make_new_run_id(), status=dg.DagsterRunStatus.FAILURE, tags=tags,
+                    root_run_id=run.run_id, parent_run_id=parent.run_id,
+                )
+            )
+            expected = number < RETRAIN_RUN_RETRIES
+            assert auto_reexecution_should_retry_run(instance, retry, None) is expected, number
+            parent = retry
 
 
 def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> None:
@@ -242,8 +289,8 @@ def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> 
 
 def test_sensor_sees_nothing_new_after_training_a_multi_song_tune(tmp_path: Path) -> None:
     """A file-wide rating on a 10-song tune and rated songs without features: 0 new after training, then exactly 1."""
-    from sidflow_pipeline.classify.analyse import write_jsonl_rows
     from sidflow_pipeline.features import FEATURE_SET_VERSION
+    from sidflow_pipeline.jsonl import write_jsonl_rows
     from sidflow_pipeline.ratings.tags import Rating, write_rating
     from sidflow_pipeline.training.model import create_model
     from sidflow_pipeline.training.train import run_training

@@ -23,7 +23,7 @@ from sidflow_pipeline.demo.collection import build_release_tree, release
 from sidflow_pipeline.demo.player_routine import build_sid, note_frequency
 from sidflow_pipeline.demo.spec import DemoSong, TuneSpec
 from sidflow_pipeline.demo.tunes import PITCH_REFERENCE_NOTES, PITCH_REFERENCE_PATH, base_tunes
-from sidflow_pipeline.features.jit import load_librosa
+from sidflow_pipeline.numba_lock import load_librosa
 from sidflow_pipeline.sid.sidplayfp import RenderSettings, render_excerpt
 
 pytestmark = pytest.mark.skipif(shutil.which("sidplayfp") is None, reason="sidplayfp is not installed")

@@ -11,11 +11,11 @@ import dagster as dg
 import polars as pl
 from click.testing import CliRunner
 
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
 from sidflow_pipeline.cli.main import cli
 from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import classified, manual_ratings
 from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 from sidflow_pipeline_tests.faults.helpers import assert_one_line_error, collection, sid_bytes
 
 GOOD = "MUSICIANS/A/Alpha/One.sid"

@@ -10,8 +10,10 @@ from pathlib import Path
 import py7zr
 import pytest
 
-from sidflow_pipeline.hvsc.sync import MOVES_NAME, SyncError, read_moves, sync_hvsc
+from sidflow_pipeline.hvsc.moves import read_moves
+from sidflow_pipeline.hvsc.sync import SyncError, sync_hvsc
 from sidflow_pipeline.hvsc.update_script import apply_update_script, parse_update_script
+from sidflow_pipeline.layout import PATH_MOVES
 from sidflow_pipeline_tests.faults.helpers import put_sid, sid_bytes, snapshot
 
 BASE = 10
@@ -86,19 +88,19 @@ def test_fault02_sync_after_a_sync_that_recorded_moves(archives: dict[int, Path]
     _offer(source, archives, BASE, BASE + 1)
     first = sync_hvsc(str(source), target)
     assert first.moves == [("/DEMOS/UNKNOWN/Unknown_1.sid", "/MUSICIANS/A/Alpha/Found.sid")]
-    log_after_first = (target / MOVES_NAME).read_bytes()
+    log_after_first = (target / PATH_MOVES).read_bytes()
 
     # A failing sync leaves the live move log byte-identical (no append through the link).
     broken = source / archives[BASE + 2].name
     _write_7z(broken, {"update/DOCUMENTS/Update12.hvs": _script(BASE + 2, "DELETE\n/NOWHERE/\n")})
     with pytest.raises(SyncError, match="previous release kept"):
         sync_hvsc(str(source), target)
-    assert (target / MOVES_NAME).read_bytes() == log_after_first
+    assert (target / PATH_MOVES).read_bytes() == log_after_first
 
     shutil.copy2(archives[BASE + 2], broken)
     second = sync_hvsc(str(source), target)
     assert second.status == "updated" and second.version == BASE + 2
-    lines = [json.loads(line) for line in (target / MOVES_NAME).read_text().splitlines()]
+    lines = [json.loads(line) for line in (target / PATH_MOVES).read_text().splitlines()]
     assert lines == [
         {"from": "/DEMOS/UNKNOWN/Unknown_1.sid", "to": "/MUSICIANS/A/Alpha/Found.sid"},
         {"from": "/MUSICIANS/A/Alpha/Found.sid", "to": "/MUSICIANS/A/Alpha/Found_Again.sid"},
@@ -112,14 +114,14 @@ def test_fault02_install_keeps_a_committed_move_log(archives: dict[int, Path], t
     source, target = tmp_path / "mirror", tmp_path / "hvsc"
     target.mkdir()
     committed = b'{"from": "/OLD/Gone.sid", "to": "/MUSICIANS/A/Alpha/One.sid"}\n'
-    (target / MOVES_NAME).write_bytes(committed)
+    (target / PATH_MOVES).write_bytes(committed)
     _offer(source, archives, BASE)
     assert sync_hvsc(str(source), target).status == "installed"
-    assert (target / MOVES_NAME).read_bytes() == committed
+    assert (target / PATH_MOVES).read_bytes() == committed
     # Installing over an existing tree whose release is unknown (no manifest) keeps it too.
     (target / "hvsc-version.json").unlink()
     assert sync_hvsc(str(source), target).status == "installed"
-    assert (target / MOVES_NAME).read_bytes() == committed
+    assert (target / PATH_MOVES).read_bytes() == committed
 
 
 def test_fault12_three_script_forms_of_the_real_updates(tmp_path: Path) -> None:
@@ -163,7 +165,7 @@ def test_fault12_updates_one_sync_at_a_time_end_like_one_sync(archives: dict[int
         _offer(stepwise_src, archives, version)
         assert sync_hvsc(str(stepwise_src), stepwise).version == version
     assert snapshot(stepwise / "C64Music") == snapshot(oneshot / "C64Music")
-    assert (stepwise / MOVES_NAME).read_bytes() == (oneshot / MOVES_NAME).read_bytes()
+    assert (stepwise / PATH_MOVES).read_bytes() == (oneshot / PATH_MOVES).read_bytes()
     assert read_moves(stepwise) == read_moves(oneshot) == {
         "/DEMOS/UNKNOWN/Unknown_1.sid": "/MUSICIANS/A/Alpha/Found_Again.sid",
         "/MUSICIANS/A/Alpha/Found.sid": "/MUSICIANS/A/Alpha/Found_Again.sid",

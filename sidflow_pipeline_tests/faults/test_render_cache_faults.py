@@ -15,10 +15,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
 from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import audio_features, wav_cache
 from sidflow_pipeline.defs.resources import SidflowConfigResource
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 from sidflow_pipeline_tests.faults.helpers import collection
 
 BEFORE = "MUSICIANS/A/Alpha/Tiny_Tower.sid"

@@ -21,10 +21,9 @@ from sidflow_pipeline.hvsc.download import (
     ChecksumMismatch,
     DownloadError,
     fetch_archive,
-    normalize_sha256,
     sha256_file,
-    short_reason,
 )
+from sidflow_pipeline.hvsc.http import normalize_sha256, short_reason
 from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, free_port, hvsc_mirror  # noqa: F401 - fixture
 
 NAME = "HVSC_80-all-of-them.7z"

@@ -12,15 +12,14 @@ import py7zr
 import pytest
 
 from sidflow_pipeline.demo.collection import build_release_tree, write_demo_mirror
+from sidflow_pipeline.hvsc.moves import read_moves
 from sidflow_pipeline.hvsc.sync import (
-    MANIFEST_NAME,
-    MOVES_NAME,
     SyncError,
     installed_version,
     read_manifest,
-    read_moves,
     sync_hvsc,
 )
+from sidflow_pipeline.layout import HVSC_MANIFEST, PATH_MOVES
 from sidflow_pipeline_tests.hvsc.httpserver import MirrorServer, hvsc_mirror  # noqa: F401 - fixture
 from sidflow_pipeline_tests.hvsc.test_archive import _hostile
 
@@ -252,9 +251,9 @@ def test_gap_in_updates_reinstalls_from_full(hvsc_mirror: MirrorServer, mirror_f
 def test_local_directory_source_and_manifest_shape(mirror_files: Path, tmp_path: Path) -> None:
     result = sync_hvsc(str(mirror_files), tmp_path / "hvsc", progress=False)
     assert result.version == BASE + 2
-    manifest = json.loads((tmp_path / "hvsc" / MANIFEST_NAME).read_text())
+    manifest = json.loads((tmp_path / "hvsc" / HVSC_MANIFEST).read_text())
     assert set(manifest) >= {"baseVersion", "baseFilename", "baseChecksum", "baseAppliedAt", "deltas", "lastUpdated"}
-    assert (tmp_path / "hvsc" / MOVES_NAME).is_file()
+    assert (tmp_path / "hvsc" / PATH_MOVES).is_file()
 
 
 def test_c64music_as_hvsc_path_is_refused(tmp_path: Path) -> None:
@@ -287,3 +286,15 @@ def test_mirrored_tags_follow_moves(tmp_path: Path) -> None:
     assert (tags / "MUSICIANS/Y/Someone/a.sid.tags.json").read_text() == '{"e": 4}\n'
     assert (tags / "MUSICIANS/X/b.sid.tags.json").read_text() == '{"e": 2}\n'  # never overwritten
     assert (tags / "MUSICIANS/X/b.sid.tags.json.moved").read_text() == '{"e": 1}\n'
+
+
+def test_newer_release_answers_the_daily_question(mirror_files: Path, tmp_path: Path) -> None:
+    """What `hvsc_release_schedule` asks, without Dagster: a release only when it is newer."""
+    from sidflow_pipeline.hvsc.sync import newer_release
+
+    release, why = newer_release(str(mirror_files), tmp_path / "hvsc")
+    assert release == BASE + 2 and why == f"HVSC release {BASE + 2} is newer than none installed"
+    sync_hvsc(str(mirror_files), tmp_path / "hvsc", progress=False)
+    assert newer_release(str(mirror_files), tmp_path / "hvsc") == (None, f"HVSC release {BASE + 2} is current (mirror has {BASE + 2})")
+    release, why = newer_release("http://127.0.0.1:9/", tmp_path / "hvsc")
+    assert release is None and why.startswith("mirror not reachable: ") and "\n" not in why

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sidflow_pipeline.config import SidflowConfig
 from sidflow_pipeline.demo.collection import write_demo_mirror
 from sidflow_pipeline.hvsc.sync import sync_collection
 from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
@@ -15,7 +16,8 @@ from sidflow_pipeline.hvsc.verify import check_tree_against_manifest
 @pytest.fixture()
 def synced(tmp_path: Path) -> Path:
     write_demo_mirror(tmp_path / "mirror", base_version=1, updates=1)
-    sync_collection(str(tmp_path / "mirror"), tmp_path / "hvsc", tmp_path / "data", None, progress=False)
+    layout = SidflowConfig.model_validate({"hvscPath": tmp_path / "hvsc", "dataPath": tmp_path / "data", "tagsPath": None}).layout
+    sync_collection(str(tmp_path / "mirror"), layout.hvsc, layout.hvsc_manifest_copy, layout.tags, progress=False)
     return tmp_path / "hvsc"
 
 

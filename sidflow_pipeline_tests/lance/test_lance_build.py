@@ -97,11 +97,11 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     check = lance_manifest_matches_sources(sidflow=SidflowConfigResource(config_path=str(setup)))
     assert check.passed
     # The CLI's snapshot of the table is written with it, so the first `sidflow play` finds it fresh.
-    from sidflow_pipeline.recommend.snapshot import SNAPSHOT_VERSION, snapshot_path, source_stamp
+    from sidflow_pipeline.recommend.snapshot import SNAPSHOT_VERSION, source_stamp
 
     config = load_config(setup)
-    with np.load(snapshot_path(config.data_path)) as snapshot:
-        assert str(snapshot["stamp"]) == source_stamp(config.data_path / "sidflow.lance", config.catalog_path)
+    with np.load(config.layout.recommend_snapshot) as snapshot:
+        assert str(snapshot["stamp"]) == source_stamp(config.layout.lance_db, config.layout.catalog)
         assert len(snapshot["song_index"]) == 12 and SNAPSHOT_VERSION == 1
 
 

@@ -13,7 +13,6 @@ from sidflow_pipeline.feedback.aggregate import update_aggregates
 from sidflow_pipeline.feedback.log import append_event, log_checksum
 from sidflow_pipeline.lance.rebuild import UNKNOWN_FEEDBACK, catalog_names, rebuild_database
 from sidflow_pipeline.lance.verify import classified_checksum, lance_status
-from sidflow_pipeline.recommend.snapshot import snapshot_path
 
 
 def _row(i: int) -> dict:
@@ -42,7 +41,7 @@ def test_rebuild_without_aggregates_warns_and_stays_stale(project: Path) -> None
     manifest = json.loads(cfg.layout.lance_manifest.read_text())
     assert outcome.manifest_path == cfg.layout.lance_manifest
     assert manifest["source_checksums"] == {"classified": classified_checksum(cfg), "feedback": UNKNOWN_FEEDBACK}
-    assert snapshot_path(cfg.data_path).is_file()
+    assert cfg.layout.recommend_snapshot.is_file()
     assert lance_status(cfg).state == "stale"
 
 
@@ -69,3 +68,22 @@ def test_catalog_names_prefer_the_stil_title(tmp_path: Path) -> None:
     columns = {"sid_path": ["A/x.sid", "A/y.sid"], "song_index": [1, 2], "author": ["Ann", None]}
     pl.DataFrame(columns | {"name": ["Header", "Name"], "stil_title": ["Stil", None]}).write_parquet(path)
     assert catalog_names(path) == {("A/x.sid", 1): ("Ann", "Stil"), ("A/y.sid", 2): ("", "Name")}
+
+
+def test_the_manifest_check_warns_before_the_first_build_and_fails_when_stale(project: Path) -> None:
+    import dagster as dg
+
+    from sidflow_pipeline.defs.feedback import lance_manifest_matches_sources
+    from sidflow_pipeline.defs.resources import SidflowConfigResource
+
+    resource = SidflowConfigResource(config_path=str(project))
+    never = lance_manifest_matches_sources(sidflow=resource)
+    assert not never.passed and never.severity == dg.AssetCheckSeverity.WARN
+    assert never.description.startswith("nothing to check: no sidflow.lance.manifest.json")
+    cfg = load_config(project)
+    update_aggregates(cfg)
+    rebuild_database(cfg)
+    assert lance_manifest_matches_sources(sidflow=resource).passed
+    append_event(cfg.layout.feedback_dir, "MUSICIANS/A/Artist/t1.sid", "like", event_id="late")
+    stale = lance_manifest_matches_sources(sidflow=resource)
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.ERROR

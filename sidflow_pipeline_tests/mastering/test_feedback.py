@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from sidflow_pipeline.layout import MASTERING_RATINGS
 from sidflow_pipeline.mastering.analyze import STEPS, analyze_ratings, parse_comment, write_patterns
 from sidflow_pipeline.mastering.errors import RatingsError
 from sidflow_pipeline.mastering.profiles import ensure_profiles, load_profile
-from sidflow_pipeline.mastering.ratings import RATINGS_FILE, append_rating, is_mastered, read_ratings, timestamp
+from sidflow_pipeline.mastering.ratings import append_rating, is_mastered, read_ratings, timestamp
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def entry(rating: int, comment: str | None, kind: str = "studio", version: str =
 def test_append_and_read(tmp_path: Path) -> None:
     written = append_rating(tmp_path, entry(4, "fine"))
     assert written["uuid"]
-    path = tmp_path / RATINGS_FILE
+    path = tmp_path / MASTERING_RATINGS
     with open(path, "ab") as handle:  # a writer killed mid-line, then garbage and a wrong rating
         handle.write(b'{"half": ')
     append_rating(tmp_path, entry(2, "too loud"))
@@ -204,7 +205,7 @@ def test_unmastered_ratings_are_counted_but_never_suggest(tmp_path: Path) -> Non
     unmastered = {"mastered_file": None, "mastered": False, "profile_version": None, "parameters_applied": None}
     for _ in range(5):
         append_rating(feedback, entry(2, "too much bass", **unmastered))
-    with open(feedback / RATINGS_FILE, "a", encoding="utf-8") as handle:  # written before `mastered` existed
+    with open(feedback / MASTERING_RATINGS, "a", encoding="utf-8") as handle:  # written before `mastered` existed
         for n in range(5):
             old = {k: v for k, v in entry(2, "way too much bass, muddy", mastered_file=None).items()}
             handle.write(json.dumps({**old, "uuid": f"old-{n}"}) + "\n")

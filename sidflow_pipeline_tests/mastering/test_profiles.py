@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from sidflow_pipeline.layout import PROFILE_VERSIONS
 from sidflow_pipeline.mastering.detect import DETECTABLE_TYPES
 from sidflow_pipeline.mastering.errors import ProfileError
 from sidflow_pipeline.mastering.profiles import (
     PARAMETERS,
-    VERSIONS_FILE,
     ProfileVersion,
     current_version,
     default_profile_files,
@@ -64,9 +64,9 @@ def test_list_versions_sorts_by_number(profiles: Path) -> None:
 def test_every_shipped_profile_is_valid_and_the_repo_copy_matches_the_package(profiles: Path) -> None:
     defaults = default_profile_files()
     for name, payload in defaults.items():
-        assert (REPO / "data" / "profiles" / name).read_bytes() == payload if name != VERSIONS_FILE else True, name
+        assert (REPO / "data" / "profiles" / name).read_bytes() == payload if name != PROFILE_VERSIONS else True, name
     repo_versions = read_versions(REPO / "data" / "profiles")
-    assert set(repo_versions["types"]) == set(json.loads(defaults[VERSIONS_FILE])["types"])
+    assert set(repo_versions["types"]) == set(json.loads(defaults[PROFILE_VERSIONS])["types"])
     for kind in DETECTABLE_TYPES:
         profile = load_profile(profiles, kind)
         assert profile.type == kind and profile.version == ProfileVersion(1, 0)
@@ -135,13 +135,13 @@ def test_file_errors(profiles: Path) -> None:
 def test_versions_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"versions.json: not found"):
         read_versions(tmp_path)
-    (tmp_path / VERSIONS_FILE).write_text('{"types": {"studio": {"current": "x", "history": []}}}')
+    (tmp_path / PROFILE_VERSIONS).write_text('{"types": {"studio": {"current": "x", "history": []}}}')
     with pytest.raises(ProfileError, match=r"types.studio.current: bad profile version"):
         read_versions(tmp_path)
-    (tmp_path / VERSIONS_FILE).write_text('{"types": {"studio": {"current": "1.0"}}}')
+    (tmp_path / PROFILE_VERSIONS).write_text('{"types": {"studio": {"current": "1.0"}}}')
     with pytest.raises(ProfileError, match="needs 'current' and a 'history' list"):
         read_versions(tmp_path)
-    (tmp_path / VERSIONS_FILE).write_text("[]")
+    (tmp_path / PROFILE_VERSIONS).write_text("[]")
     with pytest.raises(ProfileError, match="expected an object with a 'types' object"):
         read_versions(tmp_path)
 
@@ -157,10 +157,10 @@ def test_ensure_profiles_seeds_and_never_overwrites(tmp_path: Path) -> None:
     versions = read_versions(directory)
     del versions["types"]["metal"]
     versions["types"]["studio"]["current"] = "1.0"
-    (directory / VERSIONS_FILE).write_text(json.dumps(versions))
+    (directory / PROFILE_VERSIONS).write_text(json.dumps(versions))
     profile_path(directory, "metal", "1.0").unlink()
     again = ensure_profiles(directory)
-    assert {p.name for p in again} == {"metal_v1.0.json", VERSIONS_FILE}
+    assert {p.name for p in again} == {"metal_v1.0.json", PROFILE_VERSIONS}
     assert load_profile(directory, "studio").bass.gain_db == 1.0
     assert current_version(directory, "metal") == ProfileVersion(1, 0)
 
@@ -171,12 +171,12 @@ def test_export(profiles: Path, tmp_path: Path) -> None:
     profile_path(profiles, "studio", "1.1").write_text(json.dumps(data))
     out = tmp_path / "dist"
     written, skipped = export_profiles(profiles, "v1.1", out)
-    assert [p.name for p in written] == ["studio_v1.1.json", VERSIONS_FILE]
+    assert [p.name for p in written] == ["studio_v1.1.json", PROFILE_VERSIONS]
     assert "metal" in skipped
     assert load_profile(out, "studio").treble.gain_db == 2.5  # the export is a profiles folder
     assert read_versions(out)["types"]["studio"]["history"][0]["reason"] == "brighter"
     only, _ = export_profiles(profiles, "1.0", tmp_path / "one", ["metal"])
-    assert [p.name for p in only] == ["metal_v1.0.json", VERSIONS_FILE]
+    assert [p.name for p in only] == ["metal_v1.0.json", PROFILE_VERSIONS]
     with pytest.raises(ProfileError, match=r"no profile has version 9.9"):
         export_profiles(profiles, "9.9", tmp_path / "none")
     with pytest.raises(ProfileError, match="no profile for type 'jazz'"):

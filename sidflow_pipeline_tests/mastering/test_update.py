@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from sidflow_pipeline.layout import PROFILE_VERSIONS
 from sidflow_pipeline.mastering.errors import MasteringError, ProfileError, UpdateRejected
 from sidflow_pipeline.mastering.profiles import (
-    VERSIONS_FILE,
     ProfileVersion,
     current_version,
     ensure_profiles,
@@ -68,7 +68,7 @@ def test_update_outside_git_records_history(tmp_path: Path) -> None:
         profiles, "studio", {"eq.bass.gain_db": 1.8, "eq.treble.gain_db": 1.8}, "user feedback", when=when
     )
     assert result.new_version == ProfileVersion(1, 1) and result.old_version == ProfileVersion(1, 0)
-    assert result.commit is None and result.recorded_in == VERSIONS_FILE
+    assert result.commit is None and result.recorded_in == PROFILE_VERSIONS
     assert result.changes == {"eq.bass.gain_db": (1.5, 1.8), "eq.treble.gain_db": (2.0, 1.8)}
     assert all(c.passed for c in result.checks)
     new = load_profile(profiles, "studio")
@@ -79,7 +79,7 @@ def test_update_outside_git_records_history(tmp_path: Path) -> None:
     assert history[-1] == {
         "version": "1.1", "file": "studio_v1.1.json", "parent_version": "1.0", "reason": "user feedback",
         "changes": {"eq.bass.gain_db": {"from": 1.5, "to": 1.8}, "eq.treble.gain_db": {"from": 2.0, "to": 1.8}},
-        "date": "2026-11-17T21:35:00.000Z", "recorded_in": VERSIONS_FILE,
+        "date": "2026-11-17T21:35:00.000Z", "recorded_in": PROFILE_VERSIONS,
     }  # fmt: skip
     assert load_profile(profiles, "studio", "1.0").bass.gain_db == 1.5  # the old file is untouched
     assert not list(profiles.glob(".*"))  # no temporary files left
@@ -147,7 +147,7 @@ def test_ignored_profiles_are_recorded_not_committed(git_profiles: Path) -> None
     repo = git_profiles.parents[1]
     (repo / ".gitignore").write_text("data/profiles/*_v1.1.json\n")
     result = update_profile(git_profiles, "studio", {"eq.mid.gain_db": -1.5}, "local tweak")
-    assert result.commit is None and result.recorded_in == VERSIONS_FILE
+    assert result.commit is None and result.recorded_in == PROFILE_VERSIONS
 
 
 def test_the_next_version_is_past_the_highest_file(tmp_path: Path) -> None:
@@ -156,7 +156,7 @@ def test_the_next_version_is_past_the_highest_file(tmp_path: Path) -> None:
     update_profile(profiles, "studio", {"eq.bass.gain_db": 1.0}, "first")
     versions = read_versions(profiles)
     versions["types"]["studio"]["current"] = "1.0"  # a manual rollback
-    (profiles / VERSIONS_FILE).write_text(json.dumps(versions))
+    (profiles / PROFILE_VERSIONS).write_text(json.dumps(versions))
     result = update_profile(profiles, "studio", {"eq.bass.gain_db": 2.0}, "second")
     assert result.new_version == ProfileVersion(1, 2) and result.old_version == ProfileVersion(1, 0)
     assert load_profile(profiles, "studio", "1.1").bass.gain_db == 1.0  # never overwritten

@@ -40,9 +40,9 @@ def radio(tmp_path: Path) -> tuple[Path, Path]:
     cfg = load_config(config)
     # Every song 20 s long, so whole songs play in a test's time: ALSA's null device does
     # not pace sidplayfp, and 20 s of song pass in about 5 s.
-    frame = build_catalog(cfg.hvsc_root).frame
+    frame = build_catalog(cfg.layout.hvsc_root).frame
     frame = frame.with_columns(pl.lit(SONG_MS, dtype=frame.schema["length_ms"]).alias("length_ms"))
-    write_catalog(frame, cfg.catalog_path)
+    write_catalog(frame, cfg.layout.catalog)
     songs = sorted(demo_songs(1).items())
     fake = synthetic_rows(len(songs), seed=3)
     rows, names = [], {}
@@ -243,7 +243,7 @@ def test_a_song_that_fails_is_skipped(radio: tuple[Path, Path]) -> None:
             ["--config", str(config), "recommend", "--mood", "bright", "--limit", "3", "--exploration", "0", "--json"],
         ).output
     )["results"]
-    broken = load_config(config).hvsc_root / queue[0]["sid_path"]
+    broken = load_config(config).layout.hvsc_root / queue[0]["sid_path"]
     broken.write_bytes(b"PSID" + b"\x00" * 10)  # truncated header: sidplayfp refuses it
     child = _spawn(config, home, "--mood", "bright", "--limit", "3", "--exploration", "0")
     _song(child, 1)

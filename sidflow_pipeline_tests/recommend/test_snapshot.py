@@ -65,11 +65,3 @@ def test_errors_match_the_engine(tmp_path: Path) -> None:
     blocked.write_text("")  # the snapshot cannot be written under a file: answered from memory
     assert len(SnapshotRecommender(db, blocked / "s.npz").recommend(RecommendRequest(vector=(3, 3, 3), limit=4))) == 4
 
-
-def test_database_path_is_the_verified_one(tmp_path: Path) -> None:
-    from sidflow_pipeline.config import load_config
-    from sidflow_pipeline.lance.verify import lance_path
-    from sidflow_pipeline.recommend.snapshot import database_path
-
-    config = load_config(None)
-    assert database_path(config.data_path) == lance_path(config)

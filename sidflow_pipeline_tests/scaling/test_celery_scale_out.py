@@ -39,11 +39,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
 from sidflow_pipeline.defs.catalog import sid_catalog
 from sidflow_pipeline.defs.classify import ALL_SECTIONS_TAGS, audio_features, classified, manual_ratings, wav_cache
 from sidflow_pipeline.defs.resources import SidflowConfigResource
 from sidflow_pipeline.demo.collection import demo_songs, write_demo_collection
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 from sidflow_pipeline_tests.processes import alive, free_port
 from sidflow_pipeline_tests.project import write_config
 

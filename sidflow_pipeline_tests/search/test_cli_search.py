@@ -10,9 +10,10 @@ from pathlib import Path
 import m3u8
 import pytest
 
+from sidflow_pipeline.config import load_config
 from sidflow_pipeline.lance.build import build_database
 from sidflow_pipeline.recommend.engine import Recommender, RecommendRequest
-from sidflow_pipeline.recommend.snapshot import SnapshotRecommender, snapshot_path
+from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
 from sidflow_pipeline_tests.processes import SIDFLOW
 from sidflow_pipeline_tests.project import write_config
 from sidflow_pipeline_tests.search.fixture import SONGS, key, write_fixture
@@ -124,11 +125,10 @@ def test_recommend_where_and_real_durations(project: Path) -> None:
 
 
 def test_snapshot_answers_like_lancedb_and_follows_rebuilds(project: Path) -> None:
-    data = project.parent / "data"
-    db = data / "sidflow.lance"
-    cache = snapshot_path(data)
+    layout = load_config(project).layout
+    db, cache = layout.lance_db, layout.recommend_snapshot
     lance = Recommender(db)
-    snapshot = SnapshotRecommender(db, cache, data / "catalog" / "sid_catalog.parquet")
+    snapshot = SnapshotRecommender(db, cache, layout.catalog)
     for request in (
         RecommendRequest(vector=(1, 2, 1), limit=3, exploration=0.0),
         RecommendRequest(vector=(4, 4, 4, 4), limit=5, exploration=0.5, seed=3, diversity=0.5),
@@ -141,8 +141,8 @@ def test_snapshot_answers_like_lancedb_and_follows_rebuilds(project: Path) -> No
         for a, b in zip(ours, theirs, strict=True):
             assert a.score == pytest.approx(b.score, abs=1e-6) and a.e == b.e and a.likes == b.likes
     stamp_before = cache.stat().st_mtime_ns
-    _build_db(data, {SONGS["parallax"][:2]: {"likes": 4, "dislikes": 0, "skips": 0, "plays": 4}})
-    rebuilt = SnapshotRecommender(db, cache, data / "catalog" / "sid_catalog.parquet")
+    _build_db(layout.data, {SONGS["parallax"][:2]: {"likes": 4, "dislikes": 0, "skips": 0, "plays": 4}})
+    rebuilt = SnapshotRecommender(db, cache, layout.catalog)
     assert cache.stat().st_mtime_ns != stamp_before
     liked = [r for r in rebuilt.recommend(RecommendRequest(vector=(3, 3, 3), limit=5)) if r.key == key("parallax")]
     assert liked and liked[0].likes == 4

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
-from sidflow_pipeline.classify.partitions import partition_file_stem, partition_of
 from sidflow_pipeline.classify.predict import load_calibration
 from sidflow_pipeline.features import FEATURE_SET_VERSION
+from sidflow_pipeline.jsonl import write_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating, write_rating
+from sidflow_pipeline.sections import partition_file_stem, partition_of
 from sidflow_pipeline.training.model import model_features
 
 TASTE: dict[str, dict[str, float]] = {

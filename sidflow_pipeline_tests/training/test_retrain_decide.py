@@ -46,3 +46,15 @@ def test_pending_message_after_feedback(tmp_path: Path) -> None:
     assert text.startswith("2 ratings/feedback events, no training yet") and "retrains at 3 (1 more)" in text and "sidflow train" in text
     append_event(config.data_path / "feedback", "A/t9.sid", "skip")
     assert "next check" in pending_message(config, NOW)
+
+
+def test_a_rejected_training_of_the_same_content_is_not_repeated() -> None:
+    from sidflow_pipeline.training.retrain import rejected_before
+
+    seen = Observation(frozenset({"r:a", "f:b"}))
+    rejected = {"inputs": {"count": 2, "sha256": seen.content}, "published": False, "reason": "candidate mean MAE 0.9 > current 0.5"}
+    message = rejected_before(seen, rejected)
+    assert message is not None and "candidate was rejected (candidate mean MAE 0.9 > current 0.5)" in message
+    assert rejected_before(seen, {**rejected, "published": True}) is None  # published: nothing to refuse
+    assert rejected_before(Observation(frozenset({"r:a", "f:b", "f:c"})), rejected) is None  # new content
+    assert rejected_before(seen, None) is None

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from sidflow_pipeline.classify.analyse import write_jsonl_rows
 from sidflow_pipeline.classify.classified import classify_rows
 from sidflow_pipeline.classify.predict import BaselinePredictor, FeatureSetMismatchError
 from sidflow_pipeline.config import SidflowConfig, load_config
 from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.feedback.log import append_event
+from sidflow_pipeline.jsonl import write_jsonl_rows
 from sidflow_pipeline.ratings.tags import Rating, write_rating
-from sidflow_pipeline.training.inputs import INPUTS_FILE, read_inputs
+from sidflow_pipeline.training.inputs import read_inputs
 from sidflow_pipeline.training.model import create_model, load_predictor
 from sidflow_pipeline.training.retrain import (
     covered_inputs,
@@ -72,7 +72,7 @@ def test_after_training_nothing_is_new_and_each_new_thing_counts_once(tmp_path: 
     assert entry["manualSongs"] == 24 + 10
     # ... but records what it read, in the sensor's unit.
     assert entry["inputs"]["count"] == 27 and entry["inputs"]["ratings"] == 27 and entry["inputs"]["feedbackEvents"] == 0
-    assert read_inputs(config.data_path / "training" / INPUTS_FILE)[1] == entry["inputs"]["sha256"]
+    assert read_inputs(config.layout.training_inputs)[1] == entry["inputs"]["sha256"]
     assert trained_on(observe(config), entry)
     assert _new(config) == 0
     decision = decide(config.retrain, observe(config), entry, NOW, covered_inputs(config, entry))
@@ -104,7 +104,7 @@ def test_a_stale_or_missing_inputs_file_falls_back_to_counts(tmp_path: Path) -> 
     config = _project(tmp_path)
     run_training(config, spec=create_model(num_boost_round=20), now=NOW)
     append_event(config.data_path / "feedback", MULTI, "skip", event_id="skip-1")
-    inputs = config.data_path / "training" / INPUTS_FILE
+    inputs = config.layout.training_inputs
     inputs.write_text(inputs.read_text() + json.dumps("feedback edited-by-hand") + "\n")
     last = last_training(config)
     assert covered_inputs(config, last) is None

@@ -14,7 +14,6 @@ from sidflow_pipeline.features import FEATURE_SET_VERSION
 from sidflow_pipeline.feedback.log import FeedbackEvent, append_event
 from sidflow_pipeline.ratings.tags import Rating
 from sidflow_pipeline.training.model import (
-    MODEL_METADATA,
     ModelError,
     create_model,
     evaluate,
@@ -71,7 +70,7 @@ def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, d
         assert first.candidate.per_dim[dim]["mae"] < 0.75 * first.baseline.per_dim[dim]["mae"], dim
     files = sorted(p.name for p in (config.data_path / "model").iterdir())
     assert files == ["feature-stats.json", "model-c.txt", "model-e.txt", "model-m.txt", "model-metadata.json", "model-p.txt"]
-    meta = json.loads((config.data_path / "model" / MODEL_METADATA).read_text())
+    meta = json.loads(config.layout.model_metadata.read_text())
     assert meta["featureSetVersion"] == FEATURE_SET_VERSION and meta["trainedAt"] == "2026-12-01T12:00:00Z"
     assert meta["samples"]["train"] == first.train_samples and 0.05 <= meta["confidence"] <= 0.95
     booster_text = (config.data_path / "model" / "model-e.txt").read_text()

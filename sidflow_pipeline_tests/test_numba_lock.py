@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from sidflow_pipeline.features import jit
+from sidflow_pipeline import numba_lock
 
 
 def _hold(lock: str, log: str, name: str) -> None:
-    with jit.jit_cache_lock(Path(lock)):
+    with numba_lock.jit_cache_lock(Path(lock)):
         start = time.monotonic()
         time.sleep(0.3)
         end = time.monotonic()
@@ -52,17 +52,17 @@ def test_a_lock_file_this_user_cannot_write_is_still_usable(tmp_path: Path, monk
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(jit.os, "open", open_as_other_user)
-    with jit.jit_cache_lock(lock):
+    monkeypatch.setattr(numba_lock.os, "open", open_as_other_user)
+    with numba_lock.jit_cache_lock(lock):
         pass
     assert flags_seen[-1] == os.O_RDONLY
 
 
 def test_lock_path_defaults_to_the_temp_directory_and_can_be_moved(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SIDFLOW_JIT_LOCK", raising=False)
-    assert jit.lock_path().name == "sidflow-numba-cache.lock"
+    assert numba_lock.lock_path().name == "sidflow-numba-cache.lock"
     monkeypatch.setenv("SIDFLOW_JIT_LOCK", str(tmp_path / "x.lock"))
-    assert jit.lock_path() == tmp_path / "x.lock"
+    assert numba_lock.lock_path() == tmp_path / "x.lock"
 
 
 def test_every_librosa_module_with_cached_kernels_is_loaded_under_the_lock() -> None:
@@ -75,15 +75,15 @@ def test_every_librosa_module_with_cached_kernels_is_loaded_under_the_lock() -> 
         for path in root.rglob("*.py")
         if "cache=True" in path.read_text(encoding="utf-8")
     }
-    assert declared == set(jit.CACHED_KERNEL_MODULES)
-    jit.load_librosa()
-    assert set(jit.CACHED_KERNEL_MODULES) <= set(sys.modules)
+    assert declared == set(numba_lock.CACHED_KERNEL_MODULES)
+    numba_lock.load_librosa()
+    assert set(numba_lock.CACHED_KERNEL_MODULES) <= set(sys.modules)
 
 
-_LOAD = "from sidflow_pipeline.features.jit import load_librosa; load_librosa()"
+_LOAD = "from sidflow_pipeline.numba_lock import load_librosa; load_librosa()"
 _USE = """
 import numpy as np
-from sidflow_pipeline.features.jit import load_librosa
+from sidflow_pipeline.numba_lock import load_librosa
 librosa = load_librosa()
 sr = 22050
 y = np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
