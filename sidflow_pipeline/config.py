@@ -31,6 +31,7 @@ __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_NAME",
     "ConfigError",
+    "RecommendConfig",
     "RenderConfig",
     "RetrainConfig",
     "SidflowConfig",
@@ -75,6 +76,36 @@ class RenderConfig(_Strict):
     timeout_seconds: float = Field(default=60.0, alias="timeoutSeconds", gt=0)
 
 
+class RecommendConfig(_Strict):
+    """The design's tuning parameters (phase 8) and the stations the pipeline writes playlists for.
+
+    ``k``: candidates the playlist layer rescores; ``recencyBoost``: weight of the release
+    year (0 = off); ``explorationRate``: share of a list given to lower-ranked songs;
+    ``explorationFactor``: the engine's exploration (wider pool, less preference, seeded
+    noise); ``discoverySessions``: exploration avoids songs surfaced in this many recent
+    sessions (recommend/history.py); ``stations``: the ``station_playlists`` asset's list.
+    """
+
+    k: int = Field(default=100, ge=1, le=100_000)
+    recency_boost: float = Field(default=0.0, alias="recencyBoost", ge=0.0, le=10.0)
+    exploration_rate: float = Field(default=0.1, alias="explorationRate", ge=0.0, le=1.0)
+    exploration_factor: float = Field(default=0.2, alias="explorationFactor", ge=0.0, le=1.0)
+    discovery_sessions: int = Field(default=5, alias="discoverySessions", ge=0)
+    stations: list[str] = Field(
+        default_factory=lambda: [
+            "chip:6581",
+            "chip:8580",
+            "chip:multi",
+            "era:1982..1989",
+            "era:1990..1999",
+            "games",
+            "demos",
+            "hidden-gems",
+        ]
+    )
+    playlist_length: int = Field(default=50, alias="playlistLength", ge=1, le=10_000)
+
+
 class SidflowConfig(_Strict):
     """The resolved configuration; relative paths are relative to the config file."""
 
@@ -91,6 +122,7 @@ class SidflowConfig(_Strict):
     classification_depth: int = Field(default=3, alias="classificationDepth", ge=1)
     render: RenderConfig = Field(default_factory=RenderConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    recommend: RecommendConfig = Field(default_factory=RecommendConfig)
     source_file: Path | None = Field(default=None, exclude=True)
 
     @property

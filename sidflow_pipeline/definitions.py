@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from sidflow_pipeline.defs import catalog, classify, feedback, hvsc, mastering, resources, training
+from sidflow_pipeline.defs import catalog, classify, feedback, hvsc, mastering, resources, stations, training
 
 EXECUTOR_ENV = "SIDFLOW_EXECUTOR"
 CELERY_BROKER_ENV = "SIDFLOW_CELERY_BROKER"
@@ -72,6 +72,7 @@ defs = dg.Definitions.merge(
     classify.defs,
     feedback.defs,
     training.defs,
+    stations.defs,
     mastering.defs,
     dg.Definitions(jobs=[sidflow_full], sensors=[sidflow_automation], executor=executor_from_env()),
 )

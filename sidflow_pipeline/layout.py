@@ -246,6 +246,16 @@ class Layout:
         return self.data / SESSIONS_DIR
 
     @property
+    def discovery_history(self) -> Path:
+        """Append-only: the songs each radio session surfaced (recommend/history.py), beside the feedback log."""
+        return self.data / "discovery-history.jsonl"
+
+    @property
+    def station_playlists_dir(self) -> Path:
+        """``<station>.m3u`` + ``<station>.json`` per configured station (the station_playlists asset)."""
+        return self.data / "playlists" / "stations"
+
+    @property
     def lance_db(self) -> Path:
         return self.data / LANCE_DB
 

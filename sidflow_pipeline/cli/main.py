@@ -39,6 +39,8 @@ class LazyGroup(click.Group):
         "search": "sidflow_pipeline.cli.search:search",
         "train": "sidflow_pipeline.cli.train:train",
         "verify": "sidflow_pipeline.cli.verify:verify",
+        "stations": "sidflow_pipeline.cli.stations:stations",
+        "explain": "sidflow_pipeline.cli.stations:explain",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -11,6 +11,7 @@ import click
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, say_pending, user_errors
 from sidflow_pipeline.cli.keys import Keys
+from sidflow_pipeline.cli.playlist import Playlist, explain_table, playlist_options
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
 
 __all__ = ["play"]
@@ -32,6 +33,7 @@ def _export_format(path: Path, given: str | None) -> str:
 
 @click.command("play")
 @seed_options
+@playlist_options
 @click.option("--resume", is_flag=True, help="Continue the last unfinished session (data/sessions/).")
 @click.option(
     "--preview", type=click.IntRange(1, 3600),
@@ -70,6 +72,7 @@ def play(
       sidflow play --blend quiet:0.7,complex:0.3 --filters "bpm=60-120"
       sidflow play --mood energetic --where "composer:hubbard year:1985..1987 chip:6581"
       sidflow play --mood energetic --export party.m3u8 --export-only
+      sidflow play --station games --flow bpm      (sidflow stations lists the stations)
     """
     from sidflow_pipeline.radio.queue import make_queue, write_export
     from sidflow_pipeline.radio.session import RadioSession, latest_session
@@ -78,6 +81,7 @@ def play(
     sessions = cfg.layout.sessions_dir
     if export_only and export_path is None:
         fail("--export-only needs --export FILE")
+    playlist = Playlist.take(ctx, options)
     if resume:
         unreadable: list[str] = []
         session = latest_session(sessions, unreadable)
@@ -90,9 +94,13 @@ def play(
     else:
         query = {k: v for k, v in options.items() if v not in (None, False)}
         request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-        recommendations = open_recommender(ctx).recommend(request)
+        recommendations = playlist.run(ctx, open_recommender(ctx), request)
         if not recommendations:
-            fail("no songs match this query (loosen --filters/--where, or build the database: scripts/run.sh)")
+            fail("no songs match this query (loosen --filters/--where/--station, or build the database: scripts/run.sh)")
+        if playlist.layered:
+            query |= playlist.query()
+        if playlist.explain:
+            explain_table(playlist.picks or [], f"sidflow play — {len(recommendations)} songs, score parts")
         # The snapshot engine carries each song's real length (Songlengths.md5, via the catalog).
         lengths = {(r.sid_path, r.song_index): r.length_ms for r in recommendations}
         queue = make_queue(recommendations, lengths, cfg.layout.hvsc_root, cfg.render.default_song_seconds)
@@ -112,6 +120,7 @@ def play(
         fail(f"{exc}; the queue can still be saved with --export FILE --export-only")
     if session is None:
         session = RadioSession.new(sessions, query, queue)
+        playlist.record(ctx, session.id, [item.key for item in queue])
     wav_player = None
     if mastered:
         from sidflow_pipeline.radio.master import find_wav_player

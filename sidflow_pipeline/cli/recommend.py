@@ -18,6 +18,7 @@ from sidflow_pipeline.cli.output import (
     length_text,
     print_table,
 )
+from sidflow_pipeline.cli.playlist import Playlist, explain_table, playlist_options
 from sidflow_pipeline.recommend.filters import (
     MOOD_PRESETS,
     QueryError,
@@ -199,6 +200,7 @@ def _cells(r: dict[str, Any]) -> list[str]:
 
 @click.command("recommend")
 @seed_options
+@playlist_options
 @click.option(
     "--like-composer", "like_composer", metavar="NAME",
     help="Composers whose tunes are most like NAME's (centroid cosine of the similarity vectors), not songs.",
@@ -220,20 +222,25 @@ def recommend(ctx: Context, /, fmt: str, as_json: bool, like_composer: str | Non
       sidflow recommend --vector 4,2,3 --filters "bpm=120-140" --where "chip:6581 length:>2m"
       sidflow recommend --like MUSICIANS/H/Hubbard_Rob/Delta.sid:2 --format json
       sidflow recommend --like-composer "Rob Hubbard" --limit 10
+      sidflow recommend --station chip:8580 --shape ramp-up --explain   (sidflow stations)
     """
     fmt = "json" if as_json else fmt
     if like_composer is not None:
         _composers(ctx, like_composer, options, fmt)
         return
+    playlist = Playlist.take(ctx, options)
     request = build_request(**options, resolve_where=resolver(ctx), resolve_like=like_resolver(ctx), live=live(ctx))
-    results = open_recommender(ctx).recommend(request)
+    results = playlist.run(ctx, open_recommender(ctx), request)
     if not results and fmt == "table":
-        console.print("no songs match (loosen --filters/--where or check that sidflow_lance is built)")
+        console.print("no songs match (loosen --filters/--where/--station or check that sidflow_lance is built)")
         return
-    query = {k: v for k, v in options.items() if v is not None}
+    query = {k: v for k, v in options.items() if v is not None} | (playlist.query() if playlist.layered else {})
+    if playlist.explain and fmt == "table":
+        explain_table(playlist.picks or [], f"sidflow recommend — {len(results)} songs, score parts")
+        return
     emit_songs(
         fmt,
-        [r.to_json() for r in results],
+        [p.to_json() for p in playlist.picks or []] if playlist.layered or playlist.explain else [r.to_json() for r in results],
         hvsc_root=ctx.config.layout.hvsc_root,
         payload={"query": query},
         title=f"sidflow recommend — {len(results)} songs",

@@ -16,7 +16,7 @@ Query terms (next to each other = AND; also OR, NOT in capitals, -term, parenthe
   composer:hubbard   title:commando   released:firebird   path:MUSICIANS/H
   stil:"cover of"    (free text in STIL: titles, artists, comments)
   year:1985..1987    year:>=1990      chip:6581|8580      clock:pal|ntsc
-  length:>2m   length:1m30s..3m   length:<=90s   song:2   songs:>1   bpm:120..140
+  length:>2m   length:1m30s..3m   length:<=90s   song:2   songs:>1   sids:>1   bpm:120..140
   e:>=4  m:<=2  c:5  p:4..5   (ratings; c:5 = rounds to 5)
   rated   unrated   rated:e   (your own ratings)
   plain words match title, composer, STIL title/artist or path

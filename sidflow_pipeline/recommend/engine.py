@@ -72,6 +72,8 @@ __all__ = [
     "Recommender",
     "Weights",
     "parse_song_ref",
+    "rank_composers",
+    "score_terms",
     "taste_profile",
 ]
 
@@ -265,26 +267,7 @@ class Recommender:
         composers = np.array(table["composer"].to_pylist(), dtype=object)
         keys = table["key"].to_pylist()
         vectors = np.asarray(table[SIMILARITY_COLUMN].to_pylist(), dtype=np.float64).reshape(len(keys), -1)
-        wanted = _match_composer(name, sorted({c for c in composers if c}))
-        unit = _unit(vectors)
-        labels = composers.astype(str)
-        order = np.argsort(labels, kind="stable")
-        names, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
-        centroids = np.add.reduceat(unit[order], starts, axis=0) / counts[:, None] if len(order) else unit[:0]
-        lengths = np.linalg.norm(centroids, axis=1)
-        mine = int(np.nonzero(names == wanted)[0][0])
-        cosine = centroids @ centroids[mine] / np.maximum(lengths * lengths[mine], 1e-12)
-        matches: list[ComposerMatch] = []
-        for i in sorted(range(len(names)), key=lambda i: (-round(float(cosine[i]), 12), names[i])):
-            if i == mine or not names[i] or counts[i] < min_songs:
-                continue
-            members = order[starts[i] : starts[i] + counts[i]]
-            # The example: that composer's song closest to the asked composer's centroid.
-            closest = members[int(np.argmax(unit[members] @ centroids[mine]))]
-            matches.append(ComposerMatch(len(matches) + 1, str(names[i]), int(counts[i]), float(cosine[i]), keys[closest]))
-            if len(matches) >= limit:
-                break
-        return wanted, matches
+        return rank_composers(composers, keys, vectors, name, limit, min_songs)
 
     def _search(self, query: list[float], column: str, metric: str, where: str | None, k: int) -> pa.Table:
         import pyarrow as pa
@@ -411,6 +394,33 @@ def with_live_counts(results: list[Recommendation], live: Any) -> list[Recommend
     ]
 
 
+def rank_composers(
+    composers: np.ndarray, keys: list[str], vectors: np.ndarray, name: str, limit: int = 20, min_songs: int = 2
+) -> tuple[str, list[ComposerMatch]]:
+    """:meth:`Recommender.similar_composers` over given rows (composer, key, similarity
+    vector per song), so the snapshot engine ranks composers without opening LanceDB."""
+    wanted = _match_composer(name, sorted({c for c in composers if c}))
+    unit = _unit(vectors)
+    labels = composers.astype(str)
+    order = np.argsort(labels, kind="stable")
+    names, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    centroids = np.add.reduceat(unit[order], starts, axis=0) / counts[:, None] if len(order) else unit[:0]
+    lengths = np.linalg.norm(centroids, axis=1)
+    mine = int(np.nonzero(names == wanted)[0][0])
+    cosine = centroids @ centroids[mine] / np.maximum(lengths * lengths[mine], 1e-12)
+    matches: list[ComposerMatch] = []
+    for i in sorted(range(len(names)), key=lambda i: (-round(float(cosine[i]), 12), names[i])):
+        if i == mine or not names[i] or counts[i] < min_songs:
+            continue
+        members = order[starts[i] : starts[i] + counts[i]]
+        # The example: that composer's song closest to the asked composer's centroid.
+        closest = members[int(np.argmax(unit[members] @ centroids[mine]))]
+        matches.append(ComposerMatch(len(matches) + 1, str(names[i]), int(counts[i]), float(cosine[i]), keys[closest]))
+        if len(matches) >= limit:
+            break
+    return wanted, matches
+
+
 def _match_composer(name: str, known: list[str]) -> str:
     """The one composer ``name`` means: a case-insensitive whole match, else a unique part."""
     wanted = name.strip().casefold()
@@ -516,6 +526,23 @@ def rank(
     order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
     chosen = _diverse(order, vectors, request.diversity, request.limit)
     return chosen, score, song_feedback, user_affinity
+
+
+def score_terms(request: RecommendRequest, keys: list[str], similarity: np.ndarray, song_feedback: np.ndarray,
+                user_affinity: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """The addends of :func:`rank`'s score, by name (``sidflow explain`` shows them).
+
+    Kept beside :func:`rank` so a change to the formula changes both; the tests require
+    that the terms add up to the score ``rank`` gives.
+    """
+    w, x = request.weights, request.exploration
+    noise = 0.25 * x * _noise(request.seed, keys) if x > 0 else np.zeros(len(keys))
+    return {
+        "similarity": w.similarity * np.asarray(similarity, dtype=np.float64),
+        "song_feedback": w.feedback * np.asarray(song_feedback, dtype=np.float64),
+        "user_affinity": w.affinity * (1.0 - x) * np.asarray(user_affinity, dtype=np.float64),
+        "exploration": noise,
+    }
 
 
 def _diverse(order: list[int], vectors: list[tuple[float, ...]], threshold: float, limit: int) -> list[int]:

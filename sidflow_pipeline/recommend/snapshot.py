@@ -47,7 +47,7 @@ from sidflow_pipeline.recommend.filters import Filter, QueryError
 
 __all__ = ["SNAPSHOT_VERSION", "SnapshotRecommender", "source_stamp", "write_snapshot"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: year (catalog) and timbre (spectral features) for stations and shapes
 _FLOATS = ("e", "m", "c", "p", "bpm", "duration")
 _COUNTS = ("likes", "dislikes", "skips", "plays")
 _STRINGS = ("key", "sid_path", "title", "composer")
@@ -93,7 +93,7 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         names = set(table.schema.names)
         like = next((c for c in LIKE_COLUMNS if c in names), None)
         columns = [*_STRINGS, "song_index", *_FLOATS, *_COUNTS, "rated", "vector", "mood_vector", *([like] if like else [])]
-        data = table.to_arrow().select(columns)
+        data = table.to_arrow().select([*columns, *(["features"] if "features" in names else [])])
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # any failure to read (a Rust panic too) is "corrupt", as in Recommender
@@ -111,6 +111,10 @@ def write_snapshot(db_path: Path, catalog_path: Path | None, out_path: Path | No
         width = data.schema.field(name).type.list_size
         arrays[name] = data[name].combine_chunks().flatten().to_numpy().astype(np.float32).reshape(data.num_rows, width)
     arrays["length_ms"] = _lengths(catalog_path, data["sid_path"].to_pylist(), arrays["song_index"])
+    from sidflow_pipeline.recommend.facts import catalog_years, timbre_matrix
+
+    arrays["year"] = catalog_years(catalog_path, data["sid_path"].to_pylist(), arrays["song_index"])
+    arrays["timbre"] = timbre_matrix(data["features"].to_pylist() if "features" in data.column_names else [None] * data.num_rows)
     if out_path is not None:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as allow_pickle
@@ -157,8 +161,8 @@ def _filter_mask(f: Filter, values: np.ndarray) -> np.ndarray:
 class SnapshotRecommender:
     """:class:`Recommender`'s read-only twin over the snapshot; the CLI's engine.
 
-    Anything else a caller asks of it (e.g. composer similarity) is passed on to the
-    LanceDB engine, opened only then.
+    Composer similarity is ranked here too (:func:`rank_composers`); anything else a caller
+    asks of it is passed on to the LanceDB engine, opened only then.
     """
 
     def __init__(self, db_path: Path, cache_path: Path, catalog_path: Path | None = None, table_name: str = "songs") -> None:
@@ -234,6 +238,17 @@ class SnapshotRecommender:
         length = int(a["length_ms"][i])
         row["length_ms"] = length if length >= 0 else None
         return row
+
+    def similar_composers(self, name: str, limit: int = 20, min_songs: int = 2) -> tuple[str, list[Any]]:
+        """:meth:`Recommender.similar_composers` from the snapshot (no LanceDB import: the
+        composer station and ``--like-composer`` answer in numpy time)."""
+        from sidflow_pipeline.recommend.engine import SIMILARITY_COLUMN, Recommender, rank_composers
+
+        if self.like_column != SIMILARITY_COLUMN:  # an older table: the engine reads its column
+            return Recommender(self.db_path, self.table_name).similar_composers(name, limit, min_songs)
+        composers = np.array([self._string("composer", i) for i in range(self.size)], dtype=object)
+        vectors = self.arrays[self.like_column].astype(np.float64)
+        return rank_composers(composers, self.keys(), vectors, name, limit, min_songs)
 
     def _mask(self, request: RecommendRequest) -> np.ndarray:
         a = self.arrays

@@ -55,7 +55,7 @@ _SONGS = """
            cat.name, cat.stil_title, cat.stil_artist, cat.stil_name, cat.stil_author, cat.stil_comment,
            cat.released,
            TRY_CAST(nullif(regexp_extract(cat.released, '((19|20)[0-9][0-9])', 1), '') AS INTEGER) AS year,
-           cat.sid_model AS chip, cat.sid_model, cat.clock, cat.length_ms,
+           cat.sid_model AS chip, cat.sid_model, cat.clock, cat.length_ms, coalesce(cat.sid_count, 1) AS sids,
            cls.e, cls.m, cls.c, cls.p, cls.bpm,
            coalesce(cls.e_manual, false) AS e_manual, coalesce(cls.m_manual, false) AS m_manual,
            coalesce(cls.c_manual, false) AS c_manual, coalesce(cls.p_manual, false) AS p_manual,

@@ -301,6 +301,7 @@ FIELDS: dict[str, Callable[[str, str], Sql]] = {
     "length": lambda value, token: _numeric("length_ms", value, token, scale=1000.0, unit=_seconds(token)),
     "song": lambda value, token: _numeric("song_index", value, token),
     "songs": lambda value, token: _numeric("songs", value, token),
+    "sids": lambda value, token: _numeric("sids", value, token),  # SID chips the tune plays on (2SID, 3SID)
     "bpm": lambda value, token: _numeric("bpm", value, token),
     "chip": _chip,
     "clock": _clock,
