@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from sidflow_pipeline.cli.common import Context, console, err_console, fail, pass_ctx, say_pending, user_errors
-from sidflow_pipeline.cli.keys import Keys
 from sidflow_pipeline.cli.playlist import Playlist, explain_table, playlist_options
 from sidflow_pipeline.cli.recommend import build_request, like_resolver, live, open_recommender, resolver, seed_options
 
@@ -131,6 +130,7 @@ def play(
 
 def _run(cfg: Any, session: Any, binary: Path, preview: int | None, wav_player: Path | None = None) -> None:
     """Drive the radio loop from the keyboard, printing what it does."""
+    from sidflow_pipeline.cli.keys import Keys
     from sidflow_pipeline.radio.loop import KEYS_HELP, MasteringAhead, RadioLoop
     from sidflow_pipeline.sid.playback import BackgroundPlayer, NoAudioDevice
 

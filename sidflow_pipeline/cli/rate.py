@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 import click
 
 from sidflow_pipeline.cli.common import Context, console, fail, pass_ctx, resolve_song_arg, say_pending, user_errors
-from sidflow_pipeline.cli.keys import Keys
 
 if TYPE_CHECKING:
     from sidflow_pipeline.ratings.session import RateStep
@@ -56,6 +55,7 @@ def rate(
     sidflow rate --undo takes back the last rating.
     Ratings go to *.sid.tags.json under tagsPath (mirroring the HVSC tree), written atomically.
     """
+    from sidflow_pipeline.cli.keys import Keys
     from sidflow_pipeline.ratings.session import HELP, Player, RatingLoop, collect_songs
     from sidflow_pipeline.ratings.tags import Rating, tags_path_for, undo_journal_for, undo_last, write_rating
     from sidflow_pipeline.sid.header import read_sid

@@ -83,7 +83,7 @@ def test_sensor_thresholds_run_keys_and_cursor(tmp_path: Path) -> None:
     # Ten likes later: 34 ≥ 30 → a run, keyed by the content seen.
     keys = sorted(features)
     for i in range(10):
-        append_event(cfg.data_path / "feedback", keys[i][0], "like", event_id=f"like-{i}")
+        append_event(cfg.layout.feedback_dir, keys[i][0], "like", event_id=f"like-{i}")
     result, _ = _sensor(config, result.cursor)
     assert len(result.run_requests) == 1
     run_key = result.run_requests[0].run_key
@@ -96,10 +96,10 @@ def test_sensor_thresholds_run_keys_and_cursor(tmp_path: Path) -> None:
     assert fresh.run_requests[0].run_key == run_key
     # A training just happened (log entry with the counts): nothing new, and too soon anyway.
     append_training_log(
-        cfg.data_path / "training" / "training-log.jsonl",
+        cfg.layout.training_log,
         {"trainedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "feedbackEvents": 10, "manualSongs": 24},
     )
-    append_event(cfg.data_path / "feedback", keys[11][0], "skip", event_id="skip-1")
+    append_event(cfg.layout.feedback_dir, keys[11][0], "skip", event_id="skip-1")
     after, _ = _sensor(config, result.cursor)
     assert not after.run_requests and "1 new" in after.skip_reason.skip_message
     assert json.loads(after.cursor)["content"] != json.loads(result.cursor)["content"]
@@ -110,7 +110,7 @@ def test_sensor_respects_interval_and_switch(tmp_path: Path) -> None:
     cfg = load_config(config)
     two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     append_training_log(
-        cfg.data_path / "training" / "training-log.jsonl",
+        cfg.layout.training_log,
         {"trainedAt": two_hours_ago, "feedbackEvents": 0, "manualSongs": 0},
     )
     result, _ = _sensor(config)
@@ -189,10 +189,10 @@ def test_sensor_fires_at_the_threshold_not_before_on_a_real_instance(tmp_path: P
     cfg = load_config(config)
     keys = sorted(features)
     with dg.instance_for_test() as instance:
-        append_event(cfg.data_path / "feedback", keys[0][0], "like", event_id="like-0")
+        append_event(cfg.layout.feedback_dir, keys[0][0], "like", event_id="like-0")
         below = _instance_sensor(config, instance)
         assert not below.run_requests and below.skip_reason.skip_message.startswith("25 new ratings/feedback events")
-        append_event(cfg.data_path / "feedback", keys[1][0], "like", event_id="like-1")
+        append_event(cfg.layout.feedback_dir, keys[1][0], "like", event_id="like-1")
         config.write_text(json.dumps({**json.loads(config.read_text()), "retrain": {"enabled": False, "minNewFeedback": 26}}))
         off = _instance_sensor(config, instance, below.cursor)
         assert not off.run_requests and "disabled" in off.skip_reason.skip_message
@@ -202,7 +202,7 @@ def test_sensor_fires_at_the_threshold_not_before_on_a_real_instance(tmp_path: P
         assert request.run_key == content_run_key(observe(cfg)) and request.tags["sidflow/retrain-reason"].startswith("26 new")
         assert not _instance_sensor(config, instance, at.cursor).run_requests
         recent = (datetime.now(UTC) - timedelta(hours=23)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        append_training_log(cfg.data_path / "training" / "training-log.jsonl", {"trainedAt": recent, "feedbackEvents": 0, "manualSongs": 0})
+        append_training_log(cfg.layout.training_log, {"trainedAt": recent, "feedbackEvents": 0, "manualSongs": 0})
         soon = _instance_sensor(config, instance)
         assert not soon.run_requests and "next one allowed after 24 h" in soon.skip_reason.skip_message
 
@@ -231,7 +231,7 @@ def test_the_retrain_job_is_retried_by_dagster_not_by_the_sensor(tmp_path: Path,
         assert set(request.tags) == {"sidflow/retrain-reason"}
         # A real run of the job that fails: a published model meets feature rows of another set.
         assert run_training(cfg, spec=create_model(num_boost_round=20), force=True).published
-        path = min((cfg.data_path / "features").glob("*.jsonl"))
+        path = min((cfg.layout.features_dir).glob("*.jsonl"))
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         rows[0]["featureSetVersion"] = "1999-01-01.0"
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -272,7 +272,7 @@ def test_a_run_failed_by_a_rejected_candidate_is_not_retried(tmp_path: Path) -> 
         # The run trained on exactly this content and the blocking check rejected the candidate.
         seen = observe(cfg)
         append_training_log(
-            cfg.data_path / "training" / "training-log.jsonl",
+            cfg.layout.training_log,
             {
                 "trainedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "inputs": {"count": seen.said, "sha256": seen.content},
@@ -303,19 +303,19 @@ def test_sensor_sees_nothing_new_after_training_a_multi_song_tune(tmp_path: Path
         {"sid_path": multi, "song_index": i, "featureSetVersion": FEATURE_SET_VERSION, "features": f, "status": "ok"}
         for i, f in enumerate(synthetic_features(10, seed=9).values(), start=1)
     ]
-    write_jsonl_rows(cfg.data_path / "features" / "extra.jsonl", rows)
-    (cfg.data_path / "tags" / "MUSICIANS/Z/Zed").mkdir(parents=True)
-    (cfg.data_path / "tags" / f"{multi}.tags.json").write_text(json.dumps({"e": 4, "m": 2, "c": 3, "p": 5}))
+    write_jsonl_rows(cfg.layout.features_file("extra"), rows)
+    (cfg.layout.tags / "MUSICIANS/Z/Zed").mkdir(parents=True)
+    (cfg.layout.tags / f"{multi}.tags.json").write_text(json.dumps({"e": 4, "m": 2, "c": 3, "p": 5}))
     for name in ("A", "B"):
-        write_rating(cfg.data_path / "tags" / f"MUSICIANS/Z/Zed/Unrendered_{name}.sid.tags.json", 1, 1, Rating(p=2))
-    append_event(cfg.data_path / "feedback", "MUSICIANS/Z/Zed/Unrendered_A.sid", "like", event_id="like-0")
+        write_rating(cfg.layout.tags / f"MUSICIANS/Z/Zed/Unrendered_{name}.sid.tags.json", 1, 1, Rating(p=2))
+    append_event(cfg.layout.feedback_dir, "MUSICIANS/Z/Zed/Unrendered_A.sid", "like", event_id="like-0")
     with dg.instance_for_test() as instance:
         before = _instance_sensor(config, instance)
         assert "28 new" in before.run_requests[0].tags["sidflow/retrain-reason"]
         run_training(cfg, spec=create_model(num_boost_round=20))  # as `sidflow train` would
         after = _instance_sensor(config, instance)
         assert not after.run_requests and after.skip_reason.skip_message.startswith("0 new ratings/feedback events")
-        append_event(cfg.data_path / "feedback", multi, "dislike", song_index=4, event_id="dislike-1")
+        append_event(cfg.layout.feedback_dir, multi, "dislike", song_index=4, event_id="dislike-1")
         one = _instance_sensor(config, instance, after.cursor)
         assert "1 new ratings/feedback events" in one.run_requests[0].tags["sidflow/retrain-reason"]
 
@@ -327,7 +327,7 @@ def test_classified_refuses_rows_of_another_feature_set_than_the_model(tmp_path:
     config, _, _ = write_project(tmp_path, count=40)
     cfg = load_config(config)
     assert run_training(cfg, spec=create_model(num_boost_round=20), force=True).published  # too few songs for the gate; not what this tests
-    path = min((cfg.data_path / "features").glob("*.jsonl"))
+    path = min((cfg.layout.features_dir).glob("*.jsonl"))
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows[0]["featureSetVersion"] = "1999-01-01.0"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -338,7 +338,7 @@ def test_classified_refuses_rows_of_another_feature_set_than_the_model(tmp_path:
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.step_failure_data.user_failure_data.description
     assert "'1999-01-01.0'" in message and "was trained on" in message and "audio_features" in message
-    assert not list((cfg.data_path / "classified").glob("*.jsonl"))  # nothing half-classified
+    assert not list((cfg.layout.classified).glob("*.jsonl"))  # nothing half-classified
 
 
 def test_full_job_carries_every_section() -> None:

@@ -61,7 +61,7 @@ def test_fault04_damaged_model_is_named_and_train_force_replaces_it(tmp_path: Pa
     config_path, _features, _listener = write_project(tmp_path)
     config = load_config(config_path)
     assert run_training(config, now=datetime(2026, 12, 1, tzinfo=UTC)).published
-    model_dir = config.data_path / "model"
+    model_dir = config.layout.model_dir
     damaged = _damage(model_dir, how)
 
     verified = _sidflow(config_path, "verify")

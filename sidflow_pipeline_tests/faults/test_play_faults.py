@@ -34,7 +34,7 @@ def radio(tmp_path: Path) -> tuple[Path, Path]:
     cfg = load_config(config)
     songs = sorted(demo_songs(1))
     rows = [row | {"sid_path": key[0], "song_index": key[1]} for key, row in zip(songs, synthetic_rows(len(songs), seed=3), strict=True)]
-    build_database(cfg.data_path / "sidflow.lance", rows, {}, {}, sources={}, feedback_events=0)
+    build_database(cfg.layout.lance_db, rows, {}, {}, sources={}, feedback_events=0)
     return config, null_audio_home(tmp_path)
 
 

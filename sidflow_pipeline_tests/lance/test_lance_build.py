@@ -127,7 +127,7 @@ def test_stale_and_corrupt_database_are_named(setup: Path) -> None:
     assert rows["sidflow.lance"] | {"detail": None} == {
         "artifact": "sidflow.lance", "ok": True, "status": "ok", "detail": None, "fix": None,
     }
-    append_event(config.data_path / "feedback", "MUSICIANS/A/Artist/t4.sid", "like")
+    append_event(config.layout.feedback_dir, "MUSICIANS/A/Artist/t4.sid", "like")
     status = lance_status(config)
     assert not status.ok and "stale: feedback" in status.detail
     code, rows, human = _verify(setup)
@@ -138,10 +138,10 @@ def test_stale_and_corrupt_database_are_named(setup: Path) -> None:
     assert lance["fix"] == fix
     assert f"sidflow.lance: stale — fix: {fix}" in human.splitlines()
     _materialize(setup)
-    shutil.rmtree(config.data_path / "sidflow.lance")
+    shutil.rmtree(config.layout.lance_db)
     status = lance_status(config)
     assert not status.ok and status.detail.startswith("corrupt:") and "cannot be read" in status.detail
-    (config.data_path / "sidflow.lance.manifest.json").unlink()
+    (config.layout.lance_manifest).unlink()
     assert "no sidflow.lance.manifest.json" in lance_status(config).detail
     assert _verify(setup)[1]["sidflow.lance"]["status"] == "missing"
 
@@ -151,11 +151,11 @@ def test_truncated_data_file_is_named_corrupt(setup: Path) -> None:
     check must read the rows to notice a damaged data file."""
     _materialize(setup)
     config = load_config(setup)
-    data_files = sorted((config.data_path / "sidflow.lance" / "songs.lance" / "data").glob("*.lance"))
+    data_files = sorted((config.layout.lance_db / "songs.lance" / "data").glob("*.lance"))
     assert data_files
     raw = data_files[0].read_bytes()
     data_files[0].write_bytes(raw[: len(raw) // 2])
-    assert lancedb.connect(str(config.data_path / "sidflow.lance")).open_table("songs").count_rows() == 12
+    assert lancedb.connect(str(config.layout.lance_db)).open_table("songs").count_rows() == 12
     check = _check(setup)
     assert not check.passed and check.metadata["state"].value == "corrupt"
     code, rows, human = _verify(setup)
@@ -163,7 +163,7 @@ def test_truncated_data_file_is_named_corrupt(setup: Path) -> None:
     assert code == 1 and lance["status"] == "corrupt" and lance["detail"].startswith("corrupt: database")
     assert lance["fix"].startswith("rm -rf ") and lance["fix"].endswith("--select sidflow_lance")
     assert "sidflow.lance: corrupt — fix: rm -rf " in human
-    shutil.rmtree(config.data_path / "sidflow.lance")  # what the fix says; the data is derived
+    shutil.rmtree(config.layout.lance_db)  # what the fix says; the data is derived
     _materialize(setup)
     assert _check(setup).passed and _verify(setup)[1]["sidflow.lance"]["ok"] is True
 
@@ -174,10 +174,10 @@ def test_rebuilding_only_the_database_after_new_feedback_stays_stale(setup: Path
     resources = {"sidflow": SidflowConfigResource(config_path=str(setup))}
     _materialize(setup)
     config = load_config(setup)
-    manifest_path = config.data_path / "sidflow.lance.manifest.json"
+    manifest_path = config.layout.lance_manifest
     before = json.loads(manifest_path.read_text())["source_checksums"]["feedback"]
     assert _check(setup).passed
-    append_event(config.data_path / "feedback", "MUSICIANS/A/Artist/t4.sid", "like", event_id="new-like")
+    append_event(config.layout.feedback_dir, "MUSICIANS/A/Artist/t4.sid", "like", event_id="new-like")
 
     assert dg.materialize([sidflow_lance], resources=resources, selection=[sidflow_lance]).success
     manifest = json.loads(manifest_path.read_text())
@@ -191,7 +191,7 @@ def test_rebuilding_only_the_database_after_new_feedback_stays_stale(setup: Path
     assert rows["sidflow.lance"]["fix"].endswith("--select feedback_aggregates,sidflow_lance")
 
     aggregated = dg.materialize([feedback_aggregates], resources=resources, selection=[feedback_aggregates])
-    log_now = log_checksum(config.data_path / "feedback")
+    log_now = log_checksum(config.layout.feedback_dir)
     meta = aggregated.asset_materializations_for_node("feedback_aggregates")[0].metadata
     assert meta["feedback_checksum"].value == log_now
     # Aggregates caught up, database not yet: only the database needs rebuilding.
@@ -213,14 +213,14 @@ def test_aggregates_without_a_recorded_checksum_are_never_trusted(setup: Path) -
     resources = {"sidflow": SidflowConfigResource(config_path=str(setup))}
     assert dg.materialize([sidflow_lance], resources=resources, selection=[sidflow_lance]).success
     config = load_config(setup)
-    manifest = json.loads((config.data_path / "sidflow.lance.manifest.json").read_text())
+    manifest = json.loads((config.layout.lance_manifest).read_text())
     assert manifest["source_checksums"]["feedback"].startswith("unknown")
     assert manifest["stats"]["total_feedback_events"] == 0
     status = lance_status(config)
     assert status.state == "stale" and status.fix.endswith("--select feedback_aggregates,sidflow_lance")
     # An aggregates file written the old way (plain polars, no source metadata).
-    aggregate_events(read_events(config.data_path / "feedback")).write_parquet(config.data_path / "feedback-aggregates.parquet")
-    saved = read_aggregates(config.data_path / "feedback-aggregates.parquet")
+    aggregate_events(read_events(config.layout.feedback_dir)).write_parquet(config.layout.feedback_aggregates)
+    saved = read_aggregates(config.layout.feedback_aggregates)
     assert saved.feedback_checksum is None and len(saved.rows) == 3
     assert lance_status(config).fix.endswith("--select feedback_aggregates,sidflow_lance")
     _materialize(setup)

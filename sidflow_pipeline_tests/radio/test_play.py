@@ -49,7 +49,7 @@ def radio(tmp_path: Path) -> tuple[Path, Path]:
     for (key, song), row in zip(songs, fake, strict=True):
         rows.append(row | {"sid_path": key[0], "song_index": key[1]})
         names[key] = (song.tune.author, song.tune.name)
-    build_database(cfg.data_path / "sidflow.lance", rows, {}, names, sources={}, feedback_events=0)
+    build_database(cfg.layout.lance_db, rows, {}, names, sources={}, feedback_events=0)
     return config, null_audio_home(tmp_path)
 
 

@@ -326,7 +326,7 @@ def test_explain_parts_add_up_to_the_score(engine: SnapshotRecommender, project:
 
 def test_lancedb_engine_gives_the_same_playlists(engine: SnapshotRecommender, project: tuple) -> None:
     cfg = project[1]
-    lance = Recommender(cfg.data_path / "sidflow.lance")
+    lance = Recommender(cfg.layout.lance_db)
     for station in (None, "games", "composer:Beta"):
         for shape in (None, SHAPES["bpm"], SHAPES["timbre"], SHAPES["ramp-up"]):
             for request in _requests(engine).values():
@@ -444,7 +444,7 @@ def test_the_snapshot_ranks_composers_as_lancedb_does_without_opening_it(project
     fresh = SnapshotRecommender(cfg.layout.lance_db, cfg.layout.recommend_snapshot, cfg.layout.catalog)
     ours = fresh.similar_composers("alpha", limit=3)
     assert fresh._engine is None  # answered from the snapshot: no LanceDB import
-    theirs = Recommender(cfg.data_path / "sidflow.lance").similar_composers("alpha", limit=3)
+    theirs = Recommender(cfg.layout.lance_db).similar_composers("alpha", limit=3)
     assert ours[0] == theirs[0] == "Alpha Ann"
     assert [(m.composer, m.songs, m.example) for m in ours[1]] == [(m.composer, m.songs, m.example) for m in theirs[1]]
     assert [m.similarity for m in ours[1]] == pytest.approx([m.similarity for m in theirs[1]], abs=1e-9)

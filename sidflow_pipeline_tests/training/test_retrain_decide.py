@@ -40,11 +40,11 @@ def test_pending_message_after_feedback(tmp_path: Path) -> None:
     config_path.write_text(json.dumps({"dataPath": "data", "hvscPath": "hvsc", "retrain": {"minNewFeedback": 3}}))
     config = load_config(config_path)
     for i in range(2):
-        append_event(config.data_path / "feedback", f"A/t{i}.sid", "like")
+        append_event(config.layout.feedback_dir, f"A/t{i}.sid", "like")
     assert observe(config).feedback_events == 2
     text = pending_message(config, NOW)
     assert text.startswith("2 ratings/feedback events, no training yet") and "retrains at 3 (1 more)" in text and "sidflow train" in text
-    append_event(config.data_path / "feedback", "A/t9.sid", "skip")
+    append_event(config.layout.feedback_dir, "A/t9.sid", "skip")
     assert "next check" in pending_message(config, NOW)
 
 

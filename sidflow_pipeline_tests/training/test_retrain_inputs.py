@@ -46,8 +46,8 @@ def _project(tmp_path: Path) -> SidflowConfig:
         {"sid_path": MULTI, "song_index": i, "featureSetVersion": FEATURE_SET_VERSION, "features": f, "status": "ok"}
         for i, f in enumerate(extra.values(), start=1)
     ]
-    write_jsonl_rows(config.data_path / "features" / "extra.jsonl", rows)
-    tags = config.data_path / "tags"
+    write_jsonl_rows(config.layout.features_file("extra"), rows)
+    tags = config.layout.tags
     (tags / f"{MULTI}.tags.json").parent.mkdir(parents=True)
     (tags / f"{MULTI}.tags.json").write_text(json.dumps({"e": 4, "m": 2, "c": 3, "p": 5}))  # file-wide
     for path in NO_FEATURES:
@@ -79,18 +79,18 @@ def test_after_training_nothing_is_new_and_each_new_thing_counts_once(tmp_path: 
     assert not decision.retrain and decision.reason.startswith("0 new ratings/feedback events")
 
     # One like on a song of the 10-song tune: exactly 1 new.
-    append_event(config.data_path / "feedback", MULTI, "like", song_index=3, event_id="like-1")
+    append_event(config.layout.feedback_dir, MULTI, "like", song_index=3, event_id="like-1")
     assert _new(config) == 1
     # A song's own rating in the tune with the file-wide rating (which stays): 2.
-    write_rating(config.data_path / "tags" / f"{MULTI}.tags.json", 7, 10, Rating(e=1, m=1, c=1, p=1))
+    write_rating(config.layout.tags / f"{MULTI}.tags.json", 7, 10, Rating(e=1, m=1, c=1, p=1))
     assert _new(config) == 2
     # A new rating of a song without features counts too: 3.
-    write_rating(config.data_path / "tags" / "MUSICIANS/Z/Zed/Unrendered_C.sid.tags.json", 1, 1, Rating(p=4))
+    write_rating(config.layout.tags / "MUSICIANS/Z/Zed/Unrendered_C.sid.tags.json", 1, 1, Rating(p=4))
     assert _new(config) == 3
     # Re-saving a rating with the same values is not new; changing one is (and only that one).
-    write_rating(config.data_path / "tags" / f"{NO_FEATURES[0]}.tags.json", 1, 1, Rating(e=2, m=2, c=2, p=2))
+    write_rating(config.layout.tags / f"{NO_FEATURES[0]}.tags.json", 1, 1, Rating(e=2, m=2, c=2, p=2))
     assert _new(config) == 3
-    write_rating(config.data_path / "tags" / f"{NO_FEATURES[1]}.tags.json", 1, 1, Rating(e=5, m=2, c=2, p=2))
+    write_rating(config.layout.tags / f"{NO_FEATURES[1]}.tags.json", 1, 1, Rating(e=5, m=2, c=2, p=2))
     assert _new(config) == 4
     decision = decide(config.retrain, observe(config), last_training(config), NOW, covered_inputs(config, last_training(config)))
     assert decision.retrain and decision.new_feedback == 4
@@ -103,7 +103,7 @@ def test_after_training_nothing_is_new_and_each_new_thing_counts_once(tmp_path: 
 def test_a_stale_or_missing_inputs_file_falls_back_to_counts(tmp_path: Path) -> None:
     config = _project(tmp_path)
     run_training(config, spec=create_model(num_boost_round=20), now=NOW)
-    append_event(config.data_path / "feedback", MULTI, "skip", event_id="skip-1")
+    append_event(config.layout.feedback_dir, MULTI, "skip", event_id="skip-1")
     inputs = config.layout.training_inputs
     inputs.write_text(inputs.read_text() + json.dumps("feedback edited-by-hand") + "\n")
     last = last_training(config)
@@ -147,7 +147,7 @@ def test_a_trained_model_refuses_stale_rows(tmp_path: Path) -> None:
     assert run_training(
         config, spec=create_model(num_boost_round=20), now=NOW, force=True
     ).published  # too few songs for the gate; not what this tests
-    model = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
+    model = load_predictor(config.layout.model_dir, FEATURE_SET_VERSION)
     assert model is not None and model.feature_set_version == FEATURE_SET_VERSION
     rows = [{"sid_path": k[0], "song_index": k[1], "featureSetVersion": FEATURE_SET_VERSION, "features": f} for k, f in features.items()]
     assert len(classify_rows(rows, {}, model)[0]) == 40

@@ -68,23 +68,23 @@ def test_training_beats_the_baseline_and_is_deterministic(project: tuple[Path, d
     assert first.train_samples + first.test_samples == 192 and first.test_samples > 20
     for dim in "emcp":
         assert first.candidate.per_dim[dim]["mae"] < 0.75 * first.baseline.per_dim[dim]["mae"], dim
-    files = sorted(p.name for p in (config.data_path / "model").iterdir())
+    files = sorted(p.name for p in (config.layout.model_dir).iterdir())
     assert files == ["feature-stats.json", "model-c.txt", "model-e.txt", "model-m.txt", "model-metadata.json", "model-p.txt"]
     meta = json.loads(config.layout.model_metadata.read_text())
     assert meta["featureSetVersion"] == FEATURE_SET_VERSION and meta["trainedAt"] == "2026-12-01T12:00:00Z"
     assert meta["samples"]["train"] == first.train_samples and 0.05 <= meta["confidence"] <= 0.95
-    booster_text = (config.data_path / "model" / "model-e.txt").read_text()
+    booster_text = (config.layout.booster("e")).read_text()
     second = run_training(config, now=NOW)
     # the same data gives the same model: not better than the current one, so not published
     assert second.status == "rejected" and second.candidate.to_json() == first.candidate.to_json()
     assert "not better than the current model" in second.reason
-    assert (config.data_path / "model" / "model-e.txt").read_text() == booster_text
-    log = read_training_log(config.data_path / "training" / "training-log.jsonl")
+    assert (config.layout.booster("e")).read_text() == booster_text
+    log = read_training_log(config.layout.training_log)
     assert [e["published"] for e in log] == [True, False] and log[0]["metrics"] == log[1]["metrics"]
     assert log[1]["current"] == log[1]["metrics"]
-    samples = read_samples(config.data_path / "training" / "training-samples.jsonl")
+    samples = read_samples(config.layout.training_samples)
     assert len(samples) == 192 and all(s.source == "manual" for s in samples)
-    predictor = load_predictor(config.data_path / "model", FEATURE_SET_VERSION)
+    predictor = load_predictor(config.layout.model_dir, FEATURE_SET_VERSION)
     ratings, confidence = predictor.predict(next(iter(_features.values())))
     assert set(ratings) == set("emcp") and all(1 <= v <= 5 for v in ratings.values()) and 0 < confidence <= 0.95
 
@@ -93,18 +93,18 @@ def test_a_worse_candidate_is_not_published_unless_forced(project: tuple[Path, d
     config_path, _features, _listener = project
     config = load_config(config_path)
     assert run_training(config, now=NOW).published
-    before = {p.name: p.read_bytes() for p in (config.data_path / "model").iterdir()}
+    before = {p.name: p.read_bytes() for p in (config.layout.model_dir).iterdir()}
     # The listener's ratings are replaced by noise: what is learnt from it is worse.
     rng = np.random.default_rng(0)
-    for path in (config.data_path / "tags").rglob("*.tags.json"):
-        if not is_held_out(path.relative_to(config.data_path / "tags").as_posix()[: -len(".tags.json")]):
+    for path in (config.layout.tags).rglob("*.tags.json"):
+        if not is_held_out(path.relative_to(config.layout.tags).as_posix()[: -len(".tags.json")]):
             path.write_text(json.dumps({d: int(rng.integers(1, 6)) for d in "emcp"}))
     rejected = run_training(config, now=NOW)
     assert rejected.status == "rejected" and "not better than the current model" in rejected.reason
-    assert {p.name: p.read_bytes() for p in (config.data_path / "model").iterdir()} == before
+    assert {p.name: p.read_bytes() for p in (config.layout.model_dir).iterdir()} == before
     forced = run_training(config, now=NOW, force=True)
     assert forced.published and "(forced)" in forced.reason
-    log = read_training_log(config.data_path / "training" / "training-log.jsonl")
+    log = read_training_log(config.layout.training_log)
     assert [e["published"] for e in log] == [True, False, True]
 
 
@@ -112,7 +112,7 @@ def test_model_refuses_another_feature_set_and_missing_boosters(project: tuple[P
     config_path, _, _ = project
     config = load_config(config_path)
     run_training(config, now=NOW)
-    model_dir = config.data_path / "model"
+    model_dir = config.layout.model_dir
     from click.testing import CliRunner
 
     from sidflow_pipeline.cli.main import cli
@@ -158,19 +158,19 @@ def test_no_samples_and_evaluate_only(tmp_path: Path) -> None:
     assert outcome.status == "no-samples" and "sidflow rate" in outcome.reason
     evaluated = run_training(cfg, evaluate_only=True)
     assert evaluated.status == "evaluated" and "baseline" in evaluated.reason
-    assert not (cfg.data_path / "training" / "training-log.jsonl").exists()
+    assert not (cfg.layout.training_log).exists()
 
 
 def test_feedback_only_listener_trains_p(project: tuple[Path, dict, Listener]) -> None:
     config_path, features, listener = project
     config = load_config(config_path)
-    for path in (config.data_path / "tags").rglob("*.tags.json"):
+    for path in (config.layout.tags).rglob("*.tags.json"):
         path.unlink()
     for i, (key, f) in enumerate(sorted(features.items())):
         p = listener.rate(f)["p"]
         action = "like" if p >= 4 else "dislike" if p <= 2 else "skip" if i % 2 else None
         if action:
-            append_event(config.data_path / "feedback", key[0], action, song_index=key[1], when=NOW, event_id=f"ev{i}")
+            append_event(config.layout.feedback_dir, key[0], action, song_index=key[1], when=NOW, event_id=f"ev{i}")
     data = load_training_data(config)
     assert data.feedback_events > 100 and all(set(s.targets) == {"p"} for s in data.samples)
     outcome = run_training(config, now=NOW, data=data)
