@@ -33,8 +33,15 @@ Ablation (composer listener): the same runs with one part of the score changed �
 similarity term (α = 0), no song_feedback (β = 0), no user_affinity (γ = 0), affinity
 from the ``p`` model only / from taste only, taste from one view only (the local
 nearest-neighbour vote / the global logistic model, instead of the one the listener's
-feedback picks; engine docstring) — and with a mood seed (``--vector 3,3,3,5``, the
-issue's query) blended with taste.
+feedback picks; engine docstring), taste without the artist affinity — and with a mood
+seed (``--vector 3,3,3,5``, the issue's query) blended with taste. ``--artist-share 0``
+runs both listeners without the artist affinity.
+
+The database's ``composer`` column is each file's SID header author, as the catalog stores
+it; the composer listener's hidden taste is over the collection's composer directories.
+The two name the same people (with handles and variants: "Jeroen Koops" and "Jeroen Koops
+(Phantom)" are two authors), so for this listener the artist affinity reads much of the
+taste it is measured on; the sound listener shows what the rest of the score does.
 
 ``--half A|B`` keeps only the composers at even / odd places by name (a composer-disjoint
 half, as ``bench/similarity.py`` splits): the taste rule was developed without looking at
@@ -77,6 +84,7 @@ from sidflow_pipeline.recommend import engine
 from sidflow_pipeline.recommend.engine import Weights
 from sidflow_pipeline.recommend.live import live_feedback
 from sidflow_pipeline.recommend.snapshot import SnapshotRecommender
+from sidflow_pipeline.sid.header import read_sid
 from sidflow_pipeline.training.model import load_predictor
 from sidflow_pipeline.training.retrain import covered_inputs, decide, observe
 from sidflow_pipeline.training.train import last_training, run_training
@@ -93,6 +101,7 @@ class Variant:
     weights: Weights = field(default_factory=Weights)
     vector: tuple[float, ...] | None = None
     taste_model: str = "auto"  # engine.TASTE_MODEL: auto | local | global
+    artist_share: float = engine.ARTIST_SHARE  # engine.ARTIST_SHARE: 0 = no artist affinity
 
 
 VARIANTS = (
@@ -104,6 +113,7 @@ VARIANTS = (
     Variant("affinity from taste only (taste share 1)", Weights(taste=1.0)),
     Variant("taste: local view only (3-neighbour vote, the rule before)", taste_model="local"),
     Variant("taste: global view only (logistic model)", taste_model="global"),
+    Variant("taste without artist affinity (artist share 0)", artist_share=0.0),
     Variant("mood seed --vector 3,3,3,5 + taste", vector=(3.0, 3.0, 3.0, 5.0)),
 )
 
@@ -140,6 +150,7 @@ class Project:
         self.rows = rows
         data = folder / DEFAULT_DATA_PATH
         config_path = folder / "cfg.json"
+        folder.mkdir(parents=True, exist_ok=True)
         root = collection / HVSC_TREE if (collection / HVSC_TREE).is_dir() else collection
         # The default retrain block (50 new events, 24 h), spelt out so the bench says what it assumes.
         config_path.write_text(
@@ -154,13 +165,10 @@ class Project:
         self.config = load_config(config_path)
         write_jsonl_rows(self.config.layout.features_file("similarity-set"), rows)
         self.db = self.config.layout.lance_db
-        self.names = {
-            (r["sid_path"], int(r["song_index"])): (
-                (composer_of(r["sid_path"]) or "").rsplit("/", 1)[-1],
-                Path(r["sid_path"]).stem,
-            )
-            for r in rows
-        }
+        # The composer column is the SID header's author, as the catalog stores it (not the
+        # bench's directory labels, which define the composer listener's hidden taste).
+        authors = {path: read_sid(root / path).header.author for path in sorted({r["sid_path"] for r in rows})}
+        self.names = {(r["sid_path"], int(r["song_index"])): (authors[r["sid_path"]], Path(r["sid_path"]).stem) for r in rows}
         self.sketches = {(r["sid_path"], int(r["song_index"])): r.get("traceSketch") for r in rows}
         self.rebuild()
 
@@ -191,6 +199,7 @@ def run_listener(
     size: int = ROUND,
 ) -> list[dict[str, Any]]:
     engine.TASTE_MODEL = variant.taste_model
+    engine.ARTIST_SHARE = variant.artist_share
     project = project_factory()
     rng = random.Random(seed * 7919 + 1)
     heard: set[str] = set()
@@ -269,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", help="ablation variants to run, by number in VARIANTS (e.g. 0,6,7); default all")
     parser.add_argument("--no-listeners", action="store_true", help="only the ablation (the per-round table is skipped)")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--artist-share", type=float, default=engine.ARTIST_SHARE, help="the listeners' artist affinity share of taste (0 = without it)"
+    )
     parser.add_argument("--round-size", type=int, default=ROUND, help="songs per round (the queue's --limit)")
     parser.add_argument(
         "--half",
@@ -301,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
             return Project(Path(tmp) / f"p{next(counter)}", args.collection, rows)
 
         results: dict[str, Any] = {}
+        main_variant = replace(VARIANTS[0], artist_share=args.artist_share)
         for listener in () if args.no_listeners else ("composer", "sound"):
             runs = [
-                run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, VARIANTS[0], size)
+                run_listener(factory, tastes(seed)[listener], keys, args.rounds, seed, main_variant, size)
                 for seed in range(args.seeds)
             ]
             results[listener] = {"rounds": summarise(runs, size), "runs": runs}
@@ -373,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeds": args.seeds,
         "round_size": size,
         "half": args.half,
+        "artist_share": args.artist_share,
         "retrain": {"minNewFeedback": 50, "intervalHours": 24, "round": "one day"},
         "listeners": {k: v["rounds"] for k, v in results.items()},
         "ablation": ablation,

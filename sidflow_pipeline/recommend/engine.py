@@ -50,6 +50,24 @@ Choices the design leaves open, and why:
   model but sees only the 4 rating dimensions; taste is immediate but knows only the songs
   given feedback (bench/listener.py's ablation measures both). Without feedback, taste
   is 0 and affinity is the ``p`` term alone, as before.
+* **Artist affinity** ("more from artists you like"): taste is
+  ``(1 − a)·sound + a·artist`` (``a`` = ``ARTIST_SHARE``, 0.5), ``sound`` the view above and
+  ``artist`` the listener's own feedback on the song's composer (the SID header's author,
+  the ``composer`` column): per composer, the sum of the songs' summed weights (each
+  clipped to −1..1) divided by ``n + ARTIST_PRIOR`` (``n`` their songs with feedback,
+  prior 2): a composer known from one like gets 1/3, from five likes 5/7, so one song
+  does not make an artist, and the result stays within −1..1. 0 for composers never
+  heard and for unknown authors (``<?>``, ``?``, empty, "unknown": :func:`artist_key`),
+  which must not pool into one pseudo-artist. Equal halves a priori, for the reason
+  ``Weights.taste`` has: neither signal is known to dominate (the sound view knows only
+  what is near the songs heard, the artist view only the composers heard). Fitted from
+  the feedback only, like the sound view, so both engines share it. Like the choice
+  of sound view, the listener's own feedback decides whether it is used: with at least
+  ``TASTE_MIN_SIDE`` songs on each side, each feedback song is predicted held out by the
+  sound view alone and by the blend (the artist view without that song's own weight);
+  the artist view is dropped when the blend's AUC is lower (ties keep it) — a listener
+  whose taste cuts across composers (bright and busy tunes by anyone) is not steered to
+  "more of the same author".
 * **No seed = "for me"**: a request with neither a vector nor a song ranks every song
   (filters applied) with ``similarity = (1 + taste) / 2`` (for the global view that is
   P(like)), or 0.5 for everybody while nothing was liked, so the first list is ``p``
@@ -89,6 +107,8 @@ __all__ = [
     "Recommender",
     "TasteProfile",
     "Weights",
+    "artist_affinity",
+    "artist_key",
     "parse_song_ref",
     "rank_composers",
     "score_terms",
@@ -293,7 +313,7 @@ class Recommender:
         def base() -> Any:
             # search() with a vector returns the vector query builder, which has metric().
             builder = self.table.search(query, vector_column_name=column).metric(metric)  # type: ignore[attr-defined]
-            builder = builder.select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "_distance"]).with_row_id(True)
+            builder = builder.select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "composer", "_distance"]).with_row_id(True)
             return builder.where(where, prefilter=True) if where else builder
 
         found = self._read(lambda: base().limit(k + 1).to_arrow())
@@ -327,7 +347,12 @@ class Recommender:
             rows = self._read(lambda: self.table.search().where(where).select(["key", SIMILARITY_COLUMN]).limit(len(keys)).to_list())
             return {r["key"]: np.asarray(r[SIMILARITY_COLUMN], dtype=np.float32) for r in rows}
 
-        return taste_profile(request.live, vector_of)
+        def composer_of(keys: list[str]) -> dict[str, str]:
+            where = f"key IN ({', '.join(_quote(k) for k in keys)})"
+            rows = self._read(lambda: self.table.search().where(where).select(["key", "composer"]).limit(len(keys)).to_list())
+            return {r["key"]: r["composer"] or "" for r in rows}
+
+        return taste_profile(request.live, vector_of, composer_of)
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         exploration = request.exploration
@@ -348,12 +373,12 @@ class Recommender:
             where = " AND ".join(clauses) or None
 
             def everything() -> Any:
-                builder = self.table.search().select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN]).with_row_id(True)
+                builder = self.table.search().select([*_SEARCH_COLUMNS, SIMILARITY_COLUMN, "composer"]).with_row_id(True)
                 return (builder.where(where) if where else builder).limit(max(self.size, 1)).to_arrow()
 
             found = self._read(everything)
             unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
-            seedless_taste = taste_scores(unit, profile)
+            seedless_taste = taste_scores(unit, profile, found["composer"].to_pylist())
             similarity = seedless_similarity(seedless_taste, profile)
         elif request.like is not None:
             seed_row = self.song(*request.like)
@@ -382,7 +407,7 @@ class Recommender:
                 taste = seedless_taste
             else:
                 unit = _unit(np.asarray(found[SIMILARITY_COLUMN].to_pylist(), dtype=np.float32).reshape(found.num_rows, -1))
-                taste = taste_scores(unit, profile)
+                taste = taste_scores(unit, profile, found["composer"].to_pylist())
         chosen, score, song_feedback, user_affinity = rank(request, cols, keys, vectors, similarity, taste)
         numbers = dict(zip(chosen, found.take(pa.array(chosen, pa.int64())).select(_SEARCH_COLUMNS[:-1]).to_pylist(), strict=True))
         row_ids = found["_rowid"].to_pylist()
@@ -499,12 +524,55 @@ class TasteProfile:
     coef: np.ndarray | None = None
     local_auc: float | None = None
     global_auc: float | None = None
+    # artist_key(composer) → artist affinity in −1..1 (composers with feedback only)
+    artists: dict[str, float] = field(default_factory=dict)
 
 
-def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarray]]) -> TasteProfile | None:
+# Artist affinity = Σ weights / (n + ARTIST_PRIOR): a prior of 2 songs' worth of
+# indifference, so one like gives 1/3 and it takes several songs to approach ±1 (fixed
+# a priori, not fitted on the bench). ARTIST_SHARE: its share of taste (module
+# docstring); bench/listener.py's --artist-share 0 measures taste without it.
+ARTIST_PRIOR = 2.0
+ARTIST_SHARE = 0.5
+_UNKNOWN_AUTHORS = frozenset({"", "unknown", "anonymous", "n/a", "na", "none"})
+
+
+def artist_key(composer: str | None) -> str:
+    """The name a composer's songs pool under ("" = unknown: no pooling).
+
+    The SID header's author as stored, compared case- and space-insensitively; names
+    without a letter or digit (``<?>``, ``?``, ``---``) and "unknown"-like words are
+    unknown authors, not one artist.
+    """
+    name = " ".join((composer or "").split()).casefold()
+    if not any(ch.isalnum() for ch in name) or name.strip("<>()[]?. ") in _UNKNOWN_AUTHORS:
+        return ""
+    return name
+
+
+def artist_affinity(taste: dict[str, float], composer_of: dict[str, str]) -> dict[str, float]:
+    """Per known composer, ``Σ clip(w, −1, 1) / (n + ARTIST_PRIOR)`` over their songs
+    with feedback (``taste``: key → summed weight; ``composer_of``: key → author)."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for key in sorted(taste):
+        name = artist_key(composer_of.get(key))
+        if not name:
+            continue
+        sums[name] = sums.get(name, 0.0) + max(-1.0, min(1.0, float(taste[key])))
+        counts[name] = counts.get(name, 0) + 1
+    return {name: sums[name] / (counts[name] + ARTIST_PRIOR) for name in sorted(sums)}
+
+
+def taste_profile(
+    live: Any,
+    vector_of: Callable[[list[str]], dict[str, np.ndarray]],
+    composer_of: Callable[[list[str]], dict[str, str]] | None = None,
+) -> TasteProfile | None:
     """The listener's :class:`TasteProfile` from ``live.taste`` (key → signed weight), or
     None without feedback. ``vector_of`` maps keys to similarity vectors (songs missing
-    from the database are ignored)."""
+    from the database are ignored); ``composer_of`` maps keys to composers (the artist
+    affinity; None = no artist signal)."""
     taste = getattr(live, "taste", None) or {}
     if not taste:
         return None
@@ -514,6 +582,42 @@ def taste_profile(live: Any, vector_of: Callable[[list[str]], dict[str, np.ndarr
         return None
     vectors = _unit(np.asarray([found[k] for k in keys], dtype=np.float64))
     weights = np.asarray([taste[k] for k in keys], dtype=np.float64)
+    profile = _sound_profile(vectors, weights)
+    if composer_of is None or ARTIST_SHARE <= 0:
+        return profile
+    from dataclasses import replace
+
+    composers = composer_of(sorted(taste))
+    artists = artist_affinity(taste, composers)
+    if artists and not _artist_helps(profile, vectors, weights, [artist_key(composers.get(k)) for k in keys]):
+        artists = {}
+    return replace(profile, artists=artists)
+
+
+def _artist_helps(profile: TasteProfile, vectors: np.ndarray, weights: np.ndarray, names: list[str]) -> bool:
+    """Whether adding the artist view predicts the listener's own feedback better than the
+    sound view alone, each song held out (the sound view as :func:`taste_profile` chose it;
+    the artist view without the song's own weight; a tie keeps it). With fewer than ``TASTE_MIN_SIDE``
+    songs on a side there is nothing to judge by, and the artist view is used."""
+    if min(int((weights > 0).sum()), int((weights < 0).sum())) < TASTE_MIN_SIDE:
+        return True
+    sound = _global_held_out(vectors, weights) if profile.model == "global" else _local_held_out(vectors, weights)
+    clipped = np.clip(weights, -1.0, 1.0)
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name, w in zip(names, clipped, strict=True):
+        if name:
+            sums[name] = sums.get(name, 0.0) + float(w)
+            counts[name] = counts.get(name, 0) + 1
+    artist = np.asarray(
+        [(sums[n] - w) / (counts[n] - 1 + ARTIST_PRIOR) if n else 0.0 for n, w in zip(names, clipped, strict=True)]
+    )
+    labels = weights > 0
+    # Ties keep the artist view: it is the basic radio signal, dropped only when it hurts.
+    return _auc((1.0 - ARTIST_SHARE) * sound + ARTIST_SHARE * artist, labels) >= _auc(sound, labels)
+
+
+def _sound_profile(vectors: np.ndarray, weights: np.ndarray) -> TasteProfile:
     liked = vectors[weights > 0] if (weights > 0).any() else None
     disliked = vectors[weights < 0] if (weights < 0).any() else None
     profile = TasteProfile(liked, disliked)
@@ -613,14 +717,23 @@ def _auc(score: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def taste_scores(unit_vectors: np.ndarray, profile: TasteProfile | None) -> np.ndarray:
-    """Taste per candidate in −1..1: the profile's view (0 without a profile).
-
-    local: ``closeness(v, L) − closeness(v, D)`` (a missing side counts 0); global:
-    ``2·P(like | v) − 1`` from the listener's logistic model.
-    """
+def taste_scores(unit_vectors: np.ndarray, profile: TasteProfile | None, composers: Iterable[str] | None = None) -> np.ndarray:
+    """Taste per candidate in −1..1: ``(1 − ARTIST_SHARE)·sound + ARTIST_SHARE·artist``
+    when the candidates' ``composers`` are given, else the sound view alone (0 without a
+    profile)."""
     if profile is None:
         return np.zeros(len(unit_vectors), dtype=np.float64)
+    sound = _sound_scores(unit_vectors, profile)
+    if composers is None or not profile.artists:  # no composer heard: the sound view alone
+        return sound
+    artist = np.asarray([profile.artists.get(artist_key(c), 0.0) for c in composers], dtype=np.float64)
+    mixed: np.ndarray = (1.0 - ARTIST_SHARE) * sound + ARTIST_SHARE * artist
+    return mixed
+
+
+def _sound_scores(unit_vectors: np.ndarray, profile: TasteProfile) -> np.ndarray:
+    """The sound view per candidate. local: ``closeness(v, L) − closeness(v, D)`` (a
+    missing side counts 0); global: ``2·P(like | v) − 1`` from the logistic model."""
     if profile.model == "global" and profile.coef is not None:
         return _logistic_taste(unit_vectors, profile.coef)
     local: np.ndarray = _closeness(unit_vectors, profile.liked) - _closeness(unit_vectors, profile.disliked)

@@ -297,7 +297,17 @@ class SnapshotRecommender:
             found = {k: self._index(k) for k in keys}
             return {k: column[i] for k, i in found.items() if i is not None}
 
-        return taste_profile(request.live, vector_of)
+        def composer_of(keys: list[str]) -> dict[str, str]:
+            found = {k: self._index(k) for k in keys}
+            return {k: self._string("composer", i) for k, i in found.items() if i is not None}
+
+        return taste_profile(request.live, vector_of, composer_of)
+
+    def _composers(self, rows: np.ndarray, profile: TasteProfile | None) -> list[str] | None:
+        """The candidates' composers for the artist affinity (not decoded without one)."""
+        if profile is None or not profile.artists:
+            return None
+        return [self._string("composer", int(i)) for i in rows]
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         if request.only is not None and not request.only:
@@ -310,7 +320,7 @@ class SnapshotRecommender:
             if not self.like_column:
                 raise QueryError("this song database has no similarity vectors; rebuild sidflow_lance")
             found = np.nonzero(mask)[0]
-            seedless_taste = taste_scores(_unit(self.arrays[self.like_column][found]), profile)
+            seedless_taste = taste_scores(_unit(self.arrays[self.like_column][found]), profile, self._composers(found, profile))
             similarity = seedless_similarity(seedless_taste, profile)
         elif request.like is not None:
             seed = self._index(f"{request.like[0]}#{request.like[1]}")
@@ -335,7 +345,9 @@ class SnapshotRecommender:
         vectors = [tuple(float(x) for x in v) for v in a["vector"][found]]
         taste = None
         if self.like_column and profile is not None:
-            taste = seedless_taste if seedless_taste is not None else taste_scores(_unit(a[self.like_column][found]), profile)
+            taste = seedless_taste if seedless_taste is not None else taste_scores(
+                _unit(a[self.like_column][found]), profile, self._composers(found, profile)
+            )
         chosen, score, song_feedback, user_affinity = rank(request, dict(cols), keys, vectors, similarity, taste)
         out = []
         for position, i in enumerate(chosen, start=1):
