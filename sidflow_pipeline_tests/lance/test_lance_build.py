@@ -102,7 +102,9 @@ def test_rebuild_is_deterministic_and_manifest_matches(setup: Path) -> None:
     config = load_config(setup)
     with np.load(config.layout.recommend_snapshot) as snapshot:
         assert str(snapshot["stamp"]) == source_stamp(config.layout.lance_db, config.layout.catalog)
-        assert len(snapshot["song_index"]) == 12 and SNAPSHOT_VERSION == 1
+        # Version 2 added the release year and the timbre columns the stations and shapes read.
+        assert len(snapshot["song_index"]) == 12 and SNAPSHOT_VERSION == 2
+        assert len(snapshot["year"]) == 12 and snapshot["timbre"].shape[0] == 12
 
 
 def _verify(config: Path) -> tuple[int, dict[str, dict], str]:
