@@ -75,6 +75,7 @@ def build_project(dest: Path, songs: int) -> Path:
     from sidflow_pipeline.sid.header import read_sid
     from sidflow_pipeline_tests.lance.synthetic import synthetic_rows
 
+    dest.mkdir(parents=True, exist_ok=True)  # the config is written before anything else creates it
     config = dest / ".sidflow.json"
     roots = {"hvscPath": str(dest / DEFAULT_HVSC_PATH.name), "dataPath": str(dest / DEFAULT_DATA_PATH)}
     config.write_text(json.dumps(roots), encoding="utf-8")
