@@ -764,7 +764,6 @@ def rank(
     is :func:`taste_scores` per candidate (None = no taste yet). Live counts in
     ``request.live`` replace the table's for the songs they name.
     """
-    exploration = request.exploration
     likes, dislikes, skips, plays = (cols[n].astype(np.float64) for n in ("likes", "dislikes", "skips", "plays"))
     live_counts = getattr(request.live, "counts", None) or {}
     if live_counts:
@@ -777,10 +776,8 @@ def rank(
     if taste is not None:
         share = request.weights.taste
         user_affinity = (1.0 - share) * user_affinity + share * np.clip(taste, -1.0, 1.0)
-    w = request.weights
-    score = w.similarity * similarity + w.feedback * song_feedback + w.affinity * (1.0 - exploration) * user_affinity
-    if exploration > 0:
-        score = score + 0.25 * exploration * _noise(request.seed, keys)
+    terms = score_terms(request, keys, similarity, song_feedback, user_affinity)
+    score = terms["similarity"] + terms["song_feedback"] + terms["user_affinity"] + terms["exploration"]
     order = sorted(range(len(keys)), key=lambda i: (-round(float(score[i]), 12), keys[i]))
     chosen = _diverse(order, vectors, request.diversity, request.limit)
     return chosen, score, song_feedback, user_affinity
@@ -790,8 +787,8 @@ def score_terms(request: RecommendRequest, keys: list[str], similarity: np.ndarr
                 user_affinity: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
     """The addends of :func:`rank`'s score, by name (``sidflow explain`` shows them).
 
-    Kept beside :func:`rank` so a change to the formula changes both; the tests require
-    that the terms add up to the score ``rank`` gives.
+    :func:`rank` sums these terms for its score, so the formula is written once and
+    ``sidflow explain`` can never disagree with the ranking.
     """
     w, x = request.weights, request.exploration
     noise = 0.25 * x * _noise(request.seed, keys) if x > 0 else np.zeros(len(keys))
