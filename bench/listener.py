@@ -294,8 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]no collection at {args.collection}[/]")
         return 2
     started = time.perf_counter()
-    rows = sorted(load_features(args.collection, args.cache, args.workers, console), key=lambda r: (r["sid_path"], r["song_index"]))
-    rows = [r for r in rows if r.get("features") is not None]
+    rows = load_features(args.collection, args.cache, args.workers, console)
     if args.half:
         composers = sorted({composer_of(r["sid_path"]) or "" for r in rows})
         kept = set(composers[0 if args.half == "A" else 1 :: 2])

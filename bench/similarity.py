@@ -84,7 +84,8 @@ def composer_of(sid_path: str) -> str | None:
 
 
 def load_features(collection: Path, cache: Path, workers: int, console: Console) -> list[dict[str, Any]]:
-    """Feature rows of every song, rendering and extracting only what is not cached."""
+    """Feature rows of every song that has features, in key order, rendering and extracting
+    only what is not cached (the similarity and listener benches read the same rows)."""
     root = collection / HVSC_TREE if (collection / HVSC_TREE).is_dir() else collection
     catalog = build_catalog(root).frame.to_dicts()
     jobs = jobs_from_rows(catalog, root)
@@ -99,7 +100,8 @@ def load_features(collection: Path, cache: Path, workers: int, console: Console)
     rows = analyse_records(records, cache / DEFAULT_WAV_CACHE_PATH.name, facts, previous, workers=workers)
     write_jsonl_rows(features_file, rows)
     console.print(f"features: {len(rows)} rows in {time.perf_counter() - started:.1f} s")
-    return rows
+    rows = [r for r in rows if r.get("features") is not None]
+    return sorted(rows, key=lambda r: (r["sid_path"], r["song_index"]))
 
 
 def rank_metrics(
@@ -206,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]no collection at {args.collection}[/]")
         return 2
     started = time.perf_counter()
-    rows = sorted(load_features(args.collection, args.cache, args.workers, console), key=lambda r: (r["sid_path"], r["song_index"]))
-    rows = [r for r in rows if r.get("features") is not None]
+    rows = load_features(args.collection, args.cache, args.workers, console)
     keys = [(r["sid_path"], int(r["song_index"])) for r in rows]
     features = [r["features"] for r in rows]
     sketches = [r.get("traceSketch") for r in rows]
